@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= localhost
 
-.PHONY: run test test-fast bench install install-dev browser clean
+.PHONY: run test test-fast bench install install-dev screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/artifacts
+
+## make screenshots: rerun the browser tests and refresh the README's pictures in docs/img
+screenshots: $(VENV)/.installed-dev
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest -m browser

@@ -1,0 +1,239 @@
+"""The lecture's models: the MLP ``Net`` (784-512-256-128-64-10), its variants, and the CNN.
+
+Every model takes normalized images ``[N, 1, 28, 28]`` (or feature rows ``[N, F]`` for an MLP)
+and returns logits ``[N, num_classes]``; the softmax lives in the loss (``CrossEntropyLoss``).
+A ``ModelSpec`` is the small, JSON-serializable description a checkpoint or a run stores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+KINDS = ("mlp", "cnn")
+MAX_HIDDEN_LAYERS = 8
+MAX_UNITS = 4096
+LECTURE_HIDDEN_SIZES = (512, 256, 128, 64)
+
+_ACTIVATION_MODULES = MappingProxyType({"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh})
+_ACTIVATION_NAMES = MappingProxyType({"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"})
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model is, without its weights: enough to rebuild it."""
+
+    kind: str = "mlp"
+    hidden_sizes: tuple[int, ...] = LECTURE_HIDDEN_SIZES
+    activation: str = "relu"
+    in_features: int = 784
+    num_classes: int = 10
+
+    def __post_init__(self):
+        # JSON gives lists; a frozen, hashable spec wants a tuple
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+
+    def validate(self) -> "ModelSpec":
+        """Raise ``ValueError`` with a readable message if no model can be built from this spec."""
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if not _is_int(self.num_classes) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer ≥ 2, got {self.num_classes!r}")
+        if self.kind == "cnn":
+            if self.in_features != 784:
+                raise ValueError(f"the CNN reads 28×28 images (784 inputs), not {self.in_features!r}")
+            return self
+        if not _is_int(self.in_features) or self.in_features < 1:
+            raise ValueError(f"in_features must be a positive integer, got {self.in_features!r}")
+        if len(self.hidden_sizes) > MAX_HIDDEN_LAYERS:
+            raise ValueError(
+                f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(self.hidden_sizes)}"
+            )
+        for i, units in enumerate(self.hidden_sizes, start=1):
+            if not _is_int(units) or not 1 <= units <= MAX_UNITS:
+                raise ValueError(f"hidden layer {i} needs 1..{MAX_UNITS} units, got {units!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        return self
+
+    def label(self) -> str:
+        """One line for the UI, e.g. ``"MLP 784-512-256-128-64-10 ReLU"``."""
+        if self.kind == "cnn":
+            return f"CNN conv10-conv20-{self.num_classes} ReLU"
+        sizes = "-".join(str(n) for n in (self.in_features, *self.hidden_sizes, self.num_classes))
+        if not self.hidden_sizes:
+            return f"Softmax regression {sizes}"
+        return f"MLP {sizes} {_ACTIVATION_NAMES.get(self.activation, self.activation)}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        if not isinstance(d, dict):
+            raise ValueError(f"a model spec must be a JSON object, got {type(d).__name__}")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown model spec fields: {', '.join(sorted(unknown))}")
+        hidden = d.get("hidden_sizes", LECTURE_HIDDEN_SIZES)
+        if not isinstance(hidden, (list, tuple)):
+            raise ValueError(f"hidden_sizes must be a list of integers, got {hidden!r}")
+        return cls(**{**d, "hidden_sizes": tuple(hidden)})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, s: str) -> "ModelSpec":
+        try:
+            d = json.loads(s)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"model spec is not valid JSON: {error}") from None
+        return cls.from_dict(d)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+# --------------------------------------------------------------------------- the models
+
+
+class MLP(nn.Module):
+    """The lecture's ``Net``: Linear layers with an activation between them, logits out.
+
+    No hidden layers is multinomial logistic regression (one Linear, softmax in the loss).
+    """
+
+    def __init__(self, hidden_sizes=LECTURE_HIDDEN_SIZES, activation="relu", in_features=784, num_classes=10):
+        super().__init__()
+        self.spec = ModelSpec("mlp", tuple(hidden_sizes), activation, in_features, num_classes).validate()
+        sizes = [in_features, *hidden_sizes, num_classes]
+        self.in_features = in_features
+        self.linears = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
+        self.act = _ACTIVATION_MODULES[activation]()
+
+    def forward(self, x):
+        x = x.view(-1, self.in_features)  # [N, 1, 28, 28] → [N, 784] (or [N, F] stays)
+        for linear in self.linears[:-1]:
+            x = self.act(linear(x))  # [N, hidden]
+        return self.linears[-1](x)  # [N, 10] logits
+
+
+class CNN(nn.Module):
+    """The follow-up lecture's CNN: two 5×5 convolutions with max-pooling, then one Linear."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.spec = ModelSpec("cnn", (), "relu", 784, num_classes).validate()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.fc = nn.Linear(320, num_classes)
+
+    def forward(self, x):
+        x = x.view(-1, 1, 28, 28)  # [N, 1, 28, 28]
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))  # [N, 10, 12, 12]
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))  # [N, 20, 4, 4]
+        x = x.flatten(1)  # [N, 320]
+        return self.fc(x)  # [N, 10] logits
+
+
+def build_mlp(hidden_sizes=LECTURE_HIDDEN_SIZES, activation="relu", in_features=784, num_classes=10) -> MLP:
+    """By default exactly the lecture's Net (784-512-256-128-64-10, ReLU)."""
+    return MLP(tuple(hidden_sizes), activation, in_features, num_classes)
+
+
+def build_cnn(num_classes=10) -> CNN:
+    return CNN(num_classes)
+
+
+def build_model(spec: ModelSpec, seed: int | None = None) -> nn.Module:
+    """The model a spec describes; with a seed, its initial weights are reproducible.
+
+    The seed is applied inside ``fork_rng`` so the caller's global RNG is left as it was.
+    """
+    spec.validate()
+    if seed is None:
+        return _build(spec)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _build(spec)
+
+
+def _build(spec: ModelSpec) -> nn.Module:
+    if spec.kind == "cnn":
+        return build_cnn(spec.num_classes)
+    return build_mlp(spec.hidden_sizes, spec.activation, spec.in_features, spec.num_classes)
+
+
+# --------------------------------------------------------------------------- parameter counts
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str  # the module's name in the state dict, e.g. "linears.0" or "conv1"
+    kind: str  # what it does, e.g. "Linear + ReLU"
+    in_shape: tuple[int, ...]  # per sample, without the batch dimension
+    out_shape: tuple[int, ...]
+    params: int  # weights + biases
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def layer_table(model_or_spec: nn.Module | ModelSpec) -> list[LayerInfo]:
+    """One row per layer with its shapes and parameter count; the rows sum to the model's total."""
+    if isinstance(model_or_spec, ModelSpec):
+        with torch.device("meta"):  # shapes only: no memory, no random init
+            model = build_model(model_or_spec)
+    else:
+        model = model_or_spec
+    if isinstance(model, CNN):
+        return _cnn_table(model)
+    if isinstance(model, MLP):
+        return _mlp_table(model)
+    raise TypeError(f"layer_table knows MLP and CNN models, not {type(model).__name__}")
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _mlp_table(model: MLP) -> list[LayerInfo]:
+    act = _ACTIVATION_NAMES[model.spec.activation]
+    last = len(model.linears) - 1
+    return [
+        LayerInfo(
+            name=f"linears.{i}",
+            kind="Linear (logits)" if i == last else f"Linear + {act}",
+            in_shape=(linear.in_features,),
+            out_shape=(linear.out_features,),
+            params=_params(linear),
+        )
+        for i, linear in enumerate(model.linears)
+    ]
+
+
+def _cnn_table(model: CNN) -> list[LayerInfo]:
+    return [
+        LayerInfo("conv1", "Conv 5×5, 10 filters", (1, 28, 28), (10, 24, 24), _params(model.conv1)),
+        LayerInfo("pool1", "MaxPool 2 + ReLU", (10, 24, 24), (10, 12, 12), 0),
+        LayerInfo("conv2", "Conv 5×5, 20 filters", (10, 12, 12), (20, 8, 8), _params(model.conv2)),
+        LayerInfo("pool2", "MaxPool 2 + ReLU", (20, 8, 8), (20, 4, 4), 0),
+        LayerInfo("flatten", "Flatten", (20, 4, 4), (320,), 0),
+        LayerInfo("fc", "Linear (logits)", (320,), (model.fc.out_features,), _params(model.fc)),
+    ]

@@ -12,20 +12,12 @@ HOME_PAGES = [
     ("pages/3_Softmax_Lab.py", "Softmax & cross-entropy lab", "🧮",
      "Logits → softmax → cross-entropy, step by step. The lecture's z = [0.2, 0.1, −0.1] gives 0.9729 "
      "by three routes; CrossEntropyLoss ≡ LogSoftmax + NLLLoss."),
-    ("pages/4_MNIST_Data.py", "MNIST and its tensors", "🖼️",
-     "28×28 grey images, H×W×C versus C×H×W, ToTensor() and Normalize((0.1307,), (0.3081,)) "
-     "— and where those two numbers come from."),
     ("pages/1_Train.py", "Train and watch it learn", "📉",
      "The lecture's 784-512-256-128-64-10 network with SGD (lr 0.01, momentum 0.5): live loss "
      "curve, test accuracy per epoch, run comparison, confusion matrix."),
     ("pages/2_Draw.py", "Draw a digit", "✏️",
      "Draw on the canvas and watch the softmax bar chart answer; see the preprocessing and "
      "the worked numbers for your drawing."),
-    ("pages/5_Momentum.py", "Momentum", "🏎️",
-     "v ← γv + η∇L, θ ← θ − v on 2-D loss surfaces: faster along consistent directions, less "
-     "zig-zag, through flat regions and saddle points."),
-    ("pages/6_Your_Own_Data.py", "Your own data", "📊",
-     "The lecture's exercise: the same softmax classifier on a table of your own (or iris)."),
 ]
 
 SUBSET_EXPLAINED = """

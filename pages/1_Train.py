@@ -449,6 +449,21 @@ def draw_look_inside() -> None:
 
 # ---- the page --------------------------------------------------------------------------
 
+def start_if_requested() -> None:
+    """Another page (the momentum lab) sent settings with "start a run": start it once."""
+    requested = cfg.take_start_request()
+    if requested is None:
+        return
+    if jobs.is_busy():
+        st.warning("A run is already training in this session, so the settings you sent were only "
+                   "filled in. Stop the current run, then press **Train**.", icon="⏳")
+        return
+    start_clicked(requested)
+    if not st.session_state.get("train.start_error"):
+        st.toast(f"Started a run with lr {requested.lr:g} and momentum {requested.momentum:g}.")
+
+
+start_if_requested()
 busy = jobs.is_busy()
 
 controls_col, main_col = st.columns([2, 3], gap="large")

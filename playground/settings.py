@@ -35,6 +35,7 @@ LR_GRID = tuple(
 ) + (10.0,)
 
 SETTINGS_KEY = "train.settings"  # the canonical TrainSettings of this session
+START_REQUEST_KEY = "train.start_requested"  # another page asked the Train page to start a run
 WIDGET_PREFIX = "train.w."  # widget keys; Streamlit drops them when the page is left
 
 
@@ -264,11 +265,12 @@ def forget_widgets() -> None:
         del st.session_state[key]
 
 
-def send_to_train_page(**overrides: Any) -> None:
+def send_to_train_page(start: bool = False, **overrides: Any) -> None:
     """Prefill the Train page (e.g. `lr=0.1, momentum=0.9` from the momentum lab) and go there.
 
     Momentum only means something for SGD, so passing `momentum` also selects SGD
-    unless `optimizer` is given too.
+    unless `optimizer` is given too. With `start=True` the Train page starts a run with
+    these settings as soon as it opens (`take_start_request`).
     """
     if "momentum" in overrides and "optimizer" not in overrides:
         overrides["optimizer"] = "sgd"
@@ -277,5 +279,12 @@ def send_to_train_page(**overrides: Any) -> None:
     if problems:
         raise ValueError("; ".join(problems))
     st.session_state[SETTINGS_KEY] = settings
+    if start:
+        st.session_state[START_REQUEST_KEY] = settings
     forget_widgets()
     st.switch_page(TRAIN_PAGE, query_params=settings.to_query_params())
+
+
+def take_start_request() -> "TrainSettings | None":
+    """The settings another page asked to train with, once (None when nobody asked)."""
+    return st.session_state.pop(START_REQUEST_KEY, None)

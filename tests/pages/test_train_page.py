@@ -304,3 +304,33 @@ def test_closing_the_tab_stops_the_sessions_jobs():
     assert job.wait(10)
     assert job.snapshot().status == "stopped" and finished.snapshot().status == "finished"
 
+
+
+def test_a_start_request_from_another_page_starts_one_run_with_its_settings(at):
+    from playground.settings import START_REQUEST_KEY, TrainSettings
+
+    sent = TrainSettings(hidden_sizes=(16,), epochs=1, log_every=20, lr=0.1, momentum=0.9)
+    at.session_state["train.settings"] = sent
+    at.session_state[START_REQUEST_KEY] = sent
+    at.run()
+    assert not at.exception
+    started = page_job(at)
+    assert (started.settings.lr, started.settings.momentum) == (0.1, 0.9)
+    assert at.select_slider(key=W + "lr").value == 0.1  # the controls show what trains
+    assert started.job.wait(60)
+    at.run()
+    assert START_REQUEST_KEY not in at.session_state
+    assert page_job(at) is started  # the request was used once, not again on the next run
+
+
+def test_a_start_request_while_training_only_fills_in_the_settings(at):
+    from playground.settings import START_REQUEST_KEY, TrainSettings
+
+    at.run()
+    configure(at, epochs=20)
+    at.button(key="train.start").click().run()
+    running = page_job(at)
+    at.session_state[START_REQUEST_KEY] = TrainSettings(lr=0.1, momentum=0.9)
+    at.run()
+    assert page_job(at) is running
+    assert any("already training" in w.body for w in at.warning)

@@ -69,6 +69,11 @@ def _session_jobs() -> _SessionJobs:
     return _SessionJobs()
 
 
+def register_job(job: "TrainingJob") -> None:
+    """Let the tab-close hook stop `job` too: for jobs other pages start themselves."""
+    _session_jobs().jobs.append(job)
+
+
 def current_job() -> PageJob | None:
     return st.session_state.get(JOB_KEY)
 

@@ -12,12 +12,21 @@ HOME_PAGES = [
     ("pages/3_Softmax_Lab.py", "Softmax & cross-entropy lab", "🧮",
      "Logits → softmax → cross-entropy, step by step. The lecture's z = [0.2, 0.1, −0.1] gives 0.9729 "
      "by three routes; CrossEntropyLoss ≡ LogSoftmax + NLLLoss."),
+    ("pages/4_MNIST_Data.py", "MNIST data lab", "🔢",
+     "The training images by digit; one image through ToTensor → Normalize → view(-1, 784) with "
+     "shapes, dtypes and ranges; where 0.1307 and 0.3081 come from, computed live."),
     ("pages/1_Train.py", "Train and watch it learn", "📉",
      "The lecture's 784-512-256-128-64-10 network with SGD (lr 0.01, momentum 0.5): live loss "
      "curve, test accuracy per epoch, run comparison, confusion matrix."),
+    ("pages/5_Momentum.py", "Momentum lab", "🎢",
+     "Gradient descent vs momentum on 2-D loss surfaces: faster, less zig-zag, through saddles — "
+     "and too much momentum. v ← γ·v + η·∇L with numbers; send lr and γ to the Train page."),
     ("pages/2_Draw.py", "Draw a digit", "✏️",
      "Draw on the canvas and watch the softmax bar chart answer; see the preprocessing and "
      "the worked numbers for your drawing."),
+    ("pages/6_Your_Own_Data.py", "Your own data", "📋",
+     "The lecture's exercise: upload a CSV (or use the iris demo), pick the class column and train "
+     "the same softmax classifier; accuracy, confusion matrix, per-row probabilities, CSV download."),
 ]
 
 SUBSET_EXPLAINED = """

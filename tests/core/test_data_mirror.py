@@ -10,7 +10,7 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from core import data
+from core import data, transforms
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -43,6 +43,20 @@ def test_full_set_mean_and_std_are_the_lectures(fetched):
     mean, std = data.compute_mean_std(train.images)
     assert round(mean, 4) == data.MNIST_MEAN == 0.1307
     assert round(std, 4) == data.MNIST_STD == 0.3081
+
+
+def test_the_data_labs_live_statistics_are_the_lectures_on_the_full_set(fetched):
+    """What the MNIST data lab computes live gives 0.1307 / 0.3081 on all 60,000 training images."""
+    _, train, _ = fetched
+    x = train.images.float().div(255)  # the lecture's own computation: [60000, 28, 28] in [0, 1]
+    assert (round(x.mean().item(), 4), round(x.std().item(), 4)) == (0.1307, 0.3081)
+    stats = transforms.pixel_stats(train.images)
+    assert (stats.n_images, stats.n_pixels) == (60_000, 47_040_000)
+    assert (round(stats.mean, 4), round(stats.std, 4)) == (0.1307, 0.3081)
+    assert stats.mean == pytest.approx(x.mean().item(), abs=1e-6)
+    assert stats.std == pytest.approx(x.std().item(), abs=1e-6)
+    # normalizing with the lecture's constants leaves the full set at mean ≈ 0, std ≈ 1
+    assert abs(stats.norm_mean) < 5e-4 and abs(stats.norm_std - 1) < 5e-4
 
 
 def test_raw_files_are_what_torchvision_reads(fetched):

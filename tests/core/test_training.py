@@ -345,3 +345,25 @@ def test_default_mlp_one_epoch_on_the_shipped_subset_reaches_85_percent():
     history = fit(model, config, (normalize(train.images), train.labels), (normalize(test.images), test.labels), device="cpu")
     assert history.test_accuracy[0] >= 0.85
     assert len(history.confusion) == 10 and sum(map(sum, history.confusion)) == len(test.images)
+
+
+def test_history_copy_shares_no_list_with_the_original():
+    from dataclasses import fields
+
+    from core.training import EpochStats, History, LossPoint
+
+    h = History(running_loss=[LossPoint(1, 0.1, 2.0)], epochs=[EpochStats(1, 1.0, 0.9, 0.5, 1.0)],
+                per_class_accuracy=[0.5, 0.5], confusion=[[1, 0], [0, 1]], misclassified=[3],
+                misclassified_probs=[[0.4, 0.6]], misclassified_pred=[1], misclassified_true=[0])
+    c = h.copy()
+    assert c == h
+    for f in fields(History):
+        value = getattr(h, f.name)
+        if isinstance(value, list):  # every list (and every inner row) is a new one
+            assert getattr(c, f.name) is not value, f.name
+            for inner_c, inner_h in zip(getattr(c, f.name), value):
+                if isinstance(inner_h, list):
+                    assert inner_c is not inner_h, f.name
+    c.running_loss.append(LossPoint(2, 0.2, 1.0))
+    c.confusion[0][0] = 99
+    assert len(h.running_loss) == 1 and h.confusion[0][0] == 1

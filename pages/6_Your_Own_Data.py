@@ -258,6 +258,10 @@ def draw_results(own: ui.OwnJob) -> None:
     c1.metric("Held-out accuracy", f"{100 * history.final_accuracy:.1f}%")
     c2.metric("Held-out rows", f"{len(split.test_idx):,}")
     c3.metric("Mistakes", f"{history.misclassified_total:,}")
+    if len(split.test_idx) < 100:  # small tables: the score moves in big steps with the split
+        st.caption(f"With {len(split.test_idx)} held-out rows each mistake costs {100 / len(split.test_idx):.1f} "
+                   "points: change the random seed (a different split) to see how much the score depends on "
+                   "which rows were held out.")
     for note in split.standardizer.notes(data.feature_names):
         st.info(note, icon="ℹ️")
     st.plotly_chart(figs.confusion_figure(history.confusion, data.class_names), key=P + "confusion",

@@ -5,11 +5,24 @@
 - Your own data: the iris demo trains to a held-out accuracy; a malformed upload gets a message.
 """
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def screenshot(page, artifacts_dir, name: str) -> None:
+    """Into the test artifacts; into the README's pictures too under `make screenshots`."""
+    page.screenshot(path=str(artifacts_dir / name))
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(artifacts_dir / name, IMAGES / name)
 
 
 def base_url(server) -> str:
@@ -41,10 +54,12 @@ def test_mnist_data_lab_shows_images_the_transform_and_the_statistics(streamlit_
     assert errors.count() == 0
 
 
-def test_momentum_lab_sends_lr_and_gamma_to_a_new_training_run(streamlit_server, page):
+def test_momentum_lab_sends_lr_and_gamma_to_a_new_training_run(streamlit_server, page, artifacts_dir):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{base_url(streamlit_server)}/Momentum")
     visible_chart(page, "momentum-contour").wait_for(timeout=90_000)
+    visible_chart(page, "momentum-contour").scroll_into_view_if_needed()
+    screenshot(page, artifacts_dir, "momentum.png")
     send = page.locator(".st-key-momentum-send button")
     label = send.inner_text()
     lr, gamma = re.search(r"lr ([0-9.e-]+) and momentum ([0-9.]+)", label).groups()
@@ -61,7 +76,7 @@ def test_momentum_lab_sends_lr_and_gamma_to_a_new_training_run(streamlit_server,
         page.get_by_text(re.compile(r"Stopped|Finished|Diverged")).first.wait_for(timeout=30_000)
 
 
-def test_own_data_trains_the_iris_demo_and_refuses_a_malformed_upload(streamlit_server, page, tmp_path):
+def test_own_data_trains_the_iris_demo_and_refuses_a_malformed_upload(streamlit_server, page, tmp_path, artifacts_dir):
     page.set_viewport_size({"width": 1400, "height": 1100})
     page.goto(f"{base_url(streamlit_server)}/Your_Own_Data")
     train = page.locator(".st-key-own-train button")
@@ -73,6 +88,8 @@ def test_own_data_trains_the_iris_demo_and_refuses_a_malformed_upload(streamlit_
     assert 50 <= float(value.rstrip("%")) <= 100
     page.locator(".st-key-own-download button").wait_for(timeout=30_000)
     visible_chart(page, "own-confusion").wait_for(timeout=30_000)
+    visible_chart(page, "own-confusion").scroll_into_view_if_needed()
+    screenshot(page, artifacts_dir, "own_data.png")
 
     page.locator(".st-key-own-source").get_by_text("Upload a CSV").click()
     bad = tmp_path / "broken.csv"

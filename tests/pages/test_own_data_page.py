@@ -221,3 +221,14 @@ def test_the_controls_keep_their_values_across_a_visit_to_another_page():
     app.switch_page("pages/6_Your_Own_Data.py").run()
     assert not app.exception
     assert app.number_input(key=P + "epochs").value == 30 and app.radio(key=P + "optimizer").value == "adam"
+
+
+def test_a_small_held_out_part_explains_what_one_mistake_costs():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.button(key="own.train").click().run()
+    job = at.session_state["own.job"].job
+    assert job.wait(60)
+    for _ in range(3):
+        at.run()
+    assert any("each mistake costs 3.3 points" in c.value for c in at.caption), [c.value for c in at.caption]

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core.models import count_parameters, layer_table
+from core.momentum import effective_lr
 from core.training import CheckpointError, History
 from playground import jobs, session
 from playground import settings as cfg
@@ -179,7 +180,7 @@ def draw_job_status(page_job: jobs.PageJob, snap) -> None:
     elif snap.status == "diverged":
         s = page_job.settings
         step_size = (f" With momentum {s.momentum:g}, each step is up to lr / (1 − momentum) = "
-                     f"{s.lr / (1 - s.momentum):.3g} times the gradient." if s.optimizer == "sgd" else "")
+                     f"{effective_lr(s.lr, s.momentum):.3g} times the gradient." if s.optimizer == "sgd" else "")
         st.error(f"💥 {snap.message}{step_size} Divide the learning rate by 10 and train again.")
     elif snap.status == "failed":
         st.error(f"❌ {snap.message}")
@@ -188,11 +189,8 @@ def draw_job_status(page_job: jobs.PageJob, snap) -> None:
 def live_figure(page_job: jobs.PageJob, history: History):
     """The loss figure, rebuilt only when a point or an epoch was added since the last refresh."""
     version = (id(page_job), len(history.running_loss), len(history.epochs))
-    cached = st.session_state.get("train.live_figure")
-    if cached is None or cached[0] != version:
-        cached = (version, figs.loss_figure(history, epochs=page_job.settings.epochs))
-        st.session_state["train.live_figure"] = cached
-    return cached[1]
+    return session.rebuilt_when_changed("train.live_figure", version,
+                                        lambda: figs.loss_figure(history, epochs=page_job.settings.epochs))
 
 
 def live_panel() -> None:

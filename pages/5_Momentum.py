@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import momentum as mo
 from playground import settings as cfg
+from playground import widgets
 from playground.figures import momentum as figs
 
 st.set_page_config(page_title="Momentum lab · Softmax Playground", page_icon="🎢", layout="wide")
@@ -12,7 +13,6 @@ st.set_page_config(page_title="Momentum lab · Softmax Playground", page_icon="�
 P = "momentum."  # widget keys; tests find them as at.slider(key="momentum.lr") etc.
 CUSTOM = "custom"
 MAX_TABLE_STEPS = 20
-SAVED = P + "saved"  # the controls' values: Streamlit drops widget state when the user visits another page
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 st.title("🎢 Momentum lab")
@@ -65,18 +65,17 @@ def apply_surface_defaults() -> None:
     st.session_state[P + "preset"] = CUSTOM
 
 
+CONTROLS = ("preset", "surface", "x0", "y0", "extra", "log_y", "lr", "gamma", "steps", "table_steps", "worked_t")
+
+
 def restore_controls() -> None:
-    """Give each control its last value (from an earlier visit) or, on the first visit, its default."""
-    if SAVED not in st.session_state:
-        put_settings(mo.QUADRATIC.key, mo.QUADRATIC.start, mo.QUADRATIC.lr, mo.QUADRATIC.gamma, mo.QUADRATIC.steps)
-        st.session_state[SAVED] = {"preset": CUSTOM, "extra": [], "log_y": True, "table_steps": 5, "worked_t": 1}
-    for name, value in st.session_state[SAVED].items():
-        st.session_state.setdefault(P + name, value)
-
-
-def save_controls() -> None:
-    names = ("preset", "surface", "x0", "y0", "extra", "log_y", "lr", "gamma", "steps", "table_steps", "worked_t")
-    st.session_state[SAVED] = {name: st.session_state[P + name] for name in names if P + name in st.session_state}
+    """Give each control its value from an earlier visit or, on the first visit, its default."""
+    start = mo.QUADRATIC
+    widgets.remember_all(P, {
+        "preset": CUSTOM, "surface": start.key, "x0": float(start.start[0]), "y0": float(start.start[1]),
+        "extra": [], "log_y": True, "lr": start.lr, "gamma": start.gamma, "steps": start.steps,
+        "table_steps": 5, "worked_t": 1,
+    })
 
 
 restore_controls()
@@ -182,7 +181,7 @@ else:
 st.caption("PyTorch writes the same rule as v ← γ·v + ∇L, θ ← θ − η·v (`torch.optim.SGD(momentum=γ)`); for a "
            "constant η that is the lecture's v divided by η, and θ follows exactly the same points.")
 
-save_controls()
+widgets.remember(P, CONTROLS)
 
 # ---- the bridge to MNIST --------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ import math
 import streamlit as st
 
 from core.tabular import MAX_CLASSES, MAX_TEST_FRACTION, MIN_TEST_FRACTION, TabularError
+from playground import session
 from playground import settings as cfg
 from playground import tabular_ui as ui
+from playground import widgets
 from playground.figures import tabular as figs
 from playground.resources import get_training_queue
 
@@ -30,15 +32,7 @@ softmax gives every row a probability per class. CSV files up to {ui.MAX_UPLOAD_
 
 def seed_widget(name: str, value) -> str:
     """A control's key, holding the value it had before this page was left (Streamlit forgets it)."""
-    key = P + name
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(P + "kept", {}).get(name, value)
-    return key
-
-
-def keep_widgets(names) -> None:
-    """Remember the controls' values for the next visit to this page."""
-    st.session_state[P + "kept"] = {name: st.session_state[P + name] for name in names if P + name in st.session_state}
+    return widgets.remembered(P, name, value)
 
 
 # ---- the table ----------------------------------------------------------------------------------
@@ -237,11 +231,9 @@ def live_panel() -> None:
                f"{len(own.split.test_idx):,} held-out rows, {own.settings.spec(own.data).label()}.")
     draw_status(own, snap)
     version = (id(own), len(snap.history.running_loss), len(snap.history.epochs))
-    cached = st.session_state.get(P + "live_figure")
-    if cached is None or cached[0] != version:  # rebuild only when a point was added
-        cached = (version, figs.live_loss_figure(snap.history, epochs=own.settings.epochs))
-        st.session_state[P + "live_figure"] = cached
-    st.plotly_chart(cached[1], key=P + "live_chart", config={"displayModeBar": False})
+    figure = session.rebuilt_when_changed(P + "live_figure", version,
+                                          lambda: figs.live_loss_figure(snap.history, epochs=own.settings.epochs))
+    st.plotly_chart(figure, key=P + "live_chart", config={"displayModeBar": False})
     if snap.done and st.session_state.get(P + "announced") is not own:
         st.session_state[P + "announced"] = own
         st.rerun(scope="app")  # the Train button and the results refresh
@@ -319,4 +311,4 @@ with main_col:
 own = ui.current_job()
 if own is not None and own.job.done:
     draw_results(own)
-keep_widgets(("source", "target", "drop_missing", *CONTROLS))
+widgets.remember(P, ("source", "target", "drop_missing", *CONTROLS))

@@ -111,3 +111,16 @@ def set_active_run(run_id: str | None) -> None:
     if run_id is not None and run_id not in _runs():
         raise KeyError(f"No run with id {run_id!r} in this session.")
     st.session_state[ACTIVE_KEY] = run_id
+
+
+def rebuilt_when_changed(key: str, version, build):
+    """`build()`'s result, kept in the session and rebuilt only when `version` changes.
+
+    The live charts refresh twice a second but gain a point far less often: they rebuild
+    their figure only when the history grew.
+    """
+    cached = st.session_state.get(key)
+    if cached is None or cached[0] != version:
+        cached = (version, build())
+        st.session_state[key] = cached
+    return cached[1]

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import streamlit as st
 
+from core.momentum import effective_lr
+
 TRAIN_PAGE = "pages/1_Train.py"
 
 # Bounds the widgets enforce; a shared link outside them is clamped with a message.
@@ -37,6 +39,18 @@ LR_GRID = tuple(
 SETTINGS_KEY = "train.settings"  # the canonical TrainSettings of this session
 START_REQUEST_KEY = "train.start_requested"  # another page asked the Train page to start a run
 WIDGET_PREFIX = "train.w."  # widget keys; Streamlit drops them when the page is left
+
+
+def lr_advice(optimizer: str, lr: float, momentum: float) -> str | None:
+    """A warning for a learning rate likely to blow up or stall (None when it looks sane)."""
+    if optimizer == "adam" and lr > 0.01:
+        return f"Adam usually works with lr ≈ 0.001; lr = {lr:g} often diverges or stalls."
+    if optimizer == "sgd" and 0 <= momentum < 1:  # other momenta are errors(), not advice
+        step = effective_lr(lr, momentum)
+        if step >= 1.0:
+            return (f"With momentum {momentum:g}, SGD's steps grow towards lr / (1 − momentum) = "
+                    f"{step:.3g}: large enough that the loss may blow up (NaN).")
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,17 +107,8 @@ class TrainSettings:
     def advice(self, n_train: int | None = None) -> dict[str, str]:
         """Warnings shown next to a control: field name → message. Training still runs."""
         notes: dict[str, str] = {}
-        if self.optimizer == "adam" and self.lr > 0.01:
-            notes["lr"] = (
-                f"Adam usually works with lr ≈ 0.001; lr = {self.lr:g} often diverges or stalls."
-            )
-        if self.optimizer == "sgd":
-            step = self.lr / (1.0 - self.momentum)
-            if step >= 1.0:
-                notes["lr"] = (
-                    f"With momentum {self.momentum:g}, SGD's steps grow towards "
-                    f"lr / (1 − momentum) = {step:.3g}: large enough that the loss may blow up (NaN)."
-                )
+        if lr_note := lr_advice(self.optimizer, self.lr, self.momentum):
+            notes["lr"] = lr_note
         if self.kind == "mlp" and self.activation == "sigmoid" and len(self.hidden_sizes) >= 3:
             notes["activation"] = (
                 "Sigmoid saturates: through several layers its gradients shrink towards zero and "

@@ -28,6 +28,7 @@ from core.tabular import (
     prepare,
     split_labels,
 )
+from playground.settings import TrainSettings, lr_advice
 
 if TYPE_CHECKING:
     from core.training import JobSnapshot, TrainingJob, TrainingQueue
@@ -300,11 +301,11 @@ class OwnSettings:
                          in_features=data.num_features, num_classes=data.num_classes)
 
     def config(self):
-        from core.training import TrainConfig
-
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           momentum=self.momentum if self.optimizer == "sgd" else 0.0,
-                           seed=self.seed, log_every=self.log_every, optimizer=self.optimizer)
+        """The `TrainConfig`, built as the Train page builds it (momentum only for SGD)."""
+        return TrainSettings(kind="mlp", hidden_sizes=self.hidden_sizes, activation=self.activation,
+                             optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                             batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
+                             log_every=self.log_every).config()
 
     def errors(self, data: TabularData) -> list[str]:
         """Why these settings cannot train on ``data`` (empty when they can)."""
@@ -319,11 +320,8 @@ class OwnSettings:
     def advice(self, n_train: int) -> dict[str, str]:
         """Control name → a warning shown next to it; training still runs."""
         notes = {}
-        if self.optimizer == "sgd" and self.lr / (1 - self.momentum) >= 1:
-            notes["lr"] = (f"With momentum {self.momentum:g}, SGD's steps grow towards lr / (1 − momentum) = "
-                           f"{self.lr / (1 - self.momentum):.3g}: large enough that the loss may blow up (NaN).")
-        elif self.optimizer == "adam" and self.lr > 0.01:
-            notes["lr"] = f"Adam usually works with lr ≈ 0.001; lr = {self.lr:g} often diverges or stalls."
+        if lr_note := lr_advice(self.optimizer, self.lr, self.momentum):
+            notes["lr"] = lr_note
         batches = math.ceil(n_train / self.batch_size)
         if self.batch_size >= n_train:
             notes["batch_size"] = f"Not smaller than the {n_train:,} training rows: every epoch is one batch."
@@ -331,12 +329,12 @@ class OwnSettings:
         if total > 200_000:
             notes["epochs"] = (f"{total:,} batches in all ({batches:,} per epoch): a long run on a shared "
                                "CPU. A larger batch or fewer epochs finishes sooner.")
-        # the job copies the whole curve whenever a point is added: P points cost ~P²/2 copies
-        # (measured: iris with 800 points trains in 3.4 s, with 400 in 0.9 s, bare fit 0.3 s)
+        # the job copies the curve for the page at every new point and the browser redraws all of
+        # it twice a second: cheap at a thousand points, not at a million
         if total / self.log_every > MAX_CURVE_POINTS:
-            notes["log_every"] = (f"The loss curve would get {total // self.log_every:,} points, which slows "
-                                  f"training down; logging every {math.ceil(total / MAX_CURVE_POINTS):,} batches "
-                                  "keeps it light.")
+            notes["log_every"] = (f"The loss curve would get {total // self.log_every:,} points, more than a chart "
+                                  f"can show apart; logging every {math.ceil(total / MAX_CURVE_POINTS):,} batches "
+                                  "keeps it readable and light.")
         return notes
 
 

@@ -1,28 +1,33 @@
-"""Training in the background for the UI: ``TrainingJob`` and the ``TrainingQueue`` that limits them.
+"""A training run as a job: trained in slices by a scheduler, read by the UI through snapshots.
 
-A Streamlit rerun stops the script, so a training loop inside it dies at the next click
-(FINDINGS.md). A job runs ``fit`` on its own thread; the page polls ``snapshot()``, a copy made
-under a lock, and never touches the live model or history while the job runs.
+A Streamlit rerun stops the script, so a training loop inside a page dies at the next click.
+A ``TrainingJob`` holds a ``TrainLoop``; ``core.scheduler.Scheduler`` gives it turns on a worker
+thread (``run_slice``), and the page reads ``snapshot()``, a copy made under a lock, never the
+live model or history. Status lines carry a code and parameters (``message_code``,
+``message_params``) so the UI words them in its own language; ``message`` is the English.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 import torch.nn as nn
 
+from core.errors import CodedError
 from core.training import (
     DivergedError,
     History,
     Pair,
     Progress,
     TrainConfig,
+    TrainLoop,
     device_label,
-    fit,
     pick_device,
     steps_per_epoch,
 )
@@ -30,93 +35,35 @@ from core.training import (
 JOB_STATUSES = ("queued", "running", "stopped", "finished", "diverged", "failed")
 FINAL_STATUSES = ("stopped", "finished", "diverged", "failed")
 
-# One intra-op thread per job. Measured on the 2-core target (FINDINGS.md): 2 threads are only
-# 1.3-1.6× faster on an idle machine but 5-46× slower while another process is busy (OpenMP
-# spin-waiting), and a classroom server is always busy; 1 thread stays steady at 4-6 s/epoch.
-DEFAULT_THREADS = 1
-
-
-# --------------------------------------------------------------------------- the queue
-
-
-class TrainingQueue:
-    """At most ``max_concurrent`` jobs train at once; the rest wait in FIFO order.
-
-    An object, not module state: the app keeps one per process in ``st.cache_resource`` so
-    a classroom of sessions cannot oversubscribe the CPU.
-    """
-
-    def __init__(self, max_concurrent: int = 1):
-        if not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
-        self.max_concurrent = max_concurrent
-        self._changed = threading.Condition()
-        self._waiting: deque = deque()
-        self._running: set = set()
-
-    def acquire(self, job, cancelled=lambda: False) -> bool:
-        """Block until ``job`` may train (True) or ``cancelled()`` turns true while it waits (False)."""
-        with self._changed:
-            self._waiting.append(job)
-            try:
-                while not self._may_start(job):
-                    if cancelled():
-                        return False
-                    self._changed.wait(timeout=0.1)  # wake() is the fast path; this bounds a miss
-                self._running.add(job)
-                return True
-            finally:
-                self._waiting.remove(job)
-                self._changed.notify_all()  # the next in line may move up or start
-
-    def _may_start(self, job) -> bool:
-        free = self.max_concurrent - len(self._running)
-        return free > 0 and self._waiting.index(job) < free
-
-    def release(self, job) -> None:
-        with self._changed:
-            self._running.discard(job)
-            self._changed.notify_all()
-
-    def wake(self) -> None:
-        """Let waiting jobs re-check (e.g. after one was asked to stop)."""
-        with self._changed:
-            self._changed.notify_all()
-
-    def position(self, job) -> int | None:
-        """1-based place of a waiting job; None when it is not waiting."""
-        with self._changed:
-            try:
-                return self._waiting.index(job) + 1
-            except ValueError:
-                return None
-
-    @property
-    def running(self) -> int:
-        with self._changed:
-            return len(self._running)
-
-    @property
-    def waiting(self) -> int:
-        with self._changed:
-            return len(self._waiting)
-
-
-# --------------------------------------------------------------------------- the job
-
+MESSAGES = MappingProxyType({
+    "job.queued": "Waiting to start.",
+    "job.running": "Training on {device}.",
+    "job.finished": "Finished {epochs} epochs. Test accuracy {accuracy:.2%}.",
+    "job.stopped": "Stopped at step {step}. Test accuracy {accuracy:.2%}.",
+    "job.stopped_early": "Stopped before it started.",
+    "job.budget": "Stopped at step {step}: the room's limit of {minutes:g} minutes of training per run was "
+                  "reached. Test accuracy {accuracy:.2%}.",
+    "job.diverged": "Diverged at step {step}: the loss became {loss}.",
+    "job.failed": "Training failed: {error}",
+})
 
 @dataclass(frozen=True)
 class JobSnapshot:
     status: str  # one of JOB_STATUSES
-    message: str
+    message_code: str  # a key of MESSAGES
+    message_params: dict
     step: int
     total_steps: int
     epoch: float  # fractional
     history: History  # a copy: safe to read while the job trains on
-    samples_per_s: float | None
-    eta_s: float | None
-    queue_position: int | None  # 1-based while queued
+    version: int  # grows whenever the history gains a point, an epoch or the status changes
+    samples_per_s: float | None  # while it has its turn on a core
+    eta_s: float | None  # honest: counts the turns it waits for while others share the cores
+    sharing: int  # runs taking turns on the machine right now, this one included
+    queue_position: int | None  # 1-based while waiting for a place among the active runs
+    busy_s: float  # seconds of training so far
     device: str  # device_label of where it trains
+    error: BaseException | None = None  # what made it fail (a CodedError where core knows why)
 
     @property
     def done(self) -> bool:
@@ -124,168 +71,210 @@ class JobSnapshot:
 
     @property
     def fraction(self) -> float:
-        return self.step / self.total_steps if self.total_steps else 0.0
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def message(self) -> str:
+        """The status line in English (the UI formats ``message_code`` in the user's language)."""
+        return MESSAGES[self.message_code].format(**self.message_params)
+
+
+@dataclass
+class _State:
+    status: str = "queued"
+    code: str = "job.queued"
+    params: dict = field(default_factory=dict)
+    step: int = 0
+    epoch: float = 0.0
+    history: History = field(default_factory=History)
+    sizes: tuple[int, int] = (0, 0)
+    version: int = 0
+    samples_per_s: float | None = None
+    eta_s: float | None = None
+    sharing: int = 1
+    position: int | None = None
+    busy_s: float = 0.0
+    error: BaseException | None = None
 
 
 class TrainingJob:
-    """``fit`` on a background thread: ``start()``, ``stop()``, ``snapshot()``, ``wait()``."""
+    """One run: ``run_slice()`` trains it for a while, ``request_stop()`` ends it, ``snapshot()`` reads it.
 
-    def __init__(
-        self,
-        model: nn.Module,
-        config: TrainConfig,
-        train: Pair,
-        test: Pair,
-        queue: TrainingQueue | None = None,
-        device: torch.device | str | None = None,
-        threads: int = DEFAULT_THREADS,
-    ):
+    ``on_change(job)`` is called (from whichever thread trains it) when the history gains a
+    point or an epoch, or the status changes: the app uses it to refresh the pages that show
+    this run, and nothing else. ``max_busy_s`` caps the seconds of training it may take.
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig, train: Pair, test: Pair,
+                 device: torch.device | str | None = None, *, owner: str = "", label: str = "",
+                 max_busy_s: float | None = None, on_change: Callable[[TrainingJob], None] | None = None):
         config.validate()
-        if not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        self.model = model
-        self.config = config
-        self.train, self.test = train, test
-        self.queue = queue
+        self.id = secrets.token_hex(6)  # unique per process, not guessable from another student's
+        self.model, self.config, self.train, self.test = model, config, train, test
         self.device = torch.device(device) if device is not None else pick_device()
-        self.threads = threads
+        self.owner, self.label = owner, label
+        self.max_busy_s = max_busy_s
+        self.on_change = on_change
+        self.created = time.time()
+        self.total_steps = self._planned_steps()
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
-        self._finished = threading.Event()
-        self._thread: threading.Thread | None = None
-        # progress, written by the training thread under the lock
-        self._status = "queued"
-        self._message = "Waiting to start."
-        self._step = 0
-        self._total_steps = self._planned_steps_per_epoch() * config.epochs
-        self._epoch = 0.0
-        self._history = History()
-        self._history_sizes = (0, 0)
-        self._samples_per_s: float | None = None
-        self._eta_s: float | None = None
+        self._ended = threading.Event()
+        self._loop: TrainLoop | None = None
+        self._state = _State()
 
     # ----------------------------------------------------------------- controls
 
-    def start(self) -> "TrainingJob":
-        if self._thread is not None:
-            raise RuntimeError("this job has already been started")
-        self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask the job to stop; it does so before its next batch (or leaves the queue)."""
+    def request_stop(self) -> None:
+        """Ask the job to end; it does so before its next batch and keeps what it trained."""
         self._stop_requested.set()
-        if self.queue is not None:
-            self.queue.wake()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""
-        if self._thread is None:
-            raise RuntimeError("start() the job before waiting for it")
-        return self._finished.wait(timeout)
+        return self._ended.wait(timeout)
 
     @property
     def done(self) -> bool:
-        return self._finished.is_set()
+        return self._ended.is_set()
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            status = self._status
-            position = self.queue.position(self) if self.queue is not None and status == "queued" else None
-            return JobSnapshot(
-                status=status,
-                message=self._message,
-                step=self._step,
-                total_steps=self._total_steps,
-                epoch=self._epoch,
-                history=self._history.copy(),
-                samples_per_s=self._samples_per_s,
-                eta_s=self._eta_s,
-                queue_position=position,
-                device=device_label(self.device),
-            )
+            s = self._state
+            return JobSnapshot(s.status, s.code, dict(s.params), s.step, self.total_steps, s.epoch, s.history.copy(),
+                               s.version, s.samples_per_s, s.eta_s, s.sharing, s.position, s.busy_s,
+                               device_label(self.device), s.error)
 
-    # ----------------------------------------------------------------- the thread
+    def run_to_end(self, slice_s: float = 0.5) -> JobSnapshot:
+        """Train in the calling thread until the job ends (tests, scripts): no scheduler needed."""
+        while not self.run_slice(slice_s):
+            pass
+        return self.snapshot()
 
-    def _run(self) -> None:
-        admitted = False
+    # ----------------------------------------------------------------- for the scheduler
+
+    def set_place(self, sharing: int, position: int | None = None) -> None:
+        """The scheduler's news: how many runs share the machine, where this one waits."""
+        with self._lock:
+            self._state.sharing, self._state.position = sharing, position
+
+    def run_slice(self, seconds: float, share: float = 1.0) -> bool:
+        """Train for about ``seconds`` (at least one batch); True once the job has ended.
+
+        ``share`` is how many turns go round before this job's next one (active runs per
+        worker): the ETA counts the waiting too.
+        """
+        if self.done:
+            return True
+        if self._stop_requested.is_set():
+            self._end_stopped()
+            return True
         try:
-            if self.queue is not None:
-                self._set(message="Waiting for a free training slot.")
-                admitted = self.queue.acquire(self, cancelled=self._stop_requested.is_set)
-                if not admitted:
-                    self._set(status="stopped", message="Stopped before it started.")
-                    return
-            self._set(status="running", message=f"Training on {device_label(self.device)}.")
-            history = self._fit_with_threads()
-            self._end_with(history)
+            loop = self._loop or self._start()
+            started = time.perf_counter()
+            finished = loop.run(deadline=started + seconds, should_stop=self._stop_requested.is_set)
+            self._account(time.perf_counter() - started, share)
+            if finished:
+                self._end(loop.finish(), "finished")
+            elif self._stop_requested.is_set():
+                self._end(loop.finish(stopped=True), "stopped")
+            elif self.max_busy_s is not None and self._state.busy_s >= self.max_busy_s:
+                self._end(loop.finish(stopped=True), "budget")
         except DivergedError as error:
-            self._set(status="diverged", history=error.history,
-                      message=f"Diverged at step {error.step}: the loss became {error.loss}. "
-                              f"Try a lower learning rate (lr = {self.config.lr:g} now).")
+            self._close_loop()
+            self._finish("diverged", "job.diverged", {"step": error.step, "loss": error.loss}, error.history)
         except Exception as error:  # a failure must reach the UI, never vanish with the thread
-            self._set(status="failed", message=f"Training failed: {type(error).__name__}: {error}")
-        finally:
-            self._leave_model_usable()
-            if admitted:
-                self.queue.release(self)
-            self._finished.set()
+            self._close_loop()
+            self._finish("failed", "job.failed", {"error": f"{type(error).__name__}: {error}"}, None, error)
+        return self.done
 
-    def _fit_with_threads(self) -> History:
-        # OpenMP's thread count belongs to the calling thread, but torch also makes it the
-        # default for threads started later, so the previous value is put back afterwards
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            return fit(self.model, self.config, self.train, self.test, self._on_progress,
-                       self._stop_requested.is_set, self.device)
-        finally:
-            torch.set_num_threads(previous)
+    # ----------------------------------------------------------------- inside
 
-    def _end_with(self, history: History) -> None:
-        accuracy = history.final_accuracy
-        score = f" Test accuracy {accuracy:.2%}." if accuracy is not None else ""
-        if history.stopped:
-            self._set(status="stopped", history=history, message=f"Stopped at step {history.steps}.{score}")
-        else:
-            self._set(status="finished", history=history, eta_s=0.0,
-                      message=f"Finished {self.config.epochs} epochs.{score}")
-
-    def _leave_model_usable(self) -> None:
-        # fit already restores eval mode and the original device; this also covers a failure
-        # before fit began, and a model that arrived on a GPU goes back to the CPU for the UI
-        try:
-            self.model.to("cpu")
-            self.model.eval()
-        except Exception as error:
-            self._set(status="failed", message=f"Training failed: could not move the model back: {error}")
+    def _start(self) -> TrainLoop:
+        self._loop = TrainLoop(self.model, self.config, self.train, self.test, self.device, self._on_progress)
+        self._update("running", "job.running", {"device": device_label(self.device)})
+        return self._loop
 
     def _on_progress(self, p: Progress) -> None:
-        rate = p.samples_seen / p.elapsed_s if p.elapsed_s > 0 else None
-        steps_per_s = p.step / p.elapsed_s if p.elapsed_s > 0 else 0.0
-        eta = (p.total_steps - p.step) / steps_per_s if steps_per_s > 0 else None
         sizes = (len(p.history.running_loss), len(p.history.epochs))
+        grew = False
         with self._lock:
-            self._step, self._total_steps, self._epoch = p.step, p.total_steps, p.epoch
-            self._samples_per_s, self._eta_s = rate, eta
-            if sizes != self._history_sizes:  # copy only when a point or an epoch was added
-                self._history = p.history.copy()
-                self._history_sizes = sizes
+            s = self._state
+            s.step, s.epoch = p.step, p.epoch
+            s.samples_per_s = p.samples_seen / p.elapsed_s if p.elapsed_s > 0 else None
+            if sizes != s.sizes:  # copy only when a point or an epoch was added
+                s.history, s.sizes, s.version = p.history.copy(), sizes, s.version + 1
+                grew = True
+        if grew:
+            self._changed()
 
-    def _set(self, history: History | None = None, **fields) -> None:
+    def _account(self, spent: float, share: float) -> None:
         with self._lock:
-            for name, value in fields.items():
-                setattr(self, f"_{name}", value)
+            s = self._state
+            s.busy_s += spent
+            if s.step:
+                per_step = s.busy_s / s.step
+                s.eta_s = (self.total_steps - s.step) * per_step * max(1.0, share)
+
+    def _end(self, history: History, how: str) -> None:
+        self._close_loop()
+        accuracy = history.final_accuracy
+        params = {"step": history.steps, "accuracy": accuracy if accuracy is not None else float("nan")}
+        if how == "finished":
+            self._finish("finished", "job.finished", {**params, "epochs": self.config.epochs}, history)
+        elif how == "budget":
+            self._finish("stopped", "job.budget", {**params, "minutes": (self.max_busy_s or 0) / 60}, history)
+        else:
+            self._finish("stopped", "job.stopped", params, history)
+
+    def _end_stopped(self) -> None:
+        if self._loop is None:
+            self._finish("stopped", "job.stopped_early", {}, None)
+        else:
+            self._end(self._loop.finish(stopped=True), "stopped")
+
+    def _close_loop(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None  # frees the optimizer's state (momentum buffers, Adam moments)
+
+    def _finish(self, status: str, code: str, params: dict, history: History | None,
+                error: BaseException | None = None) -> None:
+        with self._lock:
+            s = self._state
             if history is not None:
-                self._history = history.copy()
-                self._history_sizes = (len(history.running_loss), len(history.epochs))
-                self._step = history.steps
-                self._epoch = history.steps / max(1, self._planned_steps_per_epoch())
+                s.history, s.step = history.copy(), history.steps
+                s.epoch = history.steps / max(1, self._planned_steps_per_epoch())
+            s.status, s.code, s.params, s.error = status, code, params, error
+            s.version += 1
+            s.eta_s = 0.0 if status == "finished" else None
+            s.position = None
+        self.model.eval()
+        self._ended.set()
+        self._changed()
+
+    def _update(self, status: str, code: str, params: dict) -> None:
+        with self._lock:
+            s = self._state
+            s.status, s.code, s.params, s.version = status, code, params, s.version + 1
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(self)
+            except Exception:  # a listener's failure must not break the training
+                pass
 
     def _planned_steps_per_epoch(self) -> int:
-        # bad data must surface as a failed job with fit's message, not break the constructor
+        # bad data must surface as a failed job with the loop's message, not break the constructor
         try:
             return steps_per_epoch(len(self.train[0]), self.config.batch_size)
         except Exception:
             return 0
+
+    def _planned_steps(self) -> int:
+        return self._planned_steps_per_epoch() * self.config.epochs

@@ -13,7 +13,6 @@ from types import MappingProxyType
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 KINDS = ("mlp", "cnn")
@@ -134,19 +133,28 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """The follow-up lecture's CNN: two 5×5 convolutions with max-pooling, then one Linear."""
+    """The follow-up lecture's CNN: two 5×5 convolutions with max-pooling, then one Linear.
+
+    The lecture's ``F.relu(F.max_pool2d(conv(x), 2))``, with the pooling and the ReLU as
+    parameter-free modules so forward hooks (``core.insight``) can see every stage; the state
+    dict is still only ``conv1.*``, ``conv2.*`` and ``fc.*``.
+    """
 
     def __init__(self, num_classes=10):
         super().__init__()
         self.spec = ModelSpec("cnn", (), "relu", 784, num_classes).validate()
         self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.pool1 = nn.MaxPool2d(2)
+        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.pool2 = nn.MaxPool2d(2)
+        self.relu2 = nn.ReLU()
         self.fc = nn.Linear(320, num_classes)
 
     def forward(self, x):
         x = x.view(-1, 1, 28, 28)  # [N, 1, 28, 28]
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))  # [N, 10, 12, 12]
-        x = F.relu(F.max_pool2d(self.conv2(x), 2))  # [N, 20, 4, 4]
+        x = self.relu1(self.pool1(self.conv1(x)))  # [N, 10, 24, 24] → [N, 10, 12, 12]
+        x = self.relu2(self.pool2(self.conv2(x)))  # [N, 20, 8, 8] → [N, 20, 4, 4]
         x = x.flatten(1)  # [N, 320]
         return self.fc(x)  # [N, 10] logits
 

@@ -182,3 +182,34 @@ def test_cnn_table_shapes_follow_a_real_forward():
 def test_default_mlp_parameter_count():
     # 784·512+512 + 512·256+256 + 256·128+128 + 128·64+64 + 64·10+10
     assert count_parameters(build_mlp()) == 575_050
+
+
+def test_state_dict_keys_are_unchanged():
+    """Checkpoints saved before the CNN's pooling and ReLU became modules still load."""
+    assert list(build_cnn().state_dict()) == [
+        "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"
+    ]
+    assert list(build_mlp((8, 4)).state_dict()) == [
+        "linears.0.weight", "linears.0.bias", "linears.1.weight", "linears.1.bias",
+        "linears.2.weight", "linears.2.bias",
+    ]
+
+
+def test_cnn_loads_a_state_dict_of_the_functional_cnn():
+    class FunctionalCNN(nn.Module):  # the CNN as it was: pooling and ReLU inside forward
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+            self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+            self.fc = nn.Linear(320, 10)
+
+        def forward(self, x):
+            x = F.relu(F.max_pool2d(self.conv1(x), 2))
+            x = F.relu(F.max_pool2d(self.conv2(x), 2))
+            return self.fc(x.flatten(1))
+
+    old = FunctionalCNN()
+    model = build_cnn()
+    model.load_state_dict(old.state_dict(), strict=True)
+    X = torch.randn(3, 1, 28, 28)
+    assert torch.equal(model(X), old(X))

@@ -1,64 +1,55 @@
-"""The Train page's settings: one dataclass, its bounds, its advice, and its URL form.
+"""Training settings, declared once: one table drives the widgets, the URL, the checks and the advice.
 
-A teacher prepares a configuration and shares the page's link: every setting travels in
-the query string (`?lr=0.1&momentum=0.9&hidden=128-64`), and a link with garbage in it
-falls back to the lecture's defaults with a message instead of an error page.
-Inside a session the settings live in `st.session_state`, so they survive page switches.
+Each ``Control`` row says what a setting is (its widget, bounds taken from ``core``'s limits,
+URL key, which other setting it depends on); its label and help live in the catalogues under
+``settings.<name>``. Adding a hyperparameter is one row here and one field of ``TrainSettings``
+— as TensorFlow Playground's one state table drives its URL.
+
+A teacher shares a link (``?lr=0.1&momentum=0.9&hidden=128-64``): every setting travels in the
+query string, and a link with garbage in it falls back to defaults with a note per value.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-import streamlit as st
-
+from core.models import ACTIVATIONS, KINDS, MAX_HIDDEN_LAYERS, MAX_UNITS, LECTURE_HIDDEN_SIZES, ModelSpec
 from core.momentum import effective_lr
-
-TRAIN_PAGE = "pages/1_Train.py"
-
-# Bounds the widgets enforce; a shared link outside them is clamped with a message.
-MODEL_KINDS = ("mlp", "cnn")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-OPTIMIZERS = ("sgd", "adam")
-MAX_HIDDEN_LAYERS = 8
-HIDDEN_MIN, HIDDEN_MAX = 1, 4096
-LR_MIN, LR_MAX = 1e-4, 10.0
-MOMENTUM_MIN, MOMENTUM_MAX = 0.0, 0.99
-BATCH_MIN, BATCH_MAX = 1, 4096
-EPOCHS_MIN, EPOCHS_MAX = 1, 50
-SEED_MIN, SEED_MAX = 0, 2**31 - 1
-LOG_EVERY_MIN, LOG_EVERY_MAX = 1, 10_000
+from core.training import OPTIMIZERS, TrainConfig
 
 # A 1-2-3-5 grid per decade reads well on a log-scale slider: 0.0001, 0.0002, ... 5, 10.
-LR_GRID = tuple(
-    round(mantissa * 10.0**exponent, 10) for exponent in range(-4, 1) for mantissa in (1, 2, 3, 5)
-) + (10.0,)
+LR_GRID = tuple(round(m * 10.0**e, 10) for e in range(-4, 1) for m in (1, 2, 3, 5)) + (10.0,)
+LR_MIN, LR_MAX = LR_GRID[0], LR_GRID[-1]
+MOMENTUM_MAX = 0.99
+BATCH_MAX = 4096
+EPOCHS_MAX = 50  # the widget's range; a room may allow fewer (core.limits)
+SEED_MAX = 2**31 - 1
+LOG_EVERY_MAX = 100_000
+CURVE_POINTS_MAX = 1_000  # more running-loss points than a chart can show apart
 
-SETTINGS_KEY = "train.settings"  # the canonical TrainSettings of this session
-START_REQUEST_KEY = "train.start_requested"  # another page asked the Train page to start a run
-WIDGET_PREFIX = "train.w."  # widget keys; Streamlit drops them when the page is left
 
+@dataclass(frozen=True)
+class Note:
+    """A message for the user, by catalogue key and parameters (worded in the user's language)."""
 
-def lr_advice(optimizer: str, lr: float, momentum: float) -> str | None:
-    """A warning for a learning rate likely to blow up or stall (None when it looks sane)."""
-    if optimizer == "adam" and lr > 0.01:
-        return f"Adam usually works with lr ≈ 0.001; lr = {lr:g} often diverges or stalls."
-    if optimizer == "sgd" and 0 <= momentum < 1:  # other momenta are errors(), not advice
-        step = effective_lr(lr, momentum)
-        if step >= 1.0:
-            return (f"With momentum {momentum:g}, SGD's steps grow towards lr / (1 − momentum) = "
-                    f"{step:.3g}: large enough that the loss may blow up (NaN).")
-    return None
+    key: str
+    params: Mapping[str, Any]
+
+    def text(self) -> str:
+        from playground.i18n import t
+
+        return t(self.key, **self.params)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Everything the Train page's controls choose. Defaults are the lecture's."""
+    """Everything the training controls choose. Defaults are the lecture's."""
 
     kind: str = "mlp"  # "mlp" | "cnn"
-    hidden_sizes: tuple[int, ...] = (512, 256, 128, 64)
+    hidden_sizes: tuple[int, ...] = LECTURE_HIDDEN_SIZES
     activation: str = "relu"
     optimizer: str = "sgd"  # "sgd" | "adam"
     lr: float = 0.01
@@ -67,108 +58,32 @@ class TrainSettings:
     epochs: int = 10
     seed: int = 0
     log_every: int = 300
+    test_fraction: float = 0.2  # own data only: the held-out share of each class
 
-    # ---- what the engine needs -------------------------------------------------------
-
-    def spec(self):
-        """The `core.models.ModelSpec` these settings describe."""
-        from core.models import ModelSpec
-
+    def spec(self, in_features: int = 784, num_classes: int = 10) -> ModelSpec:
         if self.kind == "cnn":
             return ModelSpec(kind="cnn")
-        return ModelSpec(kind="mlp", hidden_sizes=tuple(self.hidden_sizes), activation=self.activation)
+        return ModelSpec(kind="mlp", hidden_sizes=tuple(self.hidden_sizes), activation=self.activation,
+                         in_features=in_features, num_classes=num_classes)
 
-    def config(self):
-        """The `core.training.TrainConfig` these settings describe."""
-        from core.training import TrainConfig
+    def config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           momentum=self.momentum if self.optimizer == "sgd" else 0.0, seed=self.seed,
+                           log_every=self.log_every, optimizer=self.optimizer)
 
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            momentum=self.momentum if self.optimizer == "sgd" else 0.0,
-            seed=self.seed,
-            log_every=self.log_every,
-            optimizer=self.optimizer,
-        )
-
-    # ---- checks ----------------------------------------------------------------------
-
-    def errors(self) -> list[str]:
-        """Reasons these settings cannot train (empty when they can)."""
+    def errors(self, in_features: int = 784, num_classes: int = 10) -> list[Exception]:
+        """Why these settings cannot train (coded errors from core; empty when they can)."""
         problems = []
-        for build in (self.spec, self.config):
+        for build in (lambda: self.spec(in_features, num_classes), self.config):
             try:
                 build().validate()
             except ValueError as error:
-                problems.append(str(error))
+                problems.append(error)
         return problems
 
-    def advice(self, n_train: int | None = None) -> dict[str, str]:
-        """Warnings shown next to a control: field name → message. Training still runs."""
-        notes: dict[str, str] = {}
-        if lr_note := lr_advice(self.optimizer, self.lr, self.momentum):
-            notes["lr"] = lr_note
-        if self.kind == "mlp" and self.activation == "sigmoid" and len(self.hidden_sizes) >= 3:
-            notes["activation"] = (
-                "Sigmoid saturates: through several layers its gradients shrink towards zero and "
-                "learning crawls — the reason the lecture switched to ReLU. Try it and compare."
-            )
-        if n_train:
-            batches = math.ceil(n_train / self.batch_size)
-            if self.batch_size > n_train:
-                notes["batch_size"] = (
-                    f"Larger than the {n_train:,} training images: every epoch is one batch."
-                )
-            if self.log_every > batches:
-                notes["log_every"] = (
-                    f"An epoch here has only {batches:,} batches of {self.batch_size}, fewer than "
-                    f"{self.log_every}: the loss curve gets one point per epoch. Log more often "
-                    f"for a finer curve."
-                )
-        return notes
-
-    # ---- URL form --------------------------------------------------------------------
-
-    def to_query_params(self) -> dict[str, str]:
-        """Every setting, as short readable strings: a link keeps meaning the same run
-        even if the defaults change one day."""
-        return {
-            "model": self.kind,
-            "hidden": "-".join(str(size) for size in self.hidden_sizes) or "none",
-            "act": self.activation,
-            "opt": self.optimizer,
-            "lr": f"{self.lr:.10g}",
-            "momentum": f"{self.momentum:.10g}",
-            "batch": str(self.batch_size),
-            "epochs": str(self.epochs),
-            "seed": str(self.seed),
-            "log_every": str(self.log_every),
-        }
-
-    @classmethod
-    def from_query_params(cls, params: Mapping[str, Any]) -> tuple["TrainSettings", list[str]]:
-        """Settings from a URL, plus one message per value that had to be replaced."""
-        parsed = _UrlParser(params)
-        defaults = cls()
-        settings = cls(
-            kind=parsed.choice("model", MODEL_KINDS, defaults.kind),
-            hidden_sizes=parsed.hidden("hidden", defaults.hidden_sizes),
-            activation=parsed.choice("act", ACTIVATIONS, defaults.activation),
-            optimizer=parsed.choice("opt", OPTIMIZERS, defaults.optimizer),
-            lr=parsed.number("lr", float, LR_MIN, LR_MAX, defaults.lr),
-            momentum=parsed.number("momentum", float, MOMENTUM_MIN, MOMENTUM_MAX, defaults.momentum),
-            batch_size=parsed.number("batch", int, BATCH_MIN, BATCH_MAX, defaults.batch_size),
-            epochs=parsed.number("epochs", int, EPOCHS_MIN, EPOCHS_MAX, defaults.epochs),
-            seed=parsed.number("seed", int, SEED_MIN, SEED_MAX, defaults.seed),
-            log_every=parsed.number("log_every", int, LOG_EVERY_MIN, LOG_EVERY_MAX, defaults.log_every),
-        )
-        return settings, parsed.messages
-
-    def with_overrides(self, **overrides: Any) -> "TrainSettings":
-        """A copy with some fields replaced; unknown names raise a `TypeError` (a typo, not data)."""
-        known = set(asdict(self))
-        unknown = set(overrides) - known
+    def with_overrides(self, **overrides: Any) -> TrainSettings:
+        """A copy with some fields replaced; unknown names raise a ``TypeError`` (a typo, not data)."""
+        unknown = set(overrides) - set(asdict(self))
         if unknown:
             raise TypeError(f"Unknown training settings: {', '.join(sorted(unknown))}")
         if "hidden_sizes" in overrides:
@@ -176,120 +91,167 @@ class TrainSettings:
         return replace(self, **overrides)
 
 
-@dataclass
-class _UrlParser:
-    """Reads query parameters leniently: bad values become defaults and a message."""
+# --------------------------------------------------------------------------- the table
 
-    params: Mapping[str, Any]
-    messages: list[str] = field(default_factory=list)
 
-    def _raw(self, name: str) -> str | None:
-        value = self.params.get(name)
-        if isinstance(value, (list, tuple)):  # st.query_params may hold repeated keys
-            value = value[-1] if value else None
-        return None if value is None else str(value).strip()
+@dataclass(frozen=True)
+class Control:
+    """One setting: how it is chosen and checked. Texts: ``settings.<name>.label`` / ``.help``."""
 
-    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        if raw.lower() in options:
-            return raw.lower()
-        self.messages.append(f"`{name}={raw}` is not one of {', '.join(options)}; using {default}.")
+    name: str  # a field of TrainSettings
+    widget: str  # "choice" | "sizes" | "log" | "slider" | "int"
+    url: str | None  # query parameter, None when it does not travel in links
+    low: float = 0
+    high: float = 0
+    step: float = 1
+    choices: tuple = ()
+    applies: Callable[[TrainSettings], bool] | None = None  # drawn disabled when False
+    group: str = "loop"  # "network" | "optimizer" | "loop": the box it is drawn in
+
+    def parse(self, raw: str, default, notes: list[Note]):
+        """A URL value as this setting's value; ``default`` and a note when it cannot be used."""
+        return _PARSERS[self.widget](self, raw, default, notes)
+
+    def to_url(self, value) -> str:
+        if self.widget == "sizes":
+            return "-".join(str(size) for size in value) or "none"
+        if self.widget in ("log", "slider"):
+            return f"{value:.10g}"
+        return str(value)
+
+
+def _is_mlp(s: TrainSettings) -> bool:
+    return s.kind == "mlp"
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("kind", "choice", "model", choices=KINDS, group="network"),
+    Control("hidden_sizes", "sizes", "hidden", low=1, high=MAX_UNITS, step=16, applies=_is_mlp, group="network"),
+    Control("activation", "choice", "act", choices=ACTIVATIONS, group="network",
+            applies=lambda s: s.kind == "mlp" and bool(s.hidden_sizes)),
+    Control("optimizer", "choice", "opt", choices=OPTIMIZERS, group="optimizer"),
+    Control("lr", "log", "lr", low=LR_MIN, high=LR_MAX, choices=LR_GRID, group="optimizer"),
+    Control("momentum", "slider", "momentum", low=0.0, high=MOMENTUM_MAX, step=0.01, group="optimizer",
+            applies=lambda s: s.optimizer == "sgd"),
+    Control("batch_size", "int", "batch", low=1, high=BATCH_MAX, step=16),
+    Control("epochs", "int", "epochs", low=1, high=EPOCHS_MAX, step=1),
+    Control("seed", "int", "seed", low=0, high=SEED_MAX, step=1),
+    Control("log_every", "int", "log_every", low=1, high=LOG_EVERY_MAX, step=50),
+    Control("test_fraction", "slider", None, low=0.1, high=0.5, step=0.05),
+)
+BY_NAME = {c.name: c for c in CONTROLS}
+TRAIN_CONTROLS = tuple(c.name for c in CONTROLS if c.name != "test_fraction")
+OWN_DATA_CONTROLS = tuple(c.name for c in CONTROLS if c.name != "kind")
+
+
+# --------------------------------------------------------------------------- URL values
+
+
+def _parse_choice(control: Control, raw: str, default, notes: list[Note]):
+    if raw.lower() in control.choices:
+        return raw.lower()
+    notes.append(Note("url.not_choice", {"name": control.url, "raw": raw, "default": default,
+                                         "choices": ", ".join(control.choices)}))
+    return default
+
+
+def _parse_number(control: Control, raw: str, default, notes: list[Note]):
+    kind = int if control.widget == "int" else float
+    try:
+        value = kind(raw)
+    except ValueError:
+        notes.append(Note("url.not_number", {"name": control.url, "raw": raw, "default": default}))
         return default
-
-    def number(self, name: str, kind: type, low: float, high: float, default: float):
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw) if kind is float else int(raw)
-        except ValueError:
-            self.messages.append(f"`{name}={raw}` is not a number; using {default:g}.")
-            return default
-        if not math.isfinite(value):
-            self.messages.append(f"`{name}={raw}` is not a finite number; using {default:g}.")
-            return default
-        if not low <= value <= high:
-            clamped = kind(min(max(value, low), high))
-            self.messages.append(f"`{name}={raw}` is outside {low:g}…{high:g}; using {clamped:g}.")
-            return clamped
-        return value
-
-    def hidden(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        if raw.lower() in ("", "none", "0"):
-            return ()
-        try:
-            sizes = tuple(int(part) for part in raw.replace(",", "-").split("-") if part.strip())
-        except ValueError:
-            self.messages.append(f"`{name}={raw}` should look like 512-256-128-64; using the default.")
-            return default
-        if len(sizes) > MAX_HIDDEN_LAYERS:
-            self.messages.append(f"`{name}` has {len(sizes)} layers; keeping the first {MAX_HIDDEN_LAYERS}.")
-            sizes = sizes[:MAX_HIDDEN_LAYERS]
-        if any(not HIDDEN_MIN <= size <= HIDDEN_MAX for size in sizes):
-            self.messages.append(
-                f"`{name}`: each layer needs {HIDDEN_MIN}…{HIDDEN_MAX} units; sizes were clamped."
-            )
-            sizes = tuple(min(max(size, HIDDEN_MIN), HIDDEN_MAX) for size in sizes)
-        return sizes
+    if not math.isfinite(value):
+        notes.append(Note("url.not_finite", {"name": control.url, "raw": raw, "default": default}))
+        return default
+    if not control.low <= value <= control.high:
+        clamped = kind(min(max(value, control.low), control.high))
+        notes.append(Note("url.outside", {"name": control.url, "raw": raw, "low": control.low, "high": control.high,
+                                          "used": clamped}))
+        return clamped
+    return value
 
 
-# ---- session state ------------------------------------------------------------------
+def _parse_sizes(control: Control, raw: str, default, notes: list[Note]):
+    if raw.lower() in ("", "none", "0"):
+        return ()  # no hidden layer: softmax regression
+    try:
+        sizes = tuple(int(part) for part in raw.replace(",", "-").split("-") if part.strip())
+    except ValueError:
+        notes.append(Note("url.bad_sizes", {"name": control.url, "raw": raw}))
+        return default
+    if len(sizes) > MAX_HIDDEN_LAYERS:
+        notes.append(Note("url.too_many_layers", {"name": control.url, "count": len(sizes), "limit": MAX_HIDDEN_LAYERS}))
+        sizes = sizes[:MAX_HIDDEN_LAYERS]
+    if any(size < 1 for size in sizes):  # 0,0,0 would silently become a 784-1-1-1-10 network
+        notes.append(Note("url.empty_layer", {"name": control.url, "raw": raw, "high": int(control.high)}))
+        return default
+    if any(size > control.high for size in sizes):
+        notes.append(Note("url.wide_layer", {"name": control.url, "high": int(control.high)}))
+        sizes = tuple(min(size, int(control.high)) for size in sizes)
+    return sizes
 
 
-def current_settings() -> TrainSettings:
-    """This session's settings; on the first visit, read from the URL (a shared link)."""
-    settings = st.session_state.get(SETTINGS_KEY)
-    if settings is None:
-        settings, messages = TrainSettings.from_query_params(st.query_params.to_dict())
-        st.session_state[SETTINGS_KEY] = settings
-        st.session_state[SETTINGS_KEY + ".url_messages"] = messages
-    return settings
+_PARSERS = {"choice": _parse_choice, "int": _parse_number, "slider": _parse_number, "log": _parse_number,
+            "sizes": _parse_sizes}
 
 
-def url_messages() -> list[str]:
-    """What was wrong with the shared link this session opened with (shown once)."""
-    return st.session_state.pop(SETTINGS_KEY + ".url_messages", [])
+def to_query_params(settings: TrainSettings, names=TRAIN_CONTROLS) -> dict[str, str]:
+    """Every setting, as short readable strings: a link keeps meaning the same run if defaults change."""
+    return {BY_NAME[n].url: BY_NAME[n].to_url(getattr(settings, n)) for n in names if BY_NAME[n].url}
 
 
-def store_settings(settings: TrainSettings) -> None:
-    """Keep `settings` for this session and mirror them into the page's URL."""
-    st.session_state[SETTINGS_KEY] = settings
-    wanted = settings.to_query_params()
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
+def from_query_params(params: Mapping[str, Any], defaults: TrainSettings = TrainSettings(),
+                      names=TRAIN_CONTROLS) -> tuple[TrainSettings, list[Note]]:
+    """Settings from a URL (missing keys keep ``defaults``), plus one note per value replaced."""
+    notes: list[Note] = []
+    values = {}
+    for name in names:
+        control = BY_NAME[name]
+        raw = _raw(params, control.url) if control.url else None
+        if raw is not None:
+            values[name] = control.parse(raw, getattr(defaults, name), notes)
+    return replace(defaults, **values), notes
 
 
-def forget_widgets() -> None:
-    """Drop the controls' widget state so they are drawn afresh from the stored settings."""
-    for key in [k for k in st.session_state if str(k).startswith(WIDGET_PREFIX)]:
-        del st.session_state[key]
+def _raw(params: Mapping[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    if isinstance(value, (list, tuple)):  # st.query_params may hold repeated keys: the last wins
+        value = value[-1] if value else None
+    return None if value is None else str(value).strip()
 
 
-def send_to_train_page(start: bool = False, **overrides: Any) -> None:
-    """Prefill the Train page (e.g. `lr=0.1, momentum=0.9` from the momentum lab) and go there.
-
-    Momentum only means something for SGD, so passing `momentum` also selects SGD
-    unless `optimizer` is given too. With `start=True` the Train page starts a run with
-    these settings as soon as it opens (`take_start_request`).
-    """
-    if "momentum" in overrides and "optimizer" not in overrides:
-        overrides["optimizer"] = "sgd"
-    settings = current_settings().with_overrides(**overrides)
-    problems = settings.errors()
-    if problems:
-        raise ValueError("; ".join(problems))
-    st.session_state[SETTINGS_KEY] = settings
-    if start:
-        st.session_state[START_REQUEST_KEY] = settings
-    forget_widgets()
-    st.switch_page(TRAIN_PAGE, query_params=settings.to_query_params())
+# --------------------------------------------------------------------------- advice
 
 
-def take_start_request() -> "TrainSettings | None":
-    """The settings another page asked to train with, once (None when nobody asked)."""
-    return st.session_state.pop(START_REQUEST_KEY, None)
+def lr_advice(settings: TrainSettings) -> Note | None:
+    """A warning for a learning rate likely to blow up or stall (None when it looks sane)."""
+    if settings.optimizer == "adam" and settings.lr > 0.01:
+        return Note("advice.adam_lr", {"lr": settings.lr})
+    if settings.optimizer == "sgd" and 0 <= settings.momentum < 1:
+        step = effective_lr(settings.lr, settings.momentum)
+        if step >= 1.0:
+            return Note("advice.sgd_step", {"momentum": settings.momentum, "step": step})
+    return None
+
+
+def advice(settings: TrainSettings, n_train: int | None = None) -> dict[str, Note]:
+    """Warnings shown under a control: setting name → note. Training still runs."""
+    notes: dict[str, Note] = {}
+    if (note := lr_advice(settings)) is not None:
+        notes["lr"] = note
+    if settings.kind == "mlp" and settings.activation == "sigmoid" and len(settings.hidden_sizes) >= 3:
+        notes["activation"] = Note("advice.sigmoid", {})
+    if n_train:
+        batches = math.ceil(n_train / settings.batch_size)
+        if settings.batch_size >= n_train:
+            notes["batch_size"] = Note("advice.batch_whole_set", {"n_train": n_train})
+        if settings.log_every > batches:
+            notes["log_every"] = Note("advice.log_once_per_epoch", {"batches": batches, "batch_size": settings.batch_size,
+                                                                    "log_every": settings.log_every})
+        elif batches * settings.epochs / settings.log_every > CURVE_POINTS_MAX:
+            notes["log_every"] = Note("advice.curve_points", {
+                "points": batches * settings.epochs // settings.log_every,
+                "suggest": math.ceil(batches * settings.epochs / CURVE_POINTS_MAX)})
+    return notes

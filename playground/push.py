@@ -1,0 +1,146 @@
+"""Refresh one fragment of one browser tab from the server, when there is something new to show.
+
+Streamlit's ``st.fragment(run_every=…)`` is driven by the browser: every connected tab asks
+for a rerun at that interval whether or not anything changed. With thirty students that was
+about fifty reruns a second and slowed the one run that trained by half. Here a training run
+that gains a point (or ends) asks the server to rerun the fragments that show it, in the tabs
+that watch it, at most twice a second: idle tabs cost nothing.
+
+This reaches into Streamlit's runtime (``AppSession`` and its fragment storage), pinned to the
+version in requirements.txt and covered by a browser test. Outside a running server (AppTest,
+plain Python) there is no runtime and ``request_fragment_rerun`` does nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from dataclasses import dataclass, field
+
+MIN_INTERVAL_S = 0.5  # per fragment of a tab: a live chart refreshed twice a second is smooth enough
+
+
+def _runtime():
+    try:
+        from streamlit.runtime import Runtime
+    except ImportError:  # pragma: no cover - streamlit is a requirement
+        return None
+    return Runtime.instance() if Runtime.exists() else None
+
+
+def current_session_id() -> str | None:
+    """The session of the script run calling this, or None outside one."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def session_is_connected(session_id: str) -> bool | None:
+    """True while the tab's websocket is open, False when it is not (the session may still come
+    back), None outside a running server, where nobody can tell."""
+    runtime = _runtime()
+    return None if runtime is None else runtime.is_active_session(session_id)
+
+
+def session_exists(session_id: str) -> bool | None:
+    """False once Streamlit has closed the session for good (``server.disconnectedSessionTTL``)."""
+    runtime = _runtime()
+    return None if runtime is None else runtime.get_app_session(session_id) is not None
+
+
+def request_fragment_rerun(session_id: str, fragment_key: str) -> bool:
+    """Ask the server to rerun ``@st.fragment(key=fragment_key)`` in that tab; False if it cannot."""
+    runtime = _runtime()
+    if runtime is None:
+        return False
+    try:
+        loop = runtime._get_async_objs().eventloop
+    except Exception:  # the runtime has not started or is stopping
+        return False
+    loop.call_soon_threadsafe(_rerun_on_event_loop, runtime, session_id, fragment_key)
+    return True
+
+
+def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str) -> None:
+    """On Streamlit's event loop thread, as its own reruns are made."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    session = runtime.get_app_session(session_id)
+    if session is None:
+        return
+    try:
+        fragment_id = session._fragment_storage.resolve_target(fragment_key)[0]
+    except Exception:  # the page that showed the fragment has been left
+        return
+    client = session._client_state
+    # No widget states: the widgets keep the values they have; sending the last ones back would
+    # replay a button click.
+    data = RerunData(query_string=client.query_string, page_script_hash=client.page_script_hash,
+                     page_name=client.page_name, fragment_id=fragment_id, is_auto_rerun=True)
+    runner = session._scriptrunner
+    if runner is not None and runner.request_rerun(data):
+        return
+    session._create_scriptrunner(data)
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    target: tuple[str, str] = field(compare=False)
+
+
+class Pusher:
+    """Coalesces refresh requests: each (tab, fragment) is pushed at most every ``interval`` seconds.
+
+    ``notify`` is called from training threads and returns at once; one background thread does
+    the pushing.
+    """
+
+    def __init__(self, interval: float = MIN_INTERVAL_S, send=request_fragment_rerun):
+        self.interval, self._send = interval, send
+        self._cond = threading.Condition()
+        self._heap: list[_Due] = []
+        self._pending: set[tuple[str, str]] = set()
+        self._last: dict[tuple[str, str], float] = {}
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="fragment-pusher", daemon=True)
+        self._thread.start()
+
+    def notify(self, session_id: str, fragment_key: str) -> None:
+        target = (session_id, fragment_key)
+        with self._cond:
+            if target in self._pending:
+                return  # already due: one push shows everything that happened meanwhile
+            at = max(time.monotonic(), self._last.get(target, 0.0) + self.interval)
+            self._pending.add(target)
+            heapq.heappush(self._heap, _Due(at, target))
+            self._cond.notify()
+
+    def forget(self, session_id: str) -> None:
+        """A closed session: drop what is remembered about it."""
+        with self._cond:
+            for target in [t for t in self._last if t[0] == session_id]:
+                del self._last[target]
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._heap or self._heap[0].at > time.monotonic()):
+                    self._cond.wait(None if not self._heap else self._heap[0].at - time.monotonic())
+                if self._closed:
+                    return
+                due = heapq.heappop(self._heap).target
+                self._pending.discard(due)
+                self._last[due] = time.monotonic()
+            try:
+                self._send(*due)
+            except Exception:  # a tab that went away mid-push must not stop the others
+                pass

@@ -1,0 +1,335 @@
+"""What a classroom shares, with one owner per server process: data, trainer, store, default model.
+
+Not ``st.cache_resource``: any client can empty every cached resource ("Clear cache" in the
+menu, the C key, or one message over the websocket), which once created a second training
+queue, reloaded MNIST (+290 MB) and retrained the default model. The room is a plain object
+made once per process under a lock; nothing a browser sends can drop or duplicate it.
+
+Runs belong to students, not to browser tabs: a job is filed under its student's id and
+keeps training while the student may come back (``RoomLimits.reconnect_minutes``); a run is
+stored the moment it ends, whether or not anybody is watching.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from core import data as mnist_data
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.jobs import TrainingJob
+from core.limits import RoomLimits, load_limits
+from core.scheduler import Scheduler
+from core.store import RunStore
+from playground import push
+
+STORE_FILE = "runs.db"
+REAPER_INTERVAL_S = 5.0
+LOADED_MODELS = 64  # models kept in memory for Draw; the rest are read from the store when needed
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """Both MNIST splits, raw and normalized, plus where they came from."""
+
+    train_images: torch.Tensor  # [N, 28, 28] uint8
+    train_labels: torch.Tensor  # [N] int64
+    test_images: torch.Tensor  # [M, 28, 28] uint8
+    test_labels: torch.Tensor  # [M] int64
+    train_X: torch.Tensor  # [N, 1, 28, 28] float32, normalized
+    test_X: torch.Tensor  # [M, 1, 28, 28] float32, normalized
+    source: str
+    failures: tuple[str, ...]  # why the sources tried first failed
+
+    @property
+    def is_subset(self) -> bool:
+        return self.source == "subset"
+
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.train_X, self.train_labels
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.test_X, self.test_labels
+
+    def train_slice(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``n`` training images: a room's smaller budget per run."""
+        return self.train_X[:n], self.train_labels[:n]
+
+
+def load_mnist_data() -> MnistData:
+    train = mnist_data.load_mnist_split(train=True)
+    # The test split must come from the same source as the training split, or a subset
+    # model would be scored against the full test set (or the other way round).
+    test = mnist_data.load_mnist_split(train=False, sources=(train.source,))
+    return MnistData(
+        train_images=train.images, train_labels=train.labels, test_images=test.images, test_labels=test.labels,
+        train_X=mnist_data.normalize(train.images), test_X=mnist_data.normalize(test.images),
+        source=train.source, failures=train.failures,
+    )
+
+
+@dataclass
+class RoomJob:
+    """A job and what the app needs to file its run when it ends."""
+
+    job: TrainingJob
+    student: str
+    page: str  # "train" | "own"
+    name: str
+    details: dict  # page-specific: the settings, the table it trains on, …
+    started: float = field(default_factory=time.time)
+    run_id: str | None = None  # the stored run, once it ended with a usable model
+    pruned: tuple = ()  # runs the store dropped to make room for it
+    save_error: BaseException | None = None
+
+
+class Room:
+    """One per server process (``get_room()``); tests make their own and ``close()`` them."""
+
+    def __init__(self, data_dir: Path | str | None = None, limits: RoomLimits | None = None,
+                 workers: int | None = None, loader: Callable[[], MnistData] = load_mnist_data,
+                 connected: Callable[[str], bool | None] = push.session_is_connected,
+                 exists: Callable[[str], bool | None] = push.session_exists):
+        self.data_dir = Path(data_dir) if data_dir is not None else mnist_data.default_data_dir()
+        if limits is None:
+            limits, self.limit_problems = load_limits()
+        else:
+            self.limit_problems = []
+        self.limits = limits
+        self.scheduler = Scheduler(workers=workers)
+        self.pusher = push.Pusher()
+        self.store = RunStore(self.data_dir / STORE_FILE, max_runs_per_owner=limits.runs_per_student,
+                              max_total_bytes=int(limits.storage_mb * 2**20))
+        self._loader = loader
+        self._connected, self._exists = connected, exists
+        self._lock = threading.RLock()
+        self._mnist: MnistData | None = None
+        self._mnist_error: BaseException | None = None
+        self._jobs: dict[tuple[str, str], RoomJob] = {}  # (student, page) → the latest job
+        self._watchers: dict[str, set[tuple[str, str]]] = {}  # job id → {(session id, fragment key)}
+        self._room_watchers: set[tuple[str, str]] = set()  # (session, fragment) refreshed on any change
+        self._sessions: dict[str, tuple[str, float]] = {}  # session id → (student, last script run)
+        self._away_since: dict[str, float] = {}  # student → when their last tab disconnected
+        self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._closed = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
+        self._reaper.start()
+
+    # ----------------------------------------------------------------- data
+
+    def mnist(self) -> MnistData:
+        """MNIST, loaded once (``MnistLoadError`` when no source works; the next call tries again)."""
+        with self._lock:
+            if self._mnist is None:
+                self._mnist = self._loader()
+            return self._mnist
+
+    def images_per_run(self) -> int:
+        n = len(self.mnist().train_labels)
+        return min(n, self.limits.train_images) if self.limits.train_images else n
+
+    # ----------------------------------------------------------------- students and tabs
+
+    def seen(self, student: str, session_id: str | None) -> None:
+        """A script run of ``student`` in tab ``session_id``: the tab is theirs, they are here."""
+        if session_id is None:
+            return
+        with self._lock:
+            self._sessions[session_id] = (student, time.time())
+            self._away_since.pop(student, None)
+
+    def connected_students(self) -> set[str]:
+        with self._lock:
+            sessions = dict(self._sessions)
+        return {student for sid, (student, _) in sessions.items() if self._connected(sid)}
+
+    # ----------------------------------------------------------------- jobs
+
+    def submit(self, student: str, page: str, job: TrainingJob, name: str, details: dict) -> RoomJob:
+        """Train ``job`` for ``student`` on ``page``; it replaces that page's previous (ended) job."""
+        with self._lock:
+            current = self._jobs.get((student, page))
+            if current is not None and not current.job.done:
+                raise RuntimeError("this student is already training a run on this page")
+            entry = RoomJob(job, student, page, name, details)
+            self._jobs[(student, page)] = entry
+        job.on_change = lambda j: self._job_changed(entry)
+        self.scheduler.submit(job)
+        return entry
+
+    def job_of(self, student: str, page: str) -> RoomJob | None:
+        with self._lock:
+            return self._jobs.get((student, page))
+
+    def all_jobs(self) -> list[RoomJob]:
+        """Every student's latest job per page, newest first (the teacher's view)."""
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda e: e.started, reverse=True)
+
+    def stop(self, entry: RoomJob) -> None:
+        self.scheduler.stop(entry.job)
+
+    def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:
+        """Refresh that tab's fragment whenever the job has something new to show."""
+        if session_id is not None:
+            with self._lock:
+                self._watchers.setdefault(entry.job.id, set()).add((session_id, fragment_key))
+
+    def watch_room(self, session_id: str | None, fragment_key: str) -> None:
+        """Refresh that fragment when any job changes (the teacher's live view)."""
+        if session_id is not None:
+            with self._lock:
+                self._room_watchers.add((session_id, fragment_key))
+
+    def _job_changed(self, entry: RoomJob) -> None:
+        if entry.job.done and entry.run_id is None and entry.save_error is None:
+            self._file_run(entry)
+        with self._lock:
+            targets = set(self._watchers.get(entry.job.id, ())) | self._room_watchers
+        for session_id, key in targets:
+            self.pusher.notify(session_id, key)
+
+    # ----------------------------------------------------------------- runs
+
+    def _file_run(self, entry: RoomJob) -> None:
+        """Store a run as it ends: finished or stopped after at least one batch (diverged weights are NaN)."""
+        snapshot = entry.job.snapshot()
+        if snapshot.status not in ("finished", "stopped") or snapshot.step == 0:
+            return
+        saver = entry.details.get("save")
+        try:
+            run_id, pruned = saver(entry, snapshot) if saver else self.save_run(entry, snapshot)
+        except Exception as error:  # a full disk must not take the trainer down
+            entry.save_error = error
+            return
+        entry.run_id, entry.pruned = run_id, tuple(pruned)
+
+    def save_run(self, entry: RoomJob, snapshot) -> tuple[str, list]:
+        """An MNIST run into the store; it becomes the student's active model unless they picked one."""
+        job = entry.job
+        spec = entry.details["spec"]
+        record, pruned = self.store.add_run(
+            entry.student, name=entry.name, origin="trained", status=snapshot.status, spec=spec.to_dict(),
+            config=job.config.to_dict(), history=snapshot.history.to_dict(),
+            accuracy=snapshot.history.final_accuracy, weights=checkpoint_bytes(job.model, spec, job.config,
+                                                                              snapshot.history),
+            meta={"page": entry.page, "dataset": "mnist", "source": self.mnist().source})
+        self._remember_model(record.id, job.model)
+        active, picked = self.store.get_active(entry.student)
+        if not picked or active is None or self.store.get_run(active, entry.student) is None:
+            self.store.set_active(entry.student, record.id, picked=False)
+        return record.id, pruned
+
+    def model(self, run_id: str, owner: str | None = None) -> torch.nn.Module | None:
+        """The run's model (eval mode, CPU), from memory or safely from the store."""
+        with self._lock:
+            if run_id in self._models:
+                self._models.move_to_end(run_id)
+                return self._models[run_id]
+        weights = self.store.weights(run_id, owner)
+        if weights is None:
+            return None
+        model = load_checkpoint(weights).model
+        self._remember_model(run_id, model)
+        return model
+
+    def _remember_model(self, run_id: str, model: torch.nn.Module) -> None:
+        model.eval()
+        for parameter in model.parameters():  # shared between tabs: nobody trains it by accident
+            parameter.requires_grad_(False)
+        with self._lock:
+            self._models[run_id] = model
+            while len(self._models) > LOADED_MODELS:
+                self._models.popitem(last=False)
+
+    def forget_model(self, run_id: str) -> None:
+        with self._lock:
+            self._models.pop(run_id, None)
+
+    # ----------------------------------------------------------------- the reconnect window
+
+    def reap(self, now: float | None = None) -> list[RoomJob]:
+        """Stop the jobs of students away longer than the reconnect window; forget closed tabs.
+
+        A tab whose connection dropped still counts as away (a Wi-Fi blip is short, the window
+        is long); where the server cannot tell (no runtime), every student counts as here.
+        """
+        now = time.time() if now is None else now
+        with self._lock:
+            sessions = dict(self._sessions)
+            running = [e for e in self._jobs.values() if not e.job.done]
+        states = {sid: self._connected(sid) for sid in sessions}
+        for sid, state in states.items():
+            if state is False and not self._exists(sid):
+                with self._lock:
+                    self._sessions.pop(sid, None)
+                    for watchers in self._watchers.values():
+                        watchers -= {w for w in watchers if w[0] == sid}
+                    self._room_watchers -= {w for w in self._room_watchers if w[0] == sid}
+                self.pusher.forget(sid)
+        here = {student for sid, (student, _) in sessions.items() if states[sid] is not False}
+        stopped = []
+        with self._lock:
+            for student in here:
+                self._away_since.pop(student, None)
+            for entry in running:
+                if entry.student in here:
+                    continue
+                away = self._away_since.setdefault(entry.student, now)
+                if now - away >= self.limits.reconnect_minutes * 60:
+                    stopped.append(entry)
+        for entry in stopped:
+            self.stop(entry)
+        return stopped
+
+    def _reap_forever(self) -> None:
+        while not self._closed.wait(REAPER_INTERVAL_S):
+            try:
+                self.reap()
+            except Exception:  # the reaper must outlive any one bad session
+                pass
+
+    def close(self) -> None:
+        self._closed.set()
+        self.scheduler.shutdown()
+        self.pusher.close()
+        self.store.close()
+
+
+def checkpoint_bytes(model, spec, config=None, history=None) -> bytes:
+    """A run as a safe checkpoint file (weights, spec, config, history)."""
+    buffer = io.BytesIO()
+    save_checkpoint(buffer, model, spec, config, history)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- the one room
+
+_room: Room | None = None
+_room_lock = threading.Lock()
+
+
+def get_room() -> Room:
+    """This server's room, made on first use."""
+    global _room
+    with _room_lock:
+        if _room is None:
+            _room = Room()
+        return _room
+
+
+def replace_room(room: Room | None) -> Room | None:
+    """Swap the process's room (tests give each test module a fresh one); returns the old one."""
+    global _room
+    with _room_lock:
+        old, _room = _room, room
+    return old

@@ -1,0 +1,573 @@
+"""core.store: runs, preferences and lessons kept in SQLite, shared by threads, tabs and processes."""
+
+import io
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from core.store import LESSON_CODE, Lesson, RunStore, StoredRun, StoreError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SPEC = {"hidden_sizes": [8, 4], "activation": "tanh", "in_features": 6, "num_classes": 3}
+CONFIG = {"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.5, "seed": 0, "log_every": 2, "optimizer": "sgd"}
+HISTORY = {"running_loss": [{"step": 1, "epoch": 0.5, "loss": 1.1}], "epochs": [], "steps": 2, "stopped": False}
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = RunStore(tmp_path / "runs.db")
+    yield opened
+    opened.close()
+
+
+def add(store, owner="ada", *, weights=b"w" * 10, **fields) -> StoredRun:
+    """Add a run with plausible defaults; returns only the record (``add_pruning`` for both)."""
+    return add_pruning(store, owner, weights=weights, **fields)[0]
+
+
+def add_pruning(store, owner="ada", *, weights=b"w" * 10, **fields) -> tuple[StoredRun, list[StoredRun]]:
+    values = dict(name="run", origin="trained", status="finished", spec=SPEC, config=CONFIG,
+                  history=HISTORY, accuracy=0.5) | fields
+    return store.add_run(owner, weights=weights, **values)
+
+
+def integrity(path) -> str:
+    """``PRAGMA integrity_check`` of the file, read apart from the store; it must also be in WAL mode."""
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_every_field_round_trips_and_survives_a_restart(tmp_path):
+    path = tmp_path / "deep" / "folder" / "runs.db"  # the parent folders do not exist yet
+    store = RunStore(str(path))
+    blob = random.Random(0).randbytes(5000)
+    run, pruned = store.add_run(
+        "student-1", name="  my first MLP  ", origin="uploaded", status="stopped", spec=SPEC,
+        config=CONFIG, history=HISTORY, accuracy=0.875, weights=blob, created=1234.5)
+    assert pruned == []
+    assert run.id.startswith("r") and len(run.id) == 13
+    assert (run.owner, run.name, run.origin, run.status) == ("student-1", "my first MLP", "uploaded", "stopped")
+    assert (run.spec, run.config, run.history) == (SPEC, CONFIG, HISTORY)
+    assert (run.accuracy, run.created, run.size_bytes, run.shared_as) == (0.875, 1234.5, 5000, None)
+    assert store.notice is None
+    store.close()
+
+    reopened = RunStore(path)  # a server restart
+    assert reopened.list_runs("student-1") == [run]
+    assert reopened.get_run(run.id) == run
+    assert reopened.get_run(run.id, "student-1") == run
+    assert reopened.weights(run.id, "student-1") == blob
+    assert reopened.weights(run.id) == blob
+    assert reopened.usage() == (1, 5000)
+    reopened.close()
+
+
+def test_tuples_come_back_as_lists_in_the_returned_record_too(store):
+    run = add(store, spec={"hidden_sizes": (8, 4)})
+    assert run.spec == {"hidden_sizes": [8, 4]} == store.get_run(run.id).spec
+
+
+def test_unknown_run_gives_none(store):
+    assert store.get_run("r000000000000") is None
+    assert store.weights("r000000000000") is None
+
+
+def test_runs_are_listed_oldest_first_and_ties_in_insertion_order(store):
+    late, early, middle = add(store, created=30.0), add(store, created=10.0), add(store, created=20.0)
+    tie_1, tie_2 = add(store, created=40.0), add(store, created=40.0)
+    assert [r.id for r in store.list_runs("ada")] == [early.id, middle.id, late.id, tie_1.id, tie_2.id]
+
+
+def test_run_ids_are_distinct(store):
+    ids = {add(store, "ada" if i % 2 else "bob").id for i in range(50)}
+    assert len(ids) == 50
+
+
+def test_owners_never_see_or_change_each_others_runs(store):
+    mine = add(store, "ada", name="mine")
+    assert store.list_runs("bob") == []
+    assert store.get_run(mine.id, "bob") is None
+    assert store.weights(mine.id, "bob") is None
+    assert store.rename_run(mine.id, "bob", "stolen") is False
+    assert store.delete_run(mine.id, "bob") is False
+    assert store.share_run(mine.id, "bob", "Bob") is False
+    assert store.set_active("bob", mine.id, True) is False
+    assert store.get_active("bob") == (None, False)
+    assert store.get_run(mine.id) == mine
+    assert store.weights(mine.id, "ada") == b"w" * 10
+
+
+def test_rename_and_delete_by_the_owner(store):
+    keep, gone = add(store, name="a"), add(store, name="b")
+    assert store.rename_run(keep.id, "ada", "  better name ") is True
+    assert store.get_run(keep.id).name == "better name"
+    assert store.delete_run(gone.id, "ada") is True
+    assert store.delete_run(gone.id, "ada") is False
+    assert [r.id for r in store.list_runs("ada")] == [keep.id]
+    assert store.weights(gone.id) is None
+    assert store.usage() == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "owner, fields, code",
+    [
+        ("", {}, "store.bad_owner"),
+        ("x" * 65, {}, "store.bad_owner"),
+        (None, {}, "store.bad_owner"),
+        ("ada", {"name": "   "}, "store.bad_text"),
+        ("ada", {"name": "n" * 81}, "store.bad_text"),
+        ("ada", {"name": 7}, "store.bad_text"),
+        ("ada", {"origin": "downloaded"}, "store.bad_choice"),
+        ("ada", {"status": "diverged"}, "store.bad_choice"),
+        ("ada", {"spec": ["not", "an", "object"]}, "store.not_json"),
+        ("ada", {"history": {"x": object()}}, "store.not_json"),
+        ("ada", {"accuracy": 1.5}, "store.bad_number"),
+        ("ada", {"accuracy": True}, "store.bad_number"),
+        ("ada", {"created": float("nan")}, "store.bad_number"),
+        ("ada", {"weights": "not bytes"}, "store.bad_weights"),
+    ],
+)
+def test_bad_inputs_are_refused_with_a_code(store, owner, fields, code):
+    with pytest.raises(StoreError) as raised:
+        add(store, owner, **fields)
+    assert raised.value.code == code
+    assert isinstance(raised.value, ValueError) and str(raised.value)
+    assert store.usage() == (0, 0)
+
+
+def test_longest_allowed_owner_and_name_are_accepted(store):
+    run = add(store, "x" * 64, name="n" * 80)
+    assert store.list_runs("x" * 64) == [run]
+    with pytest.raises(StoreError):
+        store.rename_run(run.id, "x" * 64, "n" * 81)
+
+
+# --------------------------------------------------------------------------- caps
+
+
+def test_an_owner_beyond_the_cap_loses_the_oldest_runs(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=3)
+    other = add(store, "bob", created=0.0)
+    runs = [add_pruning(store, "ada", created=float(t)) for t in range(1, 6)]
+    assert [pruned for _, pruned in runs[:3]] == [[], [], []]
+    assert runs[3][1] == [runs[0][0]]  # the pruned records come back, whole
+    assert runs[4][1] == [runs[1][0]]
+    assert [r.id for r in store.list_runs("ada")] == [r.id for r, _ in runs[2:]]
+    assert store.list_runs("bob") == [other]  # another owner's runs do not count
+    assert store.weights(runs[0][0].id) is None
+    store.close()
+
+
+def test_the_byte_cap_prunes_oldest_first_across_owners(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+    a1 = add(store, "ada", weights=b"1" * 40, created=1.0)
+    b2 = add(store, "bob", weights=b"2" * 40, created=2.0)
+    a3, pruned = add_pruning(store, "ada", weights=b"3" * 40, created=3.0)
+    assert pruned == [a1]
+    b4, pruned = add_pruning(store, "bob", weights=b"4" * 90, created=4.0)
+    assert pruned == [b2, a3]
+    assert store.usage() == (1, 90)
+    assert store.list_runs("bob") == [b4]
+    store.close()
+
+
+def test_the_run_just_added_is_kept_even_when_it_is_the_oldest(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+    newer = add(store, "bob", weights=b"n" * 60, created=50.0)
+    old, pruned = add_pruning(store, "ada", weights=b"o" * 60, created=1.0)  # an upload with an old date
+    assert pruned == [newer]
+    assert store.list_runs("ada") == [old]
+    store.close()
+
+
+def test_shared_runs_are_pruned_after_unshared_ones(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=3, max_total_bytes=100)
+    shared = add(store, "ada", weights=b"s" * 30, created=1.0)
+    assert store.share_run(shared.id, "ada", "Ada")
+    plain = add(store, "ada", weights=b"p" * 30, created=2.0)
+    later = add(store, "ada", weights=b"q" * 30, created=3.0)
+    _, pruned = add_pruning(store, "ada", weights=b"r" * 10, created=4.0)  # 4 runs > 3: one goes
+    assert [r.id for r in pruned] == [plain.id]
+    _, pruned = add_pruning(store, "bob", weights=b"b" * 40, created=5.0)  # 110 bytes > 100
+    assert [r.id for r in pruned] == [later.id]  # unshared, though the shared one is older
+    assert shared.id in [r.id for r in store.shared_runs()]
+    store.close()
+
+
+def test_shared_runs_go_too_when_nothing_else_is_left(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+    shared = add(store, "ada", weights=b"s" * 60)
+    store.share_run(shared.id, "ada", "Ada")
+    _, pruned = add_pruning(store, "bob", weights=b"b" * 60)
+    assert [r.id for r in pruned] == [shared.id]
+    assert pruned[0].shared_as == "Ada"
+    assert store.shared_runs() == []
+    store.close()
+
+
+def test_a_blob_bigger_than_the_whole_store_is_refused(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+    kept = add(store, weights=b"k" * 50)
+    with pytest.raises(StoreError) as raised:
+        add(store, weights=b"x" * 101)
+    assert raised.value.code == "store.too_large"
+    assert raised.value.params == {"size": 101, "limit": 100}
+    assert store.list_runs("ada") == [kept]
+    _, pruned = add_pruning(store, weights=b"y" * 100)  # exactly the cap fits, alone
+    assert pruned == [kept]
+    store.close()
+
+
+# --------------------------------------------------------------------------- sharing
+
+
+def test_shared_runs_are_ranked_by_accuracy_and_can_be_withdrawn(store):
+    middle = add(store, "ada", accuracy=0.7)
+    best = add(store, "bob", accuracy=0.9)
+    unknown = add(store, "cy", accuracy=None)
+    add(store, "ada", accuracy=0.99)  # not shared, not on the board
+    assert store.share_run(unknown.id, "cy", "Cy")
+    assert store.share_run(middle.id, "ada", "  Ada  ")
+    assert store.share_run(best.id, "bob", "Bob")
+    board = store.shared_runs()
+    assert [(r.id, r.shared_as) for r in board] == [(best.id, "Bob"), (middle.id, "Ada"), (unknown.id, "Cy")]
+    assert store.share_run(best.id, "bob", None) is True
+    assert [r.id for r in store.shared_runs()] == [middle.id, unknown.id]
+    assert store.get_run(best.id).shared_as is None
+
+
+@pytest.mark.parametrize("nickname", ["", "    ", "n" * 41, 5])
+def test_nicknames_must_have_1_to_40_characters(store, nickname):
+    run = add(store)
+    with pytest.raises(StoreError) as raised:
+        store.share_run(run.id, "ada", nickname)
+    assert raised.value.code == "store.bad_text"
+    assert store.shared_runs() == []
+
+
+# --------------------------------------------------------------------------- active run
+
+
+def test_active_run_round_trips_and_is_cleared_on_delete(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    first, second = add(store), add(store)
+    assert store.get_active("ada") == (None, False)
+    assert store.set_active("ada", first.id, False) is True
+    assert store.get_active("ada") == (first.id, False)
+    assert store.set_active("ada", second.id, True) is True
+    store.close()
+    store = RunStore(tmp_path / "runs.db")
+    assert store.get_active("ada") == (second.id, True)
+    assert store.delete_run(first.id, "ada")
+    assert store.get_active("ada") == (second.id, True)  # another run's deletion leaves it
+    assert store.delete_run(second.id, "ada")
+    assert store.get_active("ada") == (None, False)
+    assert store.set_active("ada", None, True) is True  # "no model" chosen on purpose
+    assert store.get_active("ada") == (None, True)
+    store.close()
+
+
+def test_a_pruned_active_run_clears_the_preference(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=1)
+    old = add(store)
+    store.set_active("ada", old.id, True)
+    add(store)
+    assert store.get_active("ada") == (None, False)
+    store.close()
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_holds_every_record_and_each_blob_byte_identical(store):
+    rng = random.Random(1)
+    runs = [add(store, name=f"run {i}", weights=rng.randbytes(1000 + i), created=float(i)) for i in range(4)]
+    store.share_run(runs[2].id, "ada", "Ada")
+    add(store, "bob", weights=b"not yours")
+    with zipfile.ZipFile(io.BytesIO(store.export_owner("ada"))) as archive:
+        assert archive.testzip() is None
+        assert set(archive.namelist()) == {"index.json"} | {f"{r.id}.pt" for r in runs}
+        index = json.loads(archive.read("index.json"))
+        assert index["runs"] == [asdict(r) for r in store.list_runs("ada")]
+        assert index["runs"][2]["shared_as"] == "Ada"
+        for run in runs:
+            assert archive.read(f"{run.id}.pt") == store.weights(run.id)
+
+
+def test_export_of_an_owner_without_runs_is_an_empty_index(store):
+    with zipfile.ZipFile(io.BytesIO(store.export_owner("nobody"))) as archive:
+        assert archive.namelist() == ["index.json"]
+        assert json.loads(archive.read("index.json"))["runs"] == []
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+def test_lessons_round_trip_and_survive_a_restart(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    lesson = store.save_lesson("train", {"lr": 0.1, "hidden": [64, 32]}, ["lr", "optimizer"])
+    assert isinstance(lesson, Lesson) and LESSON_CODE.fullmatch(lesson.code)
+    assert (lesson.page, lesson.settings, lesson.locked) == ("train", {"lr": 0.1, "hidden": [64, 32]}, ("lr", "optimizer"))
+    store.close()
+    store = RunStore(tmp_path / "runs.db")
+    assert store.get_lesson(lesson.code) == lesson
+    assert store.get_lesson(f"  {lesson.code.upper()} ") == lesson  # typed off the projector
+    store.close()
+
+
+@pytest.mark.parametrize("code", ["aaaaaaaa", "", "abc", "!!!!!!!!", "a" * 100, "1" * 8, None, 12345678, ["x"]])
+def test_unknown_or_malformed_lesson_codes_give_none(store, code):
+    store.save_lesson("train", {}, ())
+    assert store.get_lesson(code) is None
+
+
+def test_lesson_codes_are_distinct(store):
+    codes = [store.save_lesson("train", {"i": i}, ()).code for i in range(300)]
+    assert len(set(codes)) == 300
+    assert all(LESSON_CODE.fullmatch(code) for code in codes)
+    assert store.get_lesson(codes[123]).settings == {"i": 123}
+
+
+def test_bad_lessons_are_refused(store):
+    with pytest.raises(StoreError):
+        store.save_lesson("", {}, ())
+    with pytest.raises(StoreError):
+        store.save_lesson("train", "lr=1", ())
+    with pytest.raises(StoreError):
+        store.save_lesson("train", {}, ["lr", ""])
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_sixteen_threads_adding_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    start = threading.Barrier(16)
+    errors = []
+
+    def student(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(20):
+                add(store, f"s{n}", name=f"run {i}", weights=bytes([n]) * 1000)
+        except Exception as error:  # noqa: BLE001 - reported below, with the thread's number
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=student, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.usage() == (320, 320_000)
+    assert all([r.name for r in store.list_runs(f"s{n}")] == [f"run {i}" for i in range(20)] for n in range(16))
+    store.close()
+    assert integrity(path) == "ok"
+
+
+def test_two_stores_on_one_file_see_each_others_writes(tmp_path):
+    path = tmp_path / "runs.db"
+    tab_1, tab_2 = RunStore(path), RunStore(path)
+    for i in range(10):
+        add(tab_1 if i % 2 == 0 else tab_2, name=f"run {i}")
+        assert [r.name for r in tab_2.list_runs("ada")] == [f"run {j}" for j in range(i + 1)]
+    run = tab_1.list_runs("ada")[3]
+    assert tab_2.rename_run(run.id, "ada", "renamed")
+    assert tab_1.get_run(run.id).name == "renamed"
+    assert tab_1.set_active("ada", run.id, True)
+    assert tab_2.get_active("ada") == (run.id, True)
+    tab_1.close()
+    tab_2.close()
+    assert integrity(path) == "ok"
+
+
+def test_two_stores_writing_at_once_wait_for_each_other(tmp_path):
+    path = tmp_path / "runs.db"
+    stores = [RunStore(path), RunStore(path)]
+    start = threading.Barrier(8)
+    errors = []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):  # set_active reads before it writes: the write lock is taken up front
+                run = add(stores[n % 2], f"s{n}", name=f"run {i}")
+                assert stores[n % 2].set_active(f"s{n}", run.id, True)
+        except Exception as error:  # noqa: BLE001
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert stores[0].usage() == stores[1].usage() == (120, 1200)
+    assert stores[1].get_active("s0") == (stores[0].list_runs("s0")[-1].id, True)
+    for store in stores:
+        store.close()
+    assert integrity(path) == "ok"
+
+
+KILLED_WRITER = """
+import sys
+from core.store import RunStore
+store = RunStore(sys.argv[1], max_runs_per_owner=10**6)
+i = 0
+while True:
+    run, _ = store.add_run("writer", name=f"run {i}", origin="trained", status="finished",
+                           spec={"i": i}, config={}, history={"loss": [0.5] * 500}, accuracy=0.5,
+                           weights=bytes([i % 256]) * 20000)
+    print(run.id, i, flush=True)
+    i += 1
+"""
+
+
+def test_a_killed_writer_loses_no_committed_run(tmp_path):
+    path = tmp_path / "runs.db"
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        reported = [writer.stdout.readline().split() for _ in range(25)]
+        assert all(len(line) == 2 for line in reported), writer.stderr.read()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    rest = writer.stdout.read()  # lines printed before the kill; a cut-off last line does not count
+    reported += [line.split() for line in rest[:rest.rfind("\n") + 1].splitlines()]
+    writer.stdout.close()
+    writer.stderr.close()
+    assert writer.returncode == -signal.SIGKILL
+
+    assert integrity(path) == "ok"
+    store = RunStore(path)
+    assert store.notice is None
+    stored = {r.id: r for r in store.list_runs("writer")}
+    for run_id, i in reported:
+        assert stored[run_id].name == f"run {i}"
+        assert store.weights(run_id) == bytes([int(i) % 256]) * 20000
+    add(store, "writer")  # and the store goes on working
+    store.close()
+
+
+# --------------------------------------------------------------------------- damaged files
+
+
+def corrupt_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.corrupt-*"))
+
+
+def test_a_garbage_file_is_moved_aside_and_a_fresh_store_started(tmp_path):
+    path = tmp_path / "runs.db"
+    garbage = b"this is not a database\n" * 500
+    path.write_bytes(garbage)
+    Path(f"{path}-wal").write_bytes(b"stale wal")  # a sidecar of the damaged file
+    store = RunStore(path)
+    assert isinstance(store.notice, StoreError)
+    assert store.notice.code == "store.damaged"
+    moved = corrupt_files(path)
+    assert len(moved) == 1 and moved[0].read_bytes() == garbage
+    assert b"stale wal" not in Path(f"{path}-wal").read_bytes()  # the new store's WAL is its own
+    assert store.notice.params["moved"] == str(moved[0])
+    assert store.notice.params["path"] == str(path)
+    assert str(moved[0]) in str(store.notice)
+    assert add(store) in store.list_runs("ada")
+    store.close()
+    assert integrity(path) == "ok"
+    assert RunStore(path).notice is None  # the fresh file is sound on the next start
+
+
+def test_a_truncated_file_is_moved_aside_keeping_its_bytes(tmp_path):
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    for i in range(5):
+        add(store, name=f"run {i}", weights=bytes(5000))
+    store.close()
+    truncated = path.read_bytes()[:100]  # the header cut short
+    path.write_bytes(truncated)
+    store = RunStore(path)
+    assert store.notice is not None and store.notice.code == "store.damaged"
+    assert [p.read_bytes() for p in corrupt_files(path)] == [truncated]
+    assert store.list_runs("ada") == []
+    store.close()
+
+
+def test_a_busy_store_is_not_mistaken_for_a_damaged_one(tmp_path):
+    path = tmp_path / "runs.db"
+    RunStore(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    other.execute("INSERT INTO lessons VALUES ('aaaaaaaa', 'train', '{}', '[]', 0)")
+    try:
+        store = RunStore(path, timeout=0.2)
+        assert store.notice is None
+        assert corrupt_files(path) == []
+        assert store.get_lesson("aaaaaaaa") is None  # not committed yet: not visible
+        store.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_locked_new_file_raises_and_is_left_in_place(tmp_path):
+    path = tmp_path / "runs.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")  # a sound file, still without the schema, being written
+    other.execute("CREATE TABLE notes (x)")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            RunStore(path, timeout=0.1)
+        assert corrupt_files(path) == []
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    store = RunStore(path)  # once the other writer is done, it opens
+    assert store.notice is None and add(store)
+    store.close()
+
+
+def test_a_store_from_a_newer_app_is_refused_not_replaced(tmp_path):
+    path = tmp_path / "runs.db"
+    RunStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(StoreError) as raised:
+        RunStore(path)
+    assert raised.value.code == "store.newer_schema"
+    assert corrupt_files(path) == []
+
+
+def test_a_file_damaged_inside_is_caught_by_the_check_on_open(tmp_path):
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    for i in range(20):
+        add(store, name=f"run {i}", weights=bytes(3000))
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[2 * 4096:2 * 4096 + 600] = b"\xff" * 600  # page 3 overwritten, the header intact
+    path.write_bytes(bytes(data))
+    store = RunStore(path)
+    assert store.notice is not None and store.notice.code == "store.damaged"
+    assert [p.read_bytes() for p in corrupt_files(path)] == [bytes(data)]
+    assert store.usage() == (0, 0)
+    store.close()

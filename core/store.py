@@ -19,7 +19,7 @@ import threading
 import time
 import zipfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -32,7 +32,9 @@ STATUSES = ("finished", "stopped")
 MAX_OWNER, MAX_NAME, MAX_NICKNAME, MAX_PAGE = 64, 80, 40, 40
 LESSON_CODE = re.compile(r"[a-z2-7]{8}")  # 40 random bits in base32: URL-safe, typeable by hand
 DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # the file is bad; "locked" or "busy" must not count
-RUN_COLUMNS = "id, owner, name, origin, status, spec, config, history, accuracy, created, size_bytes, shared_as"
+RUN_COLUMNS = "id, owner, name, origin, status, spec, config, history, accuracy, created, size_bytes, shared_as, meta"
+# the same without the history: a run list redrawn on every page visit reads only what it shows
+SUMMARY_COLUMNS = RUN_COLUMNS.replace("history", "'{}'")
 PRUNE_ORDER = "ORDER BY shared_as IS NOT NULL, created, seq"  # unshared before shared, oldest first
 
 SCHEMA = (
@@ -41,7 +43,8 @@ SCHEMA = (
         id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, name TEXT NOT NULL,
         origin TEXT NOT NULL, status TEXT NOT NULL,
         spec TEXT NOT NULL, config TEXT NOT NULL, history TEXT NOT NULL,
-        accuracy REAL, created REAL NOT NULL, size_bytes INTEGER NOT NULL, shared_as TEXT)""",
+        accuracy REAL, created REAL NOT NULL, size_bytes INTEGER NOT NULL, shared_as TEXT,
+        meta TEXT NOT NULL DEFAULT '{}')  -- which page and data set it was trained on""",
     "CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created, seq)",
     # weights apart from the records, so listing runs never reads a page of them
     "CREATE TABLE IF NOT EXISTS blobs (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
@@ -82,6 +85,7 @@ class StoredRun:
     created: float  # time.time()
     size_bytes: int  # of the weights blob
     shared_as: str | None  # nickname on the class board, None when not shared
+    meta: dict = field(default_factory=dict)  # the page and data set it was trained on, for the app
 
 
 @dataclass(frozen=True)
@@ -166,12 +170,13 @@ class RunStore:
         with self._lock:  # one statement reads one consistent snapshot
             return self._db.execute(sql, params).fetchall()
 
-    def _runs(self, where: str, params=(), order: str = "created, seq") -> list[StoredRun]:
-        return [_run(row) for row in self._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY {order}", params)]
+    def _runs(self, where: str, params=(), order: str = "created, seq", history: bool = True) -> list[StoredRun]:
+        columns = RUN_COLUMNS if history else SUMMARY_COLUMNS
+        return [_run(row) for row in self._rows(f"SELECT {columns} FROM runs WHERE {where} ORDER BY {order}", params)]
 
     def add_run(self, owner: str, *, name: str, origin: str, status: str, spec: dict, config: dict,
-                history: dict, accuracy: float | None, weights: bytes,
-                created: float | None = None) -> tuple[StoredRun, list[StoredRun]]:
+                history: dict, accuracy: float | None, weights: bytes, created: float | None = None,
+                meta: dict | None = None) -> tuple[StoredRun, list[StoredRun]]:
         """Keep a run as it finishes or stops; returns it and the runs pruned to respect the caps."""
         blob = _blob(weights, self.max_total_bytes)
         run = StoredRun(
@@ -180,9 +185,10 @@ class RunStore:
             spec=_json_object("spec", spec), config=_json_object("config", config),
             history=_json_object("history", history), size_bytes=len(blob), shared_as=None,
             accuracy=None if accuracy is None else _number("accuracy", accuracy, 0, 1),
-            created=time.time() if created is None else _number("created", created, 0, 1e11))
+            created=time.time() if created is None else _number("created", created, 0, 1e11),
+            meta=_json_object("meta", meta or {}))
         with self._write() as db:
-            db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 12)})", _row(run))
+            db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})", _row(run))
             db.execute("INSERT INTO blobs VALUES (?, ?)", (run.id, blob))
             return run, self._prune(db, run)
 
@@ -200,9 +206,10 @@ class RunStore:
             excess -= size
         return pruned + _drop(db, doomed)
 
-    def list_runs(self, owner: str) -> list[StoredRun]:
-        """The owner's runs, oldest first; the weights stay on disk."""
-        return self._runs("owner = ?", (_owner(owner),))
+    def list_runs(self, owner: str, history: bool = True) -> list[StoredRun]:
+        """The owner's runs, oldest first; the weights stay on disk (and, with ``history=False``,
+        the histories too: ``history`` is then ``{}``)."""
+        return self._runs("owner = ?", (_owner(owner),), history=history)
 
     def get_run(self, run_id: str, owner: str | None = None) -> StoredRun | None:
         """One run; ``owner=None`` finds any owner's (the teacher's view)."""
@@ -236,9 +243,10 @@ class RunStore:
             mine = db.execute("SELECT id FROM runs WHERE id = ? AND owner = ?", (run_id, _owner(owner)))
             return bool(_drop(db, [run_id for (run_id,) in mine]))
 
-    def shared_runs(self) -> list[StoredRun]:
+    def shared_runs(self, history: bool = True) -> list[StoredRun]:
         """Every owner's shared runs, best accuracy first, runs without one last."""
-        return self._runs("shared_as IS NOT NULL", order="accuracy IS NULL, accuracy DESC, created, seq")
+        return self._runs("shared_as IS NOT NULL", order="accuracy IS NULL, accuracy DESC, created, seq",
+                          history=history)
 
     def usage(self) -> tuple[int, int]:
         """(number of runs, total weight bytes), for the teacher's page."""
@@ -316,13 +324,14 @@ def _transaction(db: sqlite3.Connection):
 
 
 def _run(row: tuple) -> StoredRun:
-    id_, owner, name, origin, status, spec, config, history, *rest = row
-    return StoredRun(id_, owner, name, origin, status, json.loads(spec), json.loads(config), json.loads(history), *rest)
+    id_, owner, name, origin, status, spec, config, history, accuracy, created, size, shared_as, meta = row
+    return StoredRun(id_, owner, name, origin, status, json.loads(spec), json.loads(config), json.loads(history),
+                     accuracy, created, size, shared_as, json.loads(meta))
 
 
 def _row(run: StoredRun) -> tuple:
     return (run.id, run.owner, run.name, run.origin, run.status, json.dumps(run.spec), json.dumps(run.config),
-            json.dumps(run.history), run.accuracy, run.created, run.size_bytes, run.shared_as)
+            json.dumps(run.history), run.accuracy, run.created, run.size_bytes, run.shared_as, json.dumps(run.meta))
 
 
 def _drop(db: sqlite3.Connection, run_ids: list[str]) -> list[StoredRun]:

@@ -571,3 +571,14 @@ def test_a_file_damaged_inside_is_caught_by_the_check_on_open(tmp_path):
     assert [p.read_bytes() for p in corrupt_files(path)] == [bytes(data)]
     assert store.usage() == (0, 0)
     store.close()
+
+
+def test_meta_round_trips_and_listings_can_leave_the_history_out(store):
+    run = add(store, meta={"page": "own", "dataset": "table", "classes": ["a", "b"]})
+    assert store.get_run(run.id).meta == {"page": "own", "dataset": "table", "classes": ["a", "b"]}
+    light = store.list_runs("ada", history=False)[0]
+    assert light.history == {} and light.meta == run.meta and light.accuracy == run.accuracy
+    assert store.list_runs("ada")[0].history == HISTORY
+    store.share_run(run.id, "ada", "Ada")
+    assert store.shared_runs(history=False)[0].history == {}
+    assert add(store).meta == {}  # runs without meta read back as an empty object

@@ -14,6 +14,8 @@ from types import MappingProxyType
 import torch
 import torch.nn as nn
 
+from core.errors import CodedError
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 KINDS = ("mlp", "cnn")
 MAX_HIDDEN_LAYERS = 8
@@ -25,6 +27,24 @@ _ACTIVATION_NAMES = MappingProxyType({"relu": "ReLU", "sigmoid": "Sigmoid", "tan
 
 
 # --------------------------------------------------------------------------- the spec
+
+
+class SpecError(CodedError, ValueError):
+    """A model description no model can be built from."""
+
+    templates = MappingProxyType({
+        "spec.kind": "unknown model kind {value!r}; choose one of {choices}",
+        "spec.classes": "num_classes must be an integer ≥ 2, got {value!r}",
+        "spec.cnn_inputs": "the CNN reads 28×28 images (784 inputs), not {value!r}",
+        "spec.inputs": "in_features must be a positive integer, got {value!r}",
+        "spec.depth": "at most {limit} hidden layers, got {count}",
+        "spec.units": "hidden layer {layer} needs 1..{limit} units, got {value!r}",
+        "spec.activation": "unknown activation {value!r}; choose one of {choices}",
+        "spec.not_object": "a model spec must be a JSON object, got {kind}",
+        "spec.unknown_fields": "unknown model spec fields: {fields}",
+        "spec.sizes": "hidden_sizes must be a list of integers, got {value!r}",
+        "spec.not_json": "model spec is not valid JSON: {reason}",
+    })
 
 
 @dataclass(frozen=True)
@@ -44,26 +64,22 @@ class ModelSpec:
     def validate(self) -> "ModelSpec":
         """Raise ``ValueError`` with a readable message if no model can be built from this spec."""
         if self.kind not in KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+            raise SpecError("spec.kind", value=self.kind, choices=", ".join(KINDS))
         if not _is_int(self.num_classes) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be an integer ≥ 2, got {self.num_classes!r}")
+            raise SpecError("spec.classes", value=self.num_classes)
         if self.kind == "cnn":
             if self.in_features != 784:
-                raise ValueError(f"the CNN reads 28×28 images (784 inputs), not {self.in_features!r}")
+                raise SpecError("spec.cnn_inputs", value=self.in_features)
             return self
         if not _is_int(self.in_features) or self.in_features < 1:
-            raise ValueError(f"in_features must be a positive integer, got {self.in_features!r}")
+            raise SpecError("spec.inputs", value=self.in_features)
         if len(self.hidden_sizes) > MAX_HIDDEN_LAYERS:
-            raise ValueError(
-                f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(self.hidden_sizes)}"
-            )
+            raise SpecError("spec.depth", limit=MAX_HIDDEN_LAYERS, count=len(self.hidden_sizes))
         for i, units in enumerate(self.hidden_sizes, start=1):
             if not _is_int(units) or not 1 <= units <= MAX_UNITS:
-                raise ValueError(f"hidden layer {i} needs 1..{MAX_UNITS} units, got {units!r}")
+                raise SpecError("spec.units", layer=i, limit=MAX_UNITS, value=units)
         if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
+            raise SpecError("spec.activation", value=self.activation, choices=", ".join(ACTIVATIONS))
         return self
 
     def label(self) -> str:
@@ -83,13 +99,13 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":
         if not isinstance(d, dict):
-            raise ValueError(f"a model spec must be a JSON object, got {type(d).__name__}")
+            raise SpecError("spec.not_object", kind=type(d).__name__)
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown model spec fields: {', '.join(sorted(unknown))}")
+            raise SpecError("spec.unknown_fields", fields=", ".join(sorted(unknown)))
         hidden = d.get("hidden_sizes", LECTURE_HIDDEN_SIZES)
         if not isinstance(hidden, (list, tuple)):
-            raise ValueError(f"hidden_sizes must be a list of integers, got {hidden!r}")
+            raise SpecError("spec.sizes", value=hidden)
         return cls(**{**d, "hidden_sizes": tuple(hidden)})
 
     def to_json(self) -> str:
@@ -100,7 +116,7 @@ class ModelSpec:
         try:
             d = json.loads(s)
         except json.JSONDecodeError as error:
-            raise ValueError(f"model spec is not valid JSON: {error}") from None
+            raise SpecError("spec.not_json", reason=str(error)) from None
         return cls.from_dict(d)
 
 

@@ -18,12 +18,15 @@ optimizer point for point against ``torch.optim`` on the same functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from types import MappingProxyType
 
 import numpy as np
 
-OPTIMIZERS = ("gd", "momentum", "nesterov", "adam")
+from core.errors import CodedError
+
+LAB_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam")
 OPTIMIZER_LABELS = (
     ("gd", "gradient descent"),
     ("momentum", "momentum"),
@@ -34,6 +37,20 @@ ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults; Adam keeps its own ave
 ADAM_EPS = 1e-8
 DIVERGED_ABOVE = 1e6  # |θ| or loss beyond this counts as diverged: the run stops there, cleanly
 MAX_STEPS = 5000
+
+
+class MomentumError(CodedError, ValueError):
+    """Settings the optimizer race cannot run with (the lab's controls keep them valid)."""
+
+    templates = MappingProxyType({
+        "momentum.surface": "unknown surface {value!r}; choose one of {choices}",
+        "momentum.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
+        "momentum.lr": "lr must be a positive number, got {value!r}",
+        "momentum.gamma": "γ (momentum) must be in [0, 1), got {value!r}",
+        "momentum.steps": "steps must be a whole number from 0 to {high}, got {value!r}",
+        "momentum.positive": "need a positive number, got {value!r}",
+        "momentum.preset": "unknown preset {key!r}; choose one of {choices}",
+    })
 
 # The lab's learning rates: a finer log grid than the Train page's, so that e.g. 0.45 exists.
 LAB_LR_GRID = tuple(
@@ -148,7 +165,7 @@ def get_surface(key: str) -> Surface:
     for surface in SURFACES:
         if surface.key == key:
             return surface
-    raise ValueError(f"unknown surface {key!r}; choose one of {', '.join(SURFACE_KEYS)}")
+    raise MomentumError("momentum.surface", value=key, choices=", ".join(SURFACE_KEYS))
 
 
 def surface_grid(surface: Surface, n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,14 +259,14 @@ class Path:
 
 
 def _check_settings(optimizer: str, lr: float, gamma: float, steps: int) -> None:
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if optimizer not in LAB_OPTIMIZERS:
+        raise MomentumError("momentum.optimizer", value=optimizer, choices=", ".join(LAB_OPTIMIZERS))
     if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+        raise MomentumError("momentum.lr", value=lr)
     if not (math.isfinite(gamma) and 0 <= gamma < 1):
-        raise ValueError(f"γ (momentum) must be in [0, 1), got {gamma!r}")
+        raise MomentumError("momentum.gamma", value=gamma)
     if not (isinstance(steps, (int, np.integer)) and 0 <= steps <= MAX_STEPS):
-        raise ValueError(f"steps must be a whole number from 0 to {MAX_STEPS}, got {steps!r}")
+        raise MomentumError("momentum.steps", high=MAX_STEPS, value=steps)
 
 
 def _escaped(theta, loss) -> bool:
@@ -337,7 +354,7 @@ def update_steps(surface: Surface, start, lr: float, gamma: float, k: int) -> tu
 def effective_lr(lr: float, gamma: float) -> float:
     """η / (1 − γ): how far momentum steps once v has built up on a steady slope."""
     if not 0 <= gamma < 1:
-        raise ValueError(f"γ must be in [0, 1), got {gamma!r}")
+        raise MomentumError("momentum.gamma", value=gamma)
     return lr / (1 - gamma)
 
 
@@ -362,7 +379,7 @@ def loss_increases(path: Path) -> int:
 def nearest_on_log_grid(value: float, grid) -> float:
     """The grid value closest to `value` on a log scale (0.4 → 0.5 on 0.3, 0.5: |log 0.4/0.5| is smaller)."""
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"need a positive number, got {value!r}")
+        raise MomentumError("momentum.positive", value=value)
     grid = np.asarray(grid, dtype=np.float64)
     return float(grid[np.argmin(np.abs(np.log(grid) - math.log(value)))])
 
@@ -411,4 +428,4 @@ def get_preset(key: str) -> Preset:
     for preset in PRESETS:
         if preset.key == key:
             return preset
-    raise ValueError(f"unknown preset {key!r}; choose one of {', '.join(PRESET_KEYS)}")
+    raise MomentumError("momentum.preset", key=key, choices=", ".join(PRESET_KEYS))

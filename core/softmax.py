@@ -12,13 +12,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
 from torch import nn
 
+from core.errors import CodedError
+
 MIN_CLASSES = 2
 MAX_CLASSES = 10  # what the lab's editable logits allow; MNIST has 10
+
+
+
+
+class SoftmaxError(CodedError, ValueError):
+    """Input the softmax lab cannot compute with; the message says what to type instead."""
+
+    templates = MappingProxyType({
+        "softmax.overflow": "logits / temperature overflow float64 (|z/T| up to {largest:.3g}); "
+                            "use smaller logits or a larger temperature",
+        "softmax.text": "logits must be a list of numbers, not text",
+        "softmax.not_numbers": "logits must be numbers, got {value!r}",
+        "softmax.shape": "logits must be one list of numbers (one per class), got shape {shape}",
+        "softmax.classes": "need {low} to {high} classes, got {count}",
+        "softmax.not_finite": "logits must be finite numbers; class {index} is {value}",
+        "softmax.target_type": "target must be a whole number (a class index), got {value!r}",
+        "softmax.target_range": "target must be a class from 0 to {high}, got {value}",
+        "softmax.temperature_type": "temperature must be a number, got {value!r}",
+        "softmax.temperature": "temperature must be a positive number, got {value}",
+    })
 
 
 # --------------------------------------------------------------------------- the maths, plainly
@@ -118,8 +141,7 @@ def walkthrough(logits, target: int, temperature: float = 1.0) -> Walkthrough:
         z_scaled = z / temperature
         shifted = z_scaled - z_scaled.max()
     if not np.isfinite(shifted).all():
-        raise ValueError(f"logits / temperature overflow float64 (|z/T| up to {np.abs(z_scaled).max():.3g}); "
-                         "use smaller logits or a larger temperature")
+        raise SoftmaxError("softmax.overflow", largest=float(np.abs(z_scaled).max()))
     exp = np.exp(shifted)
     exp_sum = float(exp.sum())
     probs = exp / exp_sum
@@ -181,34 +203,34 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 def _check_logits(logits) -> np.ndarray:
     if isinstance(logits, (str, bytes)):
-        raise ValueError("logits must be a list of numbers, not text")
+        raise SoftmaxError("softmax.text")
     try:
         z = np.asarray(logits, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"logits must be numbers, got {logits!r}") from None
+        raise SoftmaxError("softmax.not_numbers", value=logits) from None
     if z.ndim != 1:
-        raise ValueError(f"logits must be one list of numbers (one per class), got shape {tuple(z.shape)}")
+        raise SoftmaxError("softmax.shape", shape=tuple(z.shape))
     if not MIN_CLASSES <= len(z) <= MAX_CLASSES:
-        raise ValueError(f"need {MIN_CLASSES} to {MAX_CLASSES} classes, got {len(z)}")
+        raise SoftmaxError("softmax.classes", low=MIN_CLASSES, high=MAX_CLASSES, count=len(z))
     bad = [i for i, v in enumerate(z) if not math.isfinite(v)]
     if bad:
-        raise ValueError(f"logits must be finite numbers; class {bad[0]} is {z[bad[0]]}")
+        raise SoftmaxError("softmax.not_finite", index=bad[0], value=float(z[bad[0]]))
     return z
 
 
 def _check_target(target, num_classes: int) -> int:
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
-        raise ValueError(f"target must be a whole number (a class index), got {target!r}")
+        raise SoftmaxError("softmax.target_type", value=target)
     if not 0 <= target < num_classes:
-        raise ValueError(f"target must be a class from 0 to {num_classes - 1}, got {target}")
+        raise SoftmaxError("softmax.target_range", high=num_classes - 1, value=int(target))
     return int(target)
 
 
 def _check_temperature(temperature) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)):
-        raise ValueError(f"temperature must be a number, got {temperature!r}")
+        raise SoftmaxError("softmax.temperature_type", value=temperature)
     temperature = float(temperature)
     if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive number, got {temperature}")
+        raise SoftmaxError("softmax.temperature", value=temperature)
     return temperature
 

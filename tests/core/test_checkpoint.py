@@ -1,4 +1,4 @@
-"""core.checkpoint (via core.training): round trip and every kind of bad file, none of which runs code."""
+"""core.checkpoint: round trip and every kind of bad file, none of which runs code."""
 
 import io
 import json
@@ -11,14 +11,8 @@ import pytest
 import torch
 
 from core.models import ModelSpec, build_model
-from core.training import (
-    Checkpoint,
-    CheckpointError,
-    TrainConfig,
-    fit,
-    load_checkpoint,
-    save_checkpoint,
-)
+from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from core.training import TrainConfig, fit
 
 SPEC = ModelSpec(hidden_sizes=(8, 4), activation="tanh", in_features=6, num_classes=3)
 
@@ -226,3 +220,88 @@ def test_a_malicious_torch_archive_runs_nothing(tmp_path, trained):
     assert not marker.exists()
     torch.load(io.BytesIO(data), weights_only=False)  # control: an unsafe load would have run it
     assert marker.exists()
+
+
+def test_a_refused_file_never_suggests_loading_it_unsafely(tmp_path, trained):
+    payload = valid_payload(trained[0])
+    payload["history"] = RunsCode(tmp_path / "pwned")
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(torch_bytes(payload))
+    assert info.value.code == "checkpoint.unsafe" and info.value.params["name"] == "posix.system"
+    assert "weights_only" not in str(info.value) and "False" not in str(info.value)
+
+
+def deflated_bomb(member_bytes: int) -> bytes:
+    """A valid checkpoint plus one member of zeros, deflated: tiny on disk, huge when unpacked."""
+    model = build_model(SPEC, seed=0)
+    buffer = io.BytesIO()
+    save_checkpoint(buffer, model, SPEC)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info.filename))
+        zeros = zipfile.ZipInfo("archive/data/zeros")
+        zeros.compress_type = zipfile.ZIP_DEFLATED
+        with target.open(zeros, "w", force_zip64=True) as f:
+            chunk = bytes(2**20)
+            for _ in range(member_bytes // 2**20):
+                f.write(chunk)
+    return out.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_it_inflates(monkeypatch):
+    bomb = deflated_bomb(64 * 2**20)  # the real attack used 2 GB; the directory alone gives it away
+    assert len(bomb) < 2 * 2**20
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", lambda self: pytest.fail("inflated the members"))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled the bomb"))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(bomb)
+    assert info.value.code == "checkpoint.compressed" and info.value.params["size"] == 64 * 2**20
+
+
+def test_a_stored_file_that_unpacks_past_the_limit_is_refused(trained):
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(torch_bytes(valid_payload(trained[0])), max_unpacked=1000)
+    assert info.value.code == "checkpoint.too_large" and info.value.params["limit"] == 1000
+
+
+def test_a_spec_claiming_a_huge_model_is_refused_before_it_is_built(trained, monkeypatch):
+    payload = valid_payload(trained[0])
+    payload["spec"] = ModelSpec(hidden_sizes=(4096,) * 8).to_json()
+    data = torch_bytes(payload)
+    assert len(data) < 300_000
+    built = []
+    import core.checkpoint as checkpoint_module
+
+    real_build = checkpoint_module.build_model
+    monkeypatch.setattr(checkpoint_module, "build_model",
+                        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(data)
+    assert info.value.code == "checkpoint.too_many_parameters" and info.value.params["params"] > 100_000_000
+    assert all(device.type == "meta" for device in built)  # shapes only, never the 480 MB of weights
+
+
+def test_weights_of_the_wrong_shape_are_refused_before_the_model_is_built(trained, monkeypatch):
+    payload = valid_payload(trained[0])
+    payload["spec"] = ModelSpec(hidden_sizes=(16, 4), activation="tanh", in_features=6, num_classes=3).to_json()
+    import core.checkpoint as checkpoint_module
+
+    real_build = checkpoint_module.build_model
+    built = []
+    monkeypatch.setattr(checkpoint_module, "build_model",
+                        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(torch_bytes(payload))
+    assert info.value.code == "checkpoint.wrong_shape"
+    assert all(device.type == "meta" for device in built)
+
+
+def test_only_digit_classifiers_pass_the_mnist_check():
+    from core.checkpoint import check_mnist_classifier
+
+    check_mnist_classifier(ModelSpec())
+    check_mnist_classifier(ModelSpec(kind="cnn"))
+    with pytest.raises(CheckpointError) as info:
+        check_mnist_classifier(SPEC)
+    assert info.value.code == "checkpoint.not_mnist" and info.value.params["inputs"] == 6

@@ -19,7 +19,6 @@ from types import MappingProxyType
 import torch
 import torch.nn as nn
 
-from core.errors import CodedError
 from core.training import (
     DivergedError,
     History,

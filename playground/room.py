@@ -45,7 +45,8 @@ class MnistData:
     test_labels: torch.Tensor  # [M] int64
     train_X: torch.Tensor  # [N, 1, 28, 28] float32, normalized
     test_X: torch.Tensor  # [M, 1, 28, 28] float32, normalized
-    source: str
+    source: str  # "cache" | "download" | "mirror" | "subset"
+    location: str  # the folder it came from ("" for the shipped subset)
     failures: tuple[str, ...]  # why the sources tried first failed
 
     @property
@@ -73,7 +74,7 @@ def load_mnist_data() -> MnistData:
     return MnistData(
         train_images=train.images, train_labels=train.labels, test_images=test.images, test_labels=test.labels,
         train_X=mnist_data.normalize(train.images), test_X=mnist_data.normalize(test.images),
-        source=train.source, failures=train.failures,
+        source=train.source, location=train.location, failures=train.failures,
     )
 
 

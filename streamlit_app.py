@@ -1,36 +1,46 @@
 """Softmax Playground — the home page.
 
-Run with `make run` (or `streamlit run streamlit_app.py`). Every other page lives in pages/.
+Run with ``make run`` (or ``streamlit run streamlit_app.py``). Every other page lives in pages/.
 """
 
 import streamlit as st
 
-from playground import texts
-from playground.resources import get_mnist
-from playground.status import device_line
+from core.data import MnistLoadError
+from playground import fmt, nav
+from playground.i18n import plain, t
+from playground.room import get_room
+from playground.status import device_line, source_line
 
-st.set_page_config(page_title="Softmax Playground", page_icon="🔢", layout="wide")
+page = nav.setup("home")
+room = get_room()
+room.seen(page.student, page.session_id)
 
-st.title("🔢 Softmax Playground")
-st.markdown(texts.HOME_INTRO)
+st.title(t("home.title"))
+st.markdown(t("home.intro"))
 
 left, right = st.columns([3, 2], gap="large")
 
 with left:
-    st.subheader("Follow the lecture")
-    for page, label, icon, blurb in texts.HOME_PAGES:
-        st.page_link(page, label=label, icon=icon)
-        st.caption(blurb)
+    st.subheader(t("home.follow"))
+    for key, script, icon in nav.PAGES[1:]:
+        st.page_link(script, label=plain(f"pages.{key}.nav"), icon=icon, query_params={"lang": page.lang})
+        st.caption(t(f"home.blurb.{key}"))
 
 with right:
-    st.subheader("What is loaded")
-    mnist = get_mnist()
-    data_box = st.warning if mnist.is_subset else st.success
-    data_box(f"**Data:** {mnist.description}", icon="🗂️")
-    if mnist.is_subset:
-        st.markdown(texts.SUBSET_EXPLAINED)
-    st.info(f"**Training runs on:** {device_line()}", icon="⚙️")
-    st.markdown(texts.HOME_LECTURE_FACTS)
+    st.subheader(t("home.loaded"))
+    try:
+        mnist = room.mnist()
+    except MnistLoadError as error:
+        st.error(t("data.unavailable"), icon="🚫")
+        st.code("\n".join(error.failures), language=None, wrap_lines=True)
+    else:
+        (st.warning if mnist.is_subset else st.success)(source_line(mnist), icon="🗂️")
+        if mnist.is_subset:
+            st.markdown(t("home.subset_explained"))
+    st.info(t("home.device", device=device_line()), icon="⚙️")
+    default = room.default_model.state()
+    st.caption(t(f"home.default_model.{default.status}"))
+    st.markdown(t("home.lecture_facts"))
 
 st.divider()
-st.caption(texts.HOME_FOOTER)
+st.caption(t("home.footer", sessions=fmt.count(len(room.connected_students()))))

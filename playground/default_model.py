@@ -1,115 +1,137 @@
-"""The default model: there is always one to predict on the Draw page, even on a first visit.
+"""The default model: Draw always has a model to predict with, even before a student trained one.
 
-The lecture's MLP is trained on the spot for about 120,000 samples (two epochs of the full
-MNIST, twenty of the shipped subset) with Adam, which gets there in a few seconds on a CPU.
-It trains ONCE per server process, on a background thread kept in `st.cache_resource`, and is
-then shared read-only by every session: a whole class opening the page at once waits once,
-and each tab shows the same progress bar meanwhile.
+The lecture's MLP, trained with Adam for about 120,000 samples (two epochs of the full MNIST,
+twenty of the shipped subset). It is trained once per machine and kept as a checkpoint in the
+data folder, so later server starts load it in milliseconds; it is retrained only when that
+file is missing, unreadable, or was made from another data source. Preparing it starts with the
+room, in the background, so a class arriving on Draw finds it ready.
 """
 
 from __future__ import annotations
 
 import math
-import time
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 
-import streamlit as st
+import torch
 
-from core.jobs import TrainingJob
+from core.checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint
+from core.idx import write_atomically
+from core.jobs import JobSnapshot, TrainingJob
 from core.models import ModelSpec, build_model
-from core.training import TrainConfig
-from playground import session
-from playground.resources import get_mnist
+from core.training import History, TrainConfig
 
-DEFAULT_SAMPLES = 120_000  # about 5–10 s of the lecture's MLP on one CPU thread
-DEFAULT_NAME = "default model (trained on the spot)"
+DEFAULT_SAMPLES = 120_000  # the first training: 5-10 s on one core
 DEFAULT_SPEC = ModelSpec()  # the lecture's 784-512-256-128-64-10 ReLU
+FILE = "default-model-{source}.pt"
 
 
 def default_config(n_train: int, samples: int = DEFAULT_SAMPLES) -> TrainConfig:
-    """Enough epochs to see about `samples` images; Adam, because it learns fastest in so few steps."""
+    """Enough epochs to see about ``samples`` images; Adam, because it learns fastest in so few steps."""
     if n_train < 1:
         raise ValueError(f"need at least one training image, got {n_train}")
     epochs = max(1, math.ceil(samples / n_train))
     # log_every large: the default model's loss curve is never shown, only its accuracy.
-    return TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, momentum=0.0, seed=0,
-                       log_every=10_000, optimizer="adam")
+    return TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, momentum=0.0, seed=0, log_every=10_000,
+                       optimizer="adam")
 
 
-def start_default_training(train, test, samples: int = DEFAULT_SAMPLES) -> TrainingJob:
-    """Start training the default model on a background thread (no queue: it is short)."""
-    config = default_config(len(train[1]), samples)
-    model = build_model(DEFAULT_SPEC, seed=0)
-    return TrainingJob(model, config, train, test, queue=None, device="cpu", threads=1).start()
+@dataclass(frozen=True)
+class DefaultState:
+    """Where the default model is: ``ready`` with a model, ``training`` with progress, or ``failed``."""
+
+    status: str  # "waiting" | "loading" | "training" | "ready" | "failed"
+    model: torch.nn.Module | None = None
+    history: History | None = None
+    progress: JobSnapshot | None = None
+    error: BaseException | None = None
+    from_disk: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
 
 
-@st.cache_resource(show_spinner=False)
-def get_default_job() -> TrainingJob:
-    """The one default-model job of this server process (started by the first visitor)."""
-    return start_default_training(*_mnist_pairs())
+class DefaultModel:
+    """Loads the kept checkpoint or trains it once (on the room's scheduler, ahead of everyone)."""
+
+    def __init__(self, room, samples: int = DEFAULT_SAMPLES):
+        self.room, self.samples = room, samples
+        self._lock = threading.Lock()
+        self._state = DefaultState("waiting")
+        self._job: TrainingJob | None = None
+        self._started = False
+
+    def prepare(self) -> None:
+        """Start loading or training in the background (once; again after a failure)."""
+        with self._lock:
+            if self._started and self._state.status != "failed":
+                return
+            self._started = True
+            self._state = DefaultState("loading")
+        threading.Thread(target=self._prepare, name="default-model", daemon=True).start()
+
+    def state(self) -> DefaultState:
+        with self._lock:
+            state, job = self._state, self._job
+        if state.status == "training" and job is not None:
+            return DefaultState("training", progress=job.snapshot())
+        return state
+
+    def path(self, source: str) -> Path:
+        return self.room.data_dir / FILE.format(source=source)
+
+    # ----------------------------------------------------------------- in the background
+
+    def _prepare(self) -> None:
+        try:
+            mnist = self.room.mnist()
+            config = default_config(len(mnist.train_labels), self.samples)
+            kept = self._load(self.path(mnist.source), config)
+            if kept is not None:
+                self._set(DefaultState("ready", model=_frozen(kept[0]), history=kept[1], from_disk=True))
+                return
+            self._train(mnist, config)
+        except Exception as error:  # MNIST missing, disk full: the page says so and offers the others
+            self._set(DefaultState("failed", error=error))
+
+    def _load(self, path: Path, config: TrainConfig):
+        """The kept model if it is ours: same spec, trained the same way on this data source."""
+        if not path.is_file():
+            return None
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointError:
+            return None  # unreadable: train it again and write a good one
+        if checkpoint.spec != DEFAULT_SPEC or checkpoint.config != config or checkpoint.history is None:
+            return None
+        return checkpoint.model, checkpoint.history
+
+    def _train(self, mnist, config: TrainConfig) -> None:
+        job = TrainingJob(build_model(DEFAULT_SPEC, seed=0), config, mnist.train, mnist.test, device="cpu",
+                          label="default model")
+        with self._lock:
+            self._job = job
+            self._state = DefaultState("training")
+        self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
+        job.wait()
+        snapshot = job.snapshot()
+        if snapshot.status != "finished":
+            raise RuntimeError(snapshot.message)
+        write_atomically(self.path(mnist.source), checkpoint_bytes(job.model, DEFAULT_SPEC, config, snapshot.history))
+        self._set(DefaultState("ready", model=_frozen(job.model), history=snapshot.history))
+
+    def _set(self, state: DefaultState) -> None:
+        with self._lock:
+            self._state = state
+            if state.status in ("ready", "failed"):
+                self._job = None
 
 
-def _mnist_pairs():
-    mnist = get_mnist()
-    return mnist.train, mnist.test
-
-
-def freeze(model):
-    """Shared by every session: eval mode and no gradients, so nobody can train it by accident."""
+def _frozen(model: torch.nn.Module) -> torch.nn.Module:
+    """Shared by every visitor: eval mode and no gradients, so nobody can train it by accident."""
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
-
-
-def default_run(job: TrainingJob) -> session.Run:
-    """The finished job as a `Run` the pages can show like any other (never added to a session)."""
-    snapshot = job.snapshot()
-    return session.Run(
-        id="default",
-        name=DEFAULT_NAME,
-        spec=DEFAULT_SPEC,
-        config=job.config,
-        history=snapshot.history,
-        model=freeze(job.model),
-        origin="default",
-    )
-
-
-def wait_for_default_model() -> session.Run | None:
-    """The default model, with a progress bar on the page while it trains; None if training failed.
-
-    Call from a page script. Every session waiting shows the same job's progress.
-    """
-    job = get_default_job()
-    # Always exactly one element here, trained or not: if the page's element count changed
-    # between reruns, every element below would move and the canvas would remount (and lose
-    # the drawing) on the first stroke after the wait.
-    slot = st.empty()
-    if not job.done:
-        with slot.container():
-            _show_progress_until_done(job)
-        slot.empty()
-    snapshot = job.snapshot()
-    if snapshot.status != "finished":
-        st.error(f"The default model could not be trained: {snapshot.message}. "
-                 "Train a model on the Train page or upload a checkpoint instead.")
-        get_default_job.clear()  # the next visit tries again
-        return None
-    return default_run(job)
-
-
-def _show_progress_until_done(job: TrainingJob, poll_s: float = 0.25) -> None:
-    mnist = get_mnist()
-    st.info(
-        f"No model in this session yet, so a **default model** (the lecture's MLP) is being "
-        f"trained right now on {len(mnist.train_labels):,} images for about {DEFAULT_SAMPLES:,} "
-        "samples. This happens **once per server**; every visitor then shares it.",
-        icon="⏳",
-    )
-    bar = st.progress(0.0, text="Training the default model…")
-    start = time.perf_counter()
-    while not job.wait(poll_s):
-        snapshot = job.snapshot()
-        bar.progress(min(snapshot.fraction, 1.0),
-                     text=f"Training the default model… {snapshot.fraction:.0%} "
-                          f"({time.perf_counter() - start:.0f} s)")

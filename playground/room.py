@@ -12,7 +12,6 @@ stored the moment it ends, whether or not anybody is watching.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections import OrderedDict
@@ -23,16 +22,19 @@ from pathlib import Path
 import torch
 
 from core import data as mnist_data
-from core.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint import checkpoint_bytes, load_checkpoint
 from core.jobs import TrainingJob
 from core.limits import RoomLimits, load_limits
 from core.scheduler import Scheduler
+from core.training import History
 from core.store import RunStore
 from playground import push
+from playground.default_model import DefaultModel
 
 STORE_FILE = "runs.db"
 REAPER_INTERVAL_S = 5.0
 LOADED_MODELS = 64  # models kept in memory for Draw; the rest are read from the store when needed
+LOADED_HISTORIES = 256  # parsed histories (a run's curves and mistakes: ~0.1 MB each)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class RoomJob:
     run_id: str | None = None  # the stored run, once it ended with a usable model
     pruned: tuple = ()  # runs the store dropped to make room for it
     save_error: BaseException | None = None
+    filed: threading.Event = field(default_factory=threading.Event)  # set once the end was dealt with
 
 
 class Room:
@@ -99,7 +102,7 @@ class Room:
     def __init__(self, data_dir: Path | str | None = None, limits: RoomLimits | None = None,
                  workers: int | None = None, loader: Callable[[], MnistData] = load_mnist_data,
                  connected: Callable[[str], bool | None] = push.session_is_connected,
-                 exists: Callable[[str], bool | None] = push.session_exists):
+                 exists: Callable[[str], bool | None] = push.session_exists, prepare_default: bool = True):
         self.data_dir = Path(data_dir) if data_dir is not None else mnist_data.default_data_dir()
         if limits is None:
             limits, self.limit_problems = load_limits()
@@ -121,9 +124,13 @@ class Room:
         self._sessions: dict[str, tuple[str, float]] = {}  # session id → (student, last script run)
         self._away_since: dict[str, float] = {}  # student → when their last tab disconnected
         self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._histories: OrderedDict[str, History] = OrderedDict()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
         self._reaper.start()
+        self.default_model = DefaultModel(self)
+        if prepare_default:
+            self.default_model.prepare()  # in the background: ready before the class opens Draw
 
     # ----------------------------------------------------------------- data
 
@@ -192,8 +199,11 @@ class Room:
                 self._room_watchers.add((session_id, fragment_key))
 
     def _job_changed(self, entry: RoomJob) -> None:
-        if entry.job.done and entry.run_id is None and entry.save_error is None:
-            self._file_run(entry)
+        if entry.job.done and not entry.filed.is_set():
+            try:
+                self._file_run(entry)
+            finally:
+                entry.filed.set()
         with self._lock:
             targets = set(self._watchers.get(entry.job.id, ())) | self._room_watchers
         for session_id, key in targets:
@@ -224,7 +234,7 @@ class Room:
             accuracy=snapshot.history.final_accuracy, weights=checkpoint_bytes(job.model, spec, job.config,
                                                                               snapshot.history),
             meta={"page": entry.page, "dataset": "mnist", "source": self.mnist().source})
-        self._remember_model(record.id, job.model)
+        self.remember_model(record.id, job.model)
         active, picked = self.store.get_active(entry.student)
         if not picked or active is None or self.store.get_run(active, entry.student) is None:
             self.store.set_active(entry.student, record.id, picked=False)
@@ -240,10 +250,10 @@ class Room:
         if weights is None:
             return None
         model = load_checkpoint(weights).model
-        self._remember_model(run_id, model)
+        self.remember_model(run_id, model)
         return model
 
-    def _remember_model(self, run_id: str, model: torch.nn.Module) -> None:
+    def remember_model(self, run_id: str, model: torch.nn.Module) -> None:
         model.eval()
         for parameter in model.parameters():  # shared between tabs: nobody trains it by accident
             parameter.requires_grad_(False)
@@ -255,6 +265,21 @@ class Room:
     def forget_model(self, run_id: str) -> None:
         with self._lock:
             self._models.pop(run_id, None)
+            self._histories.pop(run_id, None)
+
+    def history(self, run_id: str) -> History:
+        """A stored run's history, parsed once (it never changes once stored)."""
+        with self._lock:
+            if run_id in self._histories:
+                self._histories.move_to_end(run_id)
+                return self._histories[run_id]
+        record = self.store.get_run(run_id)
+        history = History.from_dict(record.history) if record is not None else History()
+        with self._lock:
+            self._histories[run_id] = history
+            while len(self._histories) > LOADED_HISTORIES:
+                self._histories.popitem(last=False)
+        return history
 
     # ----------------------------------------------------------------- the reconnect window
 
@@ -304,13 +329,6 @@ class Room:
         self.scheduler.shutdown()
         self.pusher.close()
         self.store.close()
-
-
-def checkpoint_bytes(model, spec, config=None, history=None) -> bytes:
-    """A run as a safe checkpoint file (weights, spec, config, history)."""
-    buffer = io.BytesIO()
-    save_checkpoint(buffer, model, spec, config, history)
-    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- the one room

@@ -1,16 +1,22 @@
-"""Small facts about this server that several pages show."""
+"""Small facts about this server that several pages show: where MNIST came from, what trains."""
 
 from __future__ import annotations
 
-import torch
-
+from core.scheduler import default_workers
 from core.training import device_label, pick_device
+from playground import fmt
+from playground.i18n import t
 
 
 def device_line() -> str:
-    """Which device trains, and how many CPU threads a training job uses."""
+    """Which device trains, and how the CPU is shared between runs."""
     device = pick_device()
-    line = device_label(device)
     if device.type == "cpu":
-        line += f" · one training thread per job (of {torch.get_num_threads()} available)"
-    return line
+        return t("status.device_cpu", workers=default_workers())
+    return t("status.device_gpu", device=device_label(device), workers=default_workers())
+
+
+def source_line(mnist) -> str:
+    """One line for users: which MNIST this is and where it came from."""
+    return t(f"status.source.{mnist.source}", train=fmt.count(len(mnist.train_labels)),
+             test=fmt.count(len(mnist.test_labels)), location=mnist.location)

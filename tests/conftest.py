@@ -6,6 +6,7 @@ waits on a network and gives the same numbers on every machine.
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +14,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("SOFTMAX_PLAYGROUND_SOURCES", "subset")
+# The run store and the kept default model go to a fresh folder, never the user's cache.
+os.environ.setdefault("SOFTMAX_PLAYGROUND_DATA", tempfile.mkdtemp(prefix="softmax-playground-tests-"))
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 
 import torch  # noqa: E402

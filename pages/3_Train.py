@@ -1,0 +1,88 @@
+"""Train and watch it learn: tune the network and the optimizer, train, compare, look inside."""
+
+import streamlit as st
+
+from core.data import MnistLoadError
+from core.models import layer_table
+from playground import fmt, i18n, lessons, nav, runkit, tables, train_compare, train_inside
+from playground import train_run as tr
+from playground.figures import training as figs
+from playground.i18n import plain, t
+from playground.room import get_room
+
+page = nav.setup("train")
+room = get_room()
+room.seen(page.student, page.session_id)
+
+st.title(t("train.title"))
+st.caption(t("train.caption"))
+
+try:
+    mnist = room.mnist()
+except MnistLoadError as error:
+    st.error(t("data.unavailable"), icon="🚫")
+    st.code("\n".join(error.failures), language=None, wrap_lines=True)
+    st.stop()
+if mnist.is_subset:
+    st.warning(t("data.subset_warning", train=fmt.count(len(mnist.train_labels)),
+                 test=fmt.count(len(mnist.test_labels))), icon="🗂️")
+
+lesson = lessons.show_banner(room, "train")
+stored = runkit.current_settings(tr.TRAIN)
+notes = runkit.url_notes(tr.TRAIN)
+locked = {}
+if lesson is not None:
+    lesson_values, lesson_notes, locked = tr.lesson_settings(lesson)
+    if lessons.applied_once(lesson):
+        stored, notes = lesson_values, notes + lesson_notes
+        runkit.store_settings(tr.TRAIN, stored)
+        runkit.forget_widgets(tr.TRAIN)
+for note in notes:
+    st.warning(t("train.link_note", note=i18n.Markdown(note.text())), icon="🔗")
+lessons.room_limits_caption(room)
+
+
+def start_clicked(settings) -> None:
+    tr.start_run(room, page.student, settings)
+
+
+if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
+    entry = room.job_of(page.student, "train")
+    if entry is not None and not entry.job.done:
+        st.warning(t("train.already_running_sent"), icon="⏳")
+    elif tr.start_run(room, page.student, requested) is not None:
+        st.toast(t("train.started_sent", lr=requested.lr, momentum=requested.momentum))
+
+entry = room.job_of(page.student, "train")
+busy = entry is not None and not entry.job.done
+
+controls_col, main_col = st.columns([2, 3], gap="large")
+with controls_col:
+    settings = runkit.draw_controls(tr.TRAIN, stored, room.images_per_run(), locked, room.limits)
+    runkit.store_settings(tr.TRAIN, settings)
+
+with main_col:
+    errors = settings.errors()
+    for error in errors:
+        st.error(i18n.error_text(error))
+    run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
+    runkit.show_plan(run_plan, "train.estimate")
+    st.button(t("train.start"), key="train.start", type="primary", on_click=start_clicked, args=(settings,),
+              disabled=busy or bool(errors) or not run_plan.allowed,
+              help=plain("train.start_busy_help") if busy else None)
+    if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):
+        st.error(error)
+    training_tab, compare_tab, inside_tab = st.tabs([plain("train.tab_training"), plain("train.tab_compare"),
+                                                     plain("train.tab_inside")])
+    with training_tab:
+        runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
+        with st.expander(plain("train.architecture"), expanded=True):
+            spec = settings.spec()
+            st.markdown(f"**{spec.label()}** &nbsp; `{figs.architecture_chain(spec)}`")
+            frame = figs.architecture_frame(layer_table(spec))
+            tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
+            st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))
+    with compare_tab:
+        train_compare.draw(room, page.student)
+    with inside_tab:
+        train_inside.draw(room, page.student, tr.set_up_cnn)

@@ -1,0 +1,57 @@
+"""The addresses students can open: this machine's LAN addresses, not ``0.0.0.0`` or ``localhost``.
+
+``make run ADDRESS=0.0.0.0`` serves every network the laptop is on; students need one of its
+real addresses. ``python -m playground.addresses 8501`` prints them (the Makefile does), and the
+Teacher page puts them, with a QR code, on the projector.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import ifaddr
+
+
+def lan_addresses() -> list[str]:
+    """IPv4 addresses of this machine that other machines can reach: private ranges first."""
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if not isinstance(ip.ip, str):
+                continue  # IPv6: classroom Wi-Fi and students typing addresses use IPv4
+            address = ipaddress.ip_address(ip.ip)
+            if address.is_loopback or address.is_link_local or address.is_unspecified:
+                continue
+            found.append(address)
+    unique = sorted(set(found), key=lambda a: (not a.is_private, a))
+    return [str(a) for a in unique]
+
+
+def student_urls(port: int, address: str = "0.0.0.0") -> list[str]:
+    """The URLs to give students for a server bound to ``address``."""
+    if address in ("0.0.0.0", "::", ""):
+        hosts = lan_addresses()
+    elif address in ("localhost", "127.0.0.1", "::1"):
+        hosts = []  # only this machine can open it
+    else:
+        hosts = [address]
+    return [f"http://{host}:{port}" for host in hosts]
+
+
+def main(argv: list[str]) -> int:
+    port = int(argv[1]) if len(argv) > 1 else 8501
+    address = argv[2] if len(argv) > 2 else "0.0.0.0"
+    urls = student_urls(port, address)
+    if address in ("localhost", "127.0.0.1", "::1"):
+        print(f"Softmax Playground: open http://localhost:{port} on this computer (Ctrl+C stops it).")
+        print("To serve a class: make run ADDRESS=0.0.0.0")
+    elif urls:
+        print(f"Softmax Playground: students open {' or '.join(urls)} (this computer: http://localhost:{port}).")
+    else:
+        print(f"Softmax Playground: no network address found; this computer: http://localhost:{port}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,76 @@
+"""Every page starts here: its title, the sidebar (pages in the lecture's order, the language), the student.
+
+Streamlit's own sidebar names pages after their files ("streamlit app") and cannot be
+translated, so it is hidden (``client.showSidebarNavigation = false``) and this sidebar lists
+the pages with ``st.page_link`` in the lecture's order, in the user's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from playground import i18n, identity, push
+from playground.i18n import plain
+
+# (key, script, icon) in the order the lecture meets them; texts under pages.<key> in the catalogues.
+PAGES = (
+    ("home", "streamlit_app.py", "🏠"),
+    ("softmax", "pages/1_Softmax_Lab.py", "🧮"),
+    ("data", "pages/2_MNIST_Data.py", "🔢"),
+    ("train", "pages/3_Train.py", "📉"),
+    ("momentum", "pages/4_Momentum.py", "🎢"),
+    ("draw", "pages/5_Draw.py", "✏️"),
+    ("own", "pages/6_Your_Own_Data.py", "📋"),
+    ("teacher", "pages/7_Teacher.py", "🧑‍🏫"),
+)
+SCRIPTS = {key: script for key, script, _ in PAGES}
+ICONS = {key: icon for key, _, icon in PAGES}
+LANGUAGE_WIDGET = "playground.lang_choice"
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a page knows about its visitor once ``setup`` ran."""
+
+    key: str
+    student: str
+    session_id: str | None
+    lang: str
+
+
+def setup(key: str) -> Page:
+    """Title, sidebar and student for page ``key``; the first call of every page script."""
+    lang = i18n.detect_language()
+    st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
+    student = identity.student_id()
+    session_id = push.current_session_id()
+    _sidebar(key)
+    return Page(key, student, session_id, lang)
+
+
+def _sidebar(current: str) -> None:
+    with st.sidebar:
+        st.segmented_control(plain("nav.language"), i18n.LANGUAGES, key=LANGUAGE_WIDGET,
+                             default=i18n.current_language(), format_func=i18n.LANGUAGE_NAMES.get,
+                             on_change=_language_chosen, label_visibility="collapsed")
+        for key, script, icon in PAGES:
+            st.page_link(script, label=plain(f"pages.{key}.nav"), icon=icon,
+                         query_params={"lang": i18n.current_language()})
+
+
+def _language_chosen() -> None:
+    chosen = st.session_state.get(LANGUAGE_WIDGET)
+    if chosen in i18n.LANGUAGES:  # a second click on the chosen one deselects it: keep the language
+        st.session_state[i18n.SESSION_KEY] = chosen
+        st.query_params["lang"] = chosen
+    else:
+        st.session_state[LANGUAGE_WIDGET] = i18n.current_language()
+
+
+def go_to(key: str, query_params: dict[str, Any] | None = None) -> None:
+    """Switch to another page, keeping the language in the URL."""
+    params = {"lang": i18n.current_language(), **(query_params or {})}
+    st.switch_page(SCRIPTS[key], query_params=params)

@@ -1,0 +1,122 @@
+"""The Train page's run: the lecture's MNIST settings through the run kit, started on the room.
+
+Other pages send settings here (the momentum lab's "Train on MNIST with …", a lesson link):
+``send_to_train_page`` fills them in and, when asked, the Train page starts that run once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.jobs import JobSnapshot, TrainingJob
+from core.models import build_model
+from core.training import pick_device
+from playground import fmt, i18n, nav, runkit
+from playground.figures import training as figs
+from playground.i18n import plain, t
+from playground.room import Room, RoomJob
+from playground.session import rebuilt_when_changed
+from playground.settings import TRAIN_CONTROLS, TrainSettings
+
+TRAIN = runkit.RunPage(page="train", prefix="train.w.", controls=TRAIN_CONTROLS, defaults=TrainSettings(), url=True)
+START_REQUEST_KEY = "train.start_requested"
+TEXTS = runkit.PanelTexts("train")
+
+
+def run_name(settings: TrainSettings) -> str:
+    """E.g. "MLP 512-256-128-64 ReLU · SGD lr 0.01 m 0.5" — enough to tell runs apart."""
+    if settings.kind == "cnn":
+        model = "CNN"
+    else:
+        sizes = "-".join(map(str, settings.hidden_sizes)) or "784-10"
+        model = f"MLP {sizes} {i18n.choice('activation', settings.activation)}"
+    if settings.optimizer == "sgd":
+        return plain("train.run_name_sgd", model=model, lr=settings.lr, momentum=settings.momentum)
+    return plain("train.run_name_adam", model=model, lr=settings.lr)
+
+
+def start_run(room: Room, student: str, settings: TrainSettings) -> RoomJob | None:
+    """Plan the run against the room's limits, build the model and hand the job to the room."""
+    mnist = room.mnist()
+    problems = settings.errors()
+    run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
+    if problems or not run_plan.allowed:
+        reason = problems[0] if problems else run_plan.refused
+        st.session_state[TRAIN.prefix + "start_error"] = i18n.error_text(reason)
+        return None
+    spec = settings.spec()
+    job = TrainingJob(build_model(spec, seed=settings.seed), run_plan.config, mnist.train_slice(run_plan.n_train),
+                      mnist.test, device=pick_device(), owner=student, max_busy_s=room.limits.run_seconds)
+    return runkit.start(room, TRAIN, student, job, run_name(settings), {"spec": spec, "settings": settings,
+                                                                      "images": run_plan.n_train})
+
+
+def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
+    """Status, the live curve and the one accuracy number, from one place (``final_accuracy``)."""
+    epochs = entry.job.config.epochs
+    runkit.show_status(TEXTS, entry, snap, epochs)
+    if snap.status == "finished":
+        st.caption(t("train.status.speed", seconds=fmt.number(snap.busy_s, ".1f"),
+                     rate=fmt.count(entry.details["images"] * len(snap.history.epochs) / max(snap.busy_s, 1e-9))))
+    version = (entry.job.id, snap.version)
+    figure = rebuilt_when_changed("train.live_figure", version, lambda: figs.loss_figure(snap.history, epochs=epochs))
+    st.plotly_chart(figure, key="train.live_chart", config={"displayModeBar": False})
+    history = snap.history
+    if snap.done and history.final_accuracy is not None:
+        st.metric(plain("train.metric_final"), fmt.percent(history.final_accuracy))
+    elif history.test_accuracy:
+        accuracy = history.test_accuracy
+        delta = t("train.metric_delta", points=fmt.number(100 * (accuracy[-1] - accuracy[-2]), "+.2f")) \
+            if len(accuracy) > 1 else None
+        st.metric(plain("train.metric_epoch", epoch=len(accuracy)), fmt.percent(accuracy[-1]), delta=delta)
+
+
+def idle() -> None:
+    st.info(t("train.press_train"))
+
+
+def send_to_train_page(start: bool = False, **overrides: Any) -> None:
+    """Prefill the Train page (e.g. ``lr=0.1, momentum=0.9`` from the momentum lab) and go there.
+
+    Momentum only means something for SGD, so passing ``momentum`` also selects SGD unless
+    ``optimizer`` is given too. With ``start=True`` the Train page starts the run on arrival.
+    """
+    if "momentum" in overrides and "optimizer" not in overrides:
+        overrides["optimizer"] = "sgd"
+    settings = runkit.current_settings(TRAIN).with_overrides(**overrides)
+    problems = settings.errors()
+    if problems:
+        raise problems[0]
+    st.session_state[TRAIN.settings_key] = settings
+    if start:
+        st.session_state[START_REQUEST_KEY] = settings
+    runkit.forget_widgets(TRAIN)
+    from playground.settings import to_query_params
+
+    nav.go_to("train", to_query_params(settings))
+
+
+def take_start_request() -> TrainSettings | None:
+    """The settings another page asked to train with, once (None when nobody asked)."""
+    return st.session_state.pop(START_REQUEST_KEY, None)
+
+
+def lesson_settings(lesson) -> tuple[TrainSettings, list, dict]:
+    """A lesson's values read like a shared link: out-of-range or foreign values get defaults and a note.
+
+    Returns (settings, notes, locked values) — the locked ones as parsed, so they are valid too.
+    """
+    from playground.settings import BY_NAME, from_query_params
+
+    known = {name: value for name, value in lesson.values.items() if name in TRAIN_CONTROLS and BY_NAME[name].url}
+    params = {BY_NAME[name].url: BY_NAME[name].to_url(value) for name, value in known.items()}
+    settings, notes = from_query_params(params, TRAIN.defaults, TRAIN_CONTROLS)
+    return settings, notes, {name: getattr(settings, name) for name in lesson.locked if name in known}
+
+
+def set_up_cnn() -> None:
+    """The "why not higher" panel's button: the CNN for 3 epochs, filled into the controls."""
+    runkit.store_settings(TRAIN, runkit.current_settings(TRAIN).with_overrides(kind="cnn", epochs=3))
+    runkit.forget_widgets(TRAIN)

@@ -246,7 +246,12 @@ def compute_mean_std(images_uint8: torch.Tensor | np.ndarray) -> tuple[float, fl
         raise ValueError(f"expected uint8 images, got {pixels.dtype}")
     if pixels.numel() == 0:
         raise ValueError("no pixels")
-    counts = torch.bincount(pixels.reshape(-1), minlength=256).to(torch.int64)  # [256]
+    return mean_std_of_counts(torch.bincount(pixels.reshape(-1), minlength=256))
+
+
+def mean_std_of_counts(counts: torch.Tensor | np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation, scaled to [0, 1], of pixels given as counts per byte value [256]."""
+    counts = torch.as_tensor(counts).to(torch.int64)  # [256]
     values = torch.arange(256, dtype=torch.int64)
     n = int(counts.sum())
     total = int(counts @ values)  # Σ x   (x in 0..255)

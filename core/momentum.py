@@ -27,12 +27,6 @@ import numpy as np
 from core.errors import CodedError
 
 LAB_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam")
-OPTIMIZER_LABELS = (
-    ("gd", "gradient descent"),
-    ("momentum", "momentum"),
-    ("nesterov", "Nesterov"),
-    ("adam", "Adam"),
-)
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults; Adam keeps its own averages, γ is not used
 ADAM_EPS = 1e-8
 DIVERGED_ABOVE = 1e6  # |θ| or loss beyond this counts as diverged: the run stops there, cleanly
@@ -60,10 +54,6 @@ LAB_LR_GRID = tuple(
 ) + (1.0, 1.5, 2.0, 3.0, 5.0)
 
 
-def optimizer_label(name: str) -> str:
-    return dict(OPTIMIZER_LABELS)[name]
-
-
 # --------------------------------------------------------------------------- surfaces
 
 
@@ -76,7 +66,6 @@ class Surface:
     """
 
     key: str
-    name: str
     formula: str  # LaTeX, for the page
     value: Callable[[np.ndarray, np.ndarray], np.ndarray]
     grad: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -137,23 +126,23 @@ def _plateau_grad(x, y):
 
 
 QUADRATIC = Surface(
-    key="quadratic", name="Elongated quadratic", formula=r"L = 0.1\,x^2 + 2\,y^2",
+    key="quadratic", formula=r"L = 0.1\,x^2 + 2\,y^2",
     value=_quadratic, grad=_quadratic_grad, start=(-5.0, -2.0), box=(-6.0, 6.0, -3.0, 3.0),
     minima=((0.0, 0.0),), min_value=0.0, lr=0.4, gamma=0.5, steps=40,
 )
 ROSENBROCK = Surface(
-    key="rosenbrock", name="Rosenbrock's valley", formula=r"L = (1 - x)^2 + 100\,(y - x^2)^2",
+    key="rosenbrock", formula=r"L = (1 - x)^2 + 100\,(y - x^2)^2",
     value=_rosenbrock, grad=_rosenbrock_grad, start=(-1.2, 1.0), box=(-2.0, 2.0, -1.0, 3.0),
     minima=((1.0, 1.0),), min_value=0.0, lr=0.001, gamma=0.9, steps=300,
 )
 SADDLE = Surface(
-    key="saddle", name="Saddle point", formula=r"L = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4",
+    key="saddle", formula=r"L = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4",
     value=_saddle, grad=_saddle_grad, start=(2.0, 0.001), box=(-2.5, 2.5, -2.0, 2.0),
     minima=((0.0, 1.0), (0.0, -1.0)), min_value=-0.25, saddles=((0.0, 0.0),),
     lr=0.1, gamma=0.9, steps=60,
 )
 PLATEAU = Surface(
-    key="plateau", name="Flat plateau", formula=r"L = 1 - e^{-(x^2 + 4y^2)/8}",
+    key="plateau", formula=r"L = 1 - e^{-(x^2 + 4y^2)/8}",
     value=_plateau, grad=_plateau_grad, start=(6.0, 1.0), box=(-7.0, 7.0, -3.5, 3.5),
     minima=((0.0, 0.0),), min_value=0.0, lr=1.0, gamma=0.9, steps=60,
 )
@@ -240,10 +229,6 @@ class Path:
     grads: np.ndarray
     velocities: np.ndarray
     diverged_at: int | None = None
-
-    @property
-    def label(self) -> str:
-        return optimizer_label(self.optimizer)
 
     @property
     def diverged(self) -> bool:
@@ -392,34 +377,20 @@ class Preset:
     """Settings that show one of the lecture's effects (tests check that each one really does)."""
 
     key: str
-    title: str
     surface: str
     start: tuple[float, float]
     lr: float
     gamma: float
     steps: int
-    lesson: str  # what to look at, one or two sentences
 
 
-PRESETS = (
-    Preset("faster", "Faster along a consistent direction", "quadratic", (-5.0, -2.0), 0.4, 0.5, 40,
-           "Along x the slope is gentle but always points the same way: momentum's v keeps adding up "
-           "(towards η/(1 − γ) per unit gradient) and reaches the minimum long before plain GD."),
-    Preset("zigzag", "Less zig-zag across a steep valley", "quadratic", (-5.0, -2.0), 0.45, 0.5, 40,
-           "GD overshoots the steep y direction every step and bounces from wall to wall; in momentum the "
-           "opposite y-gradients cancel inside v, while the x-gradients add up."),
-    Preset("saddle", "Through a saddle point", "saddle", (2.0, 0.001), 0.1, 0.9, 60,
-           "Next to the saddle the gradient is almost 0 along y: GD lingers there; momentum builds up speed "
-           "and rolls off into one of the two valleys much sooner."),
-    Preset("plateau", "Across a flat plateau", "plateau", (6.0, 1.0), 1.0, 0.9, 60,
-           "Far from the bowl the loss is almost flat, so ∇L is tiny: GD creeps, momentum's velocity grows "
-           "step after step and carries it into the bowl."),
-    Preset("too_much", "Too much momentum (γ = 0.99)", "quadratic", (-5.0, -2.0), 0.1, 0.99, 200,
-           "With γ close to 1, v hardly forgets: the path shoots past the minimum, swings back and "
-           "circles around it, and the loss goes up and down instead of falling steadily."),
-    Preset("valley", "Rosenbrock's curved valley", "rosenbrock", (-1.2, 1.0), 0.001, 0.9, 300,
-           "A long, curved, nearly flat valley: GD creeps along its floor; momentum follows the curve "
-           "and gets much closer to the minimum at (1, 1) in the same number of steps."),
+PRESETS = (  # what each shows is told by the UI (its catalogues: momentum.preset.<key>)
+    Preset("faster", "quadratic", (-5.0, -2.0), 0.4, 0.5, 40),
+    Preset("zigzag", "quadratic", (-5.0, -2.0), 0.45, 0.5, 40),
+    Preset("saddle", "saddle", (2.0, 0.001), 0.1, 0.9, 60),
+    Preset("plateau", "plateau", (6.0, 1.0), 1.0, 0.9, 60),
+    Preset("too_much", "quadratic", (-5.0, -2.0), 0.1, 0.99, 200),
+    Preset("valley", "rosenbrock", (-1.2, 1.0), 0.001, 0.9, 300),
 )
 PRESET_KEYS = tuple(p.key for p in PRESETS)
 

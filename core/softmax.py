@@ -11,6 +11,7 @@ Subtracting the maximum changes nothing mathematically (softmax(z) = softmax(z �
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -22,8 +23,6 @@ from core.errors import CodedError
 
 MIN_CLASSES = 2
 MAX_CLASSES = 10  # what the lab's editable logits allow; MNIST has 10
-
-
 
 
 class SoftmaxError(CodedError, ValueError):
@@ -41,6 +40,9 @@ class SoftmaxError(CodedError, ValueError):
         "softmax.target_range": "target must be a class from 0 to {high}, got {value}",
         "softmax.temperature_type": "temperature must be a number, got {value!r}",
         "softmax.temperature": "temperature must be a positive number, got {value}",
+        "softmax.no_numbers": "type the logits as numbers separated by commas, e.g. 0.2, 0.1, -0.1",
+        "softmax.not_a_number": "“{part}” is not a number; type the logits like 0.2, 0.1, -0.1",
+        "softmax.not_finite_text": "“{part}” is not a finite number",
     })
 
 
@@ -234,3 +236,28 @@ def _check_temperature(temperature) -> float:
         raise SoftmaxError("softmax.temperature", value=temperature)
     return temperature
 
+
+
+# --------------------------------------------------------------------------- typed input
+
+_SEPARATORS = re.compile(r"[,;\s，；、]+")  # ASCII and full-width separators alike
+
+
+def parse_logits(text: str) -> list[float]:
+    """"0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; ``SoftmaxError`` saying what to type otherwise."""
+    cleaned = text.strip().strip("[]()").replace("−", "-")  # accept a pasted list and the minus sign
+    parts = [p for p in _SEPARATORS.split(cleaned) if p]
+    if not parts:
+        raise SoftmaxError("softmax.no_numbers")
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise SoftmaxError("softmax.not_a_number", part=part) from None
+        if not math.isfinite(value):
+            raise SoftmaxError("softmax.not_finite_text", part=part)
+        values.append(value)
+    if not MIN_CLASSES <= len(values) <= MAX_CLASSES:
+        raise SoftmaxError("softmax.classes", low=MIN_CLASSES, high=MAX_CLASSES, count=len(values))
+    return values

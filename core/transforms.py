@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.data import MNIST_MEAN, MNIST_STD, compute_mean_std
+from core.data import MNIST_MEAN, MNIST_STD, mean_std_of_counts
 
 PIXELS = 28 * 28  # 784, the MLP's in_features
 
@@ -31,7 +31,7 @@ PIXELS = 28 * 28  # 784, the MLP's in_features
 class TransformStep:
     """One step of the transform: what ran and what came out."""
 
-    name: str
+    key: str  # "pil" | "to_tensor" | "normalize" | "flatten": the UI names the step in its language
     code: str  # the line of Python that does it
     values: np.ndarray  # the result, as an array (a tensor's values, same shape and dtype)
 
@@ -73,11 +73,10 @@ def lecture_transform_steps(image_uint8) -> list[TransformStep]:
     normalized = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))(tensor)  # [1, 28, 28]
     flat = normalized.view(-1, PIXELS)  # [1, 784]
     return [
-        TransformStep("PIL image as NumPy, H×W×C", "np.asarray(img)[..., None]", hwc),
-        TransformStep("ToTensor(): C×H×W, ÷ 255", "x = transforms.ToTensor()(img)", tensor.numpy()),
-        TransformStep("Normalize: (x − 0.1307) / 0.3081", "x = transforms.Normalize((0.1307,), (0.3081,))(x)",
-                      normalized.numpy()),
-        TransformStep("Flatten for the MLP", "x = x.view(-1, 784)", flat.numpy()),
+        TransformStep("pil", "np.asarray(img)[..., None]", hwc),
+        TransformStep("to_tensor", "x = transforms.ToTensor()(img)", tensor.numpy()),
+        TransformStep("normalize", "x = transforms.Normalize((0.1307,), (0.3081,))(x)", normalized.numpy()),
+        TransformStep("flatten", "x = x.view(-1, 784)", flat.numpy()),
     ]
 
 
@@ -119,13 +118,14 @@ def pixel_stats(images_uint8, mean: float = MNIST_MEAN, std: float = MNIST_STD) 
     images = torch.as_tensor(images_uint8)  # [N, 28, 28] uint8
     if images.ndim != 3:
         raise ValueError(f"expected images [N, H, W], got shape {list(images.shape)}")
-    data_mean, data_std = compute_mean_std(images)
+    counts = byte_counts(images)  # one pass: the statistics follow from the counts exactly
+    data_mean, data_std = mean_std_of_counts(counts)
     return PixelStats(
         n_images=int(images.shape[0]),
         n_pixels=int(images.numel()),
         mean=data_mean,
         std=data_std,
-        byte_counts=byte_counts(images),
+        byte_counts=counts,
         norm_mean=(data_mean - mean) / std,
         norm_std=data_std / std,
     )

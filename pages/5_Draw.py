@@ -1,157 +1,310 @@
-"""Draw a digit, watch the softmax: the canvas, the bars, the preprocessing and the numbers behind them."""
+"""Draw a digit, watch the softmax: the canvas and the bars answer a stroke on their own; the
+preprocessing, the worked numbers and the look inside the network follow below."""
 
 import numpy as np
 import streamlit as st
 
+from core import insight
+from core.data import MnistLoadError
 from core.softmax import walkthrough
-from core.training import CheckpointError
-from playground import default_model, draw, jobs, session
+from playground import draw, fmt, i18n, nav, runs, tables, uploads
+from playground.draw_tools import pad_tools
+from playground.figures import inside as inside_figs
 from playground.figures import softmax as figs
-from playground.resources import get_mnist
+from playground.i18n import plain, t
+from playground.room import get_room
 
-st.set_page_config(page_title="Draw · Softmax Playground", page_icon="✏️", layout="wide")
+page = nav.setup("draw")
+room = get_room()
+room.seen(page.student, page.session_id)
 
 CANVAS_KEY = "draw_canvas"
-CANVAS_SIZE = 280  # 10× MNIST's 28 px
+SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now
+TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
+STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
 
-st.title("✏️ Draw a digit")
-st.caption("White pen on black, like MNIST. Lift the pen and the softmax answers: ten probabilities "
-           "that sum to 1. Undo and clear are on the canvas's toolbar.")
+st.title(t("draw.title"))
+st.caption(t("draw.caption"))
+
+try:
+    mnist = room.mnist()
+except MnistLoadError as error:
+    st.error(t("data.unavailable"), icon="🚫")
+    st.code("\n".join(error.failures), language=None, wrap_lines=True)
+    st.stop()
 
 
 # ---- which model predicts ----------------------------------------------------------------
 
 
-def upload_checkpoint() -> None:
-    """A checkpoint file becomes a run of this session and the active model; bad files change nothing."""
-    upload = st.file_uploader("Predict with a checkpoint file", type=["pt", "pth", "ckpt"], key="draw.upload",
-                              help="A file saved with Download on the Train page. It is read safely: "
-                                   "no code inside it runs.")
-    if upload is None:
+def choose_model() -> None:
+    student_runs = runs.list_runs(page.student, room)
+    if student_runs:
+        ids = ["newest", *[r.id for r in student_runs]]
+        names = {"newest": plain("draw.newest_run"), **{r.id: r.name for r in student_runs}}
+        picked = runs.picked_run(page.student, room)
+        active = runs.active_run(page.student, room)
+        st.session_state["draw.model"] = active.id if picked and active is not None else "newest"
+        st.selectbox(plain("draw.model_picker"), ids, key="draw.model", format_func=names.get,
+                     on_change=model_chosen, args=(student_runs,))
+    uploads.checkpoint_upload(room, page.student, "draw.upload", activate=True)
+
+
+def model_chosen(student_runs) -> None:
+    chosen = st.session_state["draw.model"]
+    if chosen == "newest":
+        runs.set_active(page.student, student_runs[-1].id, room, picked=False)
+    else:
+        runs.set_active(page.student, chosen, room, picked=True)
+
+
+def the_model():
+    """(model, one line about it, the run's history or None); stops the page while none is ready."""
+    run = runs.active_run(page.student, room)
+    if run is not None:
+        accuracy = fmt.percent(run.accuracy, 1) if run.accuracy is not None else "—"
+        return run.model, t("draw.predicting_with", name=run.name, label=run.spec.label(), accuracy=accuracy), \
+            run.history
+    state = room.default_model.state()
+    if state.ready:
+        accuracy = fmt.percent(state.history.final_accuracy, 1)
+        return state.model, t("draw.predicting_default", accuracy=accuracy), state.history
+    default_model_progress()
+    st.stop()
+
+
+@st.fragment(run_every=0.5)
+def default_model_progress() -> None:
+    """Only while the shared default model is prepared (once per machine, about 10 s)."""
+    state = room.default_model.state()
+    if state.ready:
+        st.rerun(scope="app")
+    if state.status == "failed":
+        st.error(t("draw.default_failed", reason=i18n.Markdown(i18n.error_text(state.error))))
         return
-    restored = st.session_state.setdefault("draw.restored_uploads", {})
-    if upload.file_id not in restored:
-        try:
-            run = jobs.run_from_checkpoint(upload.getvalue(), upload.name, get_mnist().test)
-            session.add_run(run)
-            session.set_active_run(run.id)
-            restored[upload.file_id] = ("ok", f"Now predicting with **{run.name}** from {upload.name}.")
-        except CheckpointError as error:
-            restored[upload.file_id] = ("error", f"Could not use {upload.name}: {error}. "
-                                                 "Nothing was changed; the model below still predicts.")
-        st.rerun()  # redraw the model picker and the model line with the new active run
-    kind, message = restored[upload.file_id]
-    (st.success if kind == "ok" else st.error)(message)
+    fraction = state.progress.fraction if state.progress is not None else 0.0
+    st.info(t("draw.default_training"), icon="⏳")
+    st.progress(fraction, text=plain("draw.default_progress", percent=fmt.percent(fraction, 0)))
 
 
-def choose_run() -> None:
-    """With several runs in this session, the student picks which one predicts."""
-    runs = session.list_runs()
-    if len(runs) < 2:
-        return
-    active = session.active_run()
-    if active is not None:  # the Train page or an upload may have changed it since the last visit
-        st.session_state["draw.run"] = active.id
-    st.selectbox("Model", [run.id for run in runs], key="draw.run",
-                 format_func=lambda run_id: session.get_run(run_id).name,
-                 on_change=lambda: session.set_active_run(st.session_state["draw.run"]))
-
-
-with st.expander("Which model predicts? Use another one", expanded=False):
-    st.markdown("The model trained last on the **Train** page predicts; before any, a default model "
-                "does. You can also upload a checkpoint.")
-    choose_run()
-    upload_checkpoint()
-
-# One container whatever happens inside (a progress bar, an error, the model line), so that the
-# canvas below keeps its place in the page and is never remounted (which would wipe the drawing).
+with st.expander(plain("draw.which_model"), expanded=False):
+    st.markdown(t("draw.which_model_text"))
+    choose_model()
 with st.container(key="draw-model"):
-    run = session.active_run() or default_model.wait_for_default_model()
-    if run is None:
-        st.stop()
-    st.info(f"Predicting with {draw.model_description(run)}", icon=":material/memory:")
-    if run.origin == "default":
-        st.caption("The default model was trained on the spot once for this server and is shared, "
-                   "read-only, by every visitor. Train your own on the **Train** page and it takes over here.")
+    model, model_line, model_history = the_model()
+    st.info(model_line, icon=":material/memory:")
 
 
-# ---- the canvas and the bars --------------------------------------------------------------
+# ---- the input ------------------------------------------------------------------------------
 
-pad, answer = st.columns([1, 1.3], gap="large")
 
-with pad:
+def stroked() -> None:
+    """A stroke (or Clear, Undo): the drawing is the input again; the pad and the details rerun."""
+    st.session_state[SOURCE_KEY] = "canvas"
+    st.session_state[TRUE_KEY] = None
+    st.rerun(scope=["draw-pad", "draw-details"])
+
+
+def test_image_clicked(how: str) -> None:
+    rng = np.random.default_rng()
+    digit = st.session_state.get("draw.test_digit")
+    index = draw.pick_test_image(mnist.test_labels, how, digit, model_history, rng)
+    st.session_state[SOURCE_KEY] = ("test", index)
+    st.session_state[TRUE_KEY] = int(mnist.test_labels[index])  # the true label, preselected for the loss
+    st.rerun(scope=["draw-pad", "draw-details"])
+
+
+def current_input(canvas) -> tuple[draw.DrawInput | None, str | None]:
+    """(the input, a message when the canvas sent something that is not a drawing)."""
+    source = st.session_state.get(SOURCE_KEY, "canvas")
+    if isinstance(source, tuple):
+        return draw.test_input(mnist.test_images, mnist.test_labels, source[1]), None
+    png = canvas.image_bytes if canvas is not None else None
+    if png is None:
+        return None, None
+    try:
+        return draw.canvas_input(draw.decode_canvas_png(png)), None
+    except draw.DrawError as error:
+        return None, i18n.error_text(error)
+
+
+def prediction_for(drawn: draw.DrawInput) -> draw.DrawPrediction:
+    """Predicted once per input and model: the details below reuse it."""
+    key = (drawn.key, id(model))
+    cached = st.session_state.get("draw.prediction")
+    if cached is None or cached[0] != key:
+        cached = (key, draw.predict(model, drawn))
+        st.session_state["draw.prediction"] = cached
+    return cached[1]
+
+
+# ---- the pad: canvas, prediction and bars (the part a stroke reruns) -------------------------------
+
+
+@st.fragment(key="draw-pad")
+def pad() -> None:
     from streamlit_drawable_canvas import st_canvas  # imports only under a Streamlit runtime
 
-    pen = st.slider("Pen width", min_value=5, max_value=40, value=18, step=1, key="draw.pen",
-                    help="MNIST's strokes are about 2–3 px of 28, i.e. 20–30 px of this 280 px canvas.")
-    canvas = st_canvas(
-        stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
-        height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
-        return_image_data=True, key=CANVAS_KEY,
-    )
-
-result = draw.predict(run.model, canvas.image_data)
-
-with answer:
-    if result is None:
-        st.info("Draw a digit on the black pad: one digit, large or small, anywhere. "
-                "The bars appear when you lift the pen.", icon="👈")
-        st.stop()
-    with st.container(key="draw-prediction"):
-        c1, c2, c3 = st.columns(3)
-        with c1.container(key="draw-predicted-digit"):  # the browser test reads the digit here
-            st.metric("Prediction", str(result.prediction))
-        c2.metric("Its probability", f"{result.confidence:.1%}")
-        c3.metric("Entropy", f"{result.entropy:.2f} nats",
-                  help=f"−Σ p log p: 0 when the model is certain, log 10 = {draw.max_entropy():.2f} "
-                       "when every digit is equally likely.")
-    with st.container(key="draw-probs"):
-        st.plotly_chart(figs.probs_bar_figure(result.probs, title="softmax(logits)"), key="draw.probs_chart")
-    st.caption("Low entropy means *confident*, not *correct*: a scribble can still get one tall bar. "
-               "The probabilities always sum to 1, whatever is drawn.")
-
-
-# ---- preprocessing --------------------------------------------------------------------------
-
-st.subheader("From your drawing to the model's input")
-st.caption("MNIST's own recipe: crop the ink, scale its longer side to 20 px, centre its centre of mass "
-           "in a 28×28 frame, then `Normalize((0.1307,), (0.3081,))`.")
-steps = result.steps
-shapes = steps.shapes
-images = st.columns(5)
-shown = [
-    ("drawn", steps.ink, f"canvas H×W×C = {'×'.join(map(str, shapes['canvas']))}"),
-    ("cropped", steps.cropped, f"{'×'.join(map(str, shapes['cropped']))} ink box"),
-    ("20 px", steps.resized, f"{'×'.join(map(str, shapes['resized']))}, aspect kept"),
-    ("centred 28×28", steps.centred, f"{'×'.join(map(str, shapes['centred']))}, centre of mass at (14, 14)"),
-]
-for column, (title, image, caption) in zip(images, shown):
-    column.image(np.clip(image, 0.0, 1.0), caption=f"{title}: {caption}", clamp=True, width="stretch")
-with images[4]:
-    st.plotly_chart(figs.pixel_heatmap(steps.tensor[0].numpy(), height=220), key="draw.tensor_heatmap")
-    st.caption(f"tensor C×H×W = {'×'.join(map(str, shapes['tensor']))}, normalized (hover for values)")
+    answer_line = st.container(key="draw-answer-line")
+    pad_col, answer_col = st.columns([1, 1.3], gap="large")
+    with pad_col:
+        canvas = st_canvas(stroke_width=st.session_state.get("draw.pen", 18), stroke_color="#FFFFFF",
+                           background_color="#000000", height=draw.CANVAS_SIZE, width=draw.CANVAS_SIZE,
+                           drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY, on_change=stroked)
+        pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
+    drawn, problem = current_input(canvas)
+    st.session_state["draw.input"] = drawn
+    with pad_col:
+        test_image_buttons()
+    with answer_col:
+        if problem is not None:
+            st.error(t("draw.bad_drawing", reason=i18n.Markdown(problem)))
+        if drawn is None:
+            st.info(t("draw.hint"), icon="👈")
+            return
+        result = prediction_for(drawn)
+        with st.container(key="draw-probs"):
+            st.plotly_chart(figs.probs_bar_figure(result.probs, title=plain("draw.bars_title"), static=True),
+                            key="draw.probs_chart", config={"displayModeBar": False, "staticPlot": True})
+        st.caption(t("draw.confident_not_correct"))
+    with answer_line, st.container(key="draw-prediction", horizontal=True):
+        with st.container(key="draw-predicted-digit", width="content"):  # the browser test reads the digit here
+            st.metric(plain("draw.prediction"), str(result.prediction))
+        st.metric(plain("draw.probability"), fmt.percent(result.confidence, 1), width="content")
+        st.metric(plain("draw.entropy"), plain("softmax.nats", value=fmt.number(result.entropy, ".2f")),
+                  help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")), width="content")
+        if drawn.source == "test":
+            st.metric(plain("draw.true_digit"), str(drawn.test_label), width="content")
 
 
-# ---- the worked numbers ----------------------------------------------------------------------
+def test_image_buttons() -> None:
+    st.markdown(f"**{t('draw.try_test_image')}**")
+    with st.container(horizontal=True, key="draw-test-buttons"):
+        st.button(t("draw.test_random"), key="draw.test_random", on_click=test_image_clicked, args=("random",))
+        st.button(t("draw.test_mistake"), key="draw.test_mistake", on_click=test_image_clicked, args=("mistake",),
+                  disabled=model_history is None or not model_history.misclassified,
+                  help=plain("draw.test_mistake_help"))
+    with st.container(horizontal=True, vertical_alignment="bottom", key="draw-test-digit"):
+        st.selectbox(plain("draw.test_digit"), list(range(10)), key="draw.test_digit", width=110)
+        st.button(t("draw.test_of_digit"), key="draw.test_digit_button", on_click=test_image_clicked, args=("digit",))
 
-st.subheader("The numbers behind the bars")
-left, right = st.columns([1, 1], gap="large")
-with left:
-    choice = st.selectbox("True label (what you meant to draw)", [None, *range(10)], key="draw.true_label",
-                          format_func=lambda d: f"same as the prediction ({result.prediction})" if d is None else str(d))
-    temperature = st.slider("Temperature T (softmax of z / T)", min_value=0.1, max_value=5.0, value=1.0,
-                            step=0.1, key="draw.temperature",
-                            help="T < 1 sharpens the softmax, T > 1 flattens it; the ranking never changes.")
-target = result.prediction if choice is None else int(choice)
-wt = walkthrough(result.logits, target, temperature)
-with left:
-    st.dataframe(figs.walkthrough_table(wt).style.format("{:.4g}"), width="stretch")
-    st.markdown(f"Σ exp = **{wt.exp_sum:.4f}** · loss = −log p[{target}] = **{wt.loss:.4f}** · "
-                f"entropy = **{wt.entropy:.3f}** nats")
-with right:
-    if temperature != 1.0:
-        st.plotly_chart(figs.probs_bar_figure(wt.probs, title=f"softmax(z / {temperature:g})", height=260),
-                        key="draw.temperature_chart")
-    st.dataframe(figs.routes_table(wt).style.format("{:.3e}", subset=["difference from −log p"])
-                 .format("{:.6f}", subset=["loss"]), width="stretch")
-    st.caption(f"The three routes agree to {wt.max_route_difference:.1e}.")
+
+st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
+          help=plain("draw.pen_help"))
+pad()
+
+
+# ---- below the pad: preprocessing, worked numbers, the look inside --------------------------------
+
+
+def square_box(image: np.ndarray) -> np.ndarray:
+    """Pad an image with black to a square, so a tall, narrow 1 keeps its shape in a fixed box."""
+    h, w = image.shape
+    side = max(h, w)
+    box = np.zeros((side, side), dtype=np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    box[top:top + h, left:left + w] = image
+    return box
+
+
+def show_preprocessing(drawn: draw.DrawInput) -> None:
+    st.subheader(t("draw.preprocessing_title"))
+    if drawn.source == "test":
+        st.caption(t("draw.test_image_caption", index=drawn.test_index, label=drawn.test_label))
+        st.image(np.clip(drawn.image, 0, 1), width=STEP_BOX, clamp=True,
+                 caption=plain("draw.step_centred", shape="28×28"))
+        return
+    st.caption(t("draw.preprocessing_caption"))
+    steps = drawn.steps
+    shapes = steps.shapes
+    shown = [
+        (steps.ink, plain("draw.step_drawn", shape="×".join(map(str, shapes["canvas"])))),
+        (steps.cropped, plain("draw.step_cropped", shape="×".join(map(str, shapes["cropped"])))),
+        (steps.resized, plain("draw.step_resized", shape="×".join(map(str, shapes["resized"])))),
+        (steps.centred, plain("draw.step_centred", shape="×".join(map(str, shapes["centred"])))),
+    ]
+    with st.container(horizontal=True, key="draw-steps"):
+        for image, caption in shown:
+            st.image(square_box(np.clip(image, 0.0, 1.0)), caption=caption, clamp=True, width=STEP_BOX)
+        with st.container(width=STEP_BOX + 90):
+            st.plotly_chart(figs.pixel_heatmap(steps.tensor[0].numpy(), height=STEP_BOX + 40), key="draw.tensor_heatmap",
+                            config={"displayModeBar": False})
+            st.caption(t("draw.step_tensor", shape="×".join(map(str, shapes["tensor"]))))
+
+
+def true_label_control(result: draw.DrawPrediction) -> int:
+    """The class the loss is computed for: the prediction unless the student picks another."""
+    chosen = st.session_state.get(TRUE_KEY)
+    st.session_state["draw.true_pick"] = chosen if chosen is not None else result.prediction
+    st.segmented_control(plain("draw.true_label"), list(range(10)), key="draw.true_pick",
+                         on_change=true_label_picked, help=plain("draw.true_label_help"))
+    if chosen is None:
+        st.caption(t("draw.true_follows", digit=result.prediction))
+    return chosen if chosen is not None else result.prediction
+
+
+def true_label_picked() -> None:
+    picked = st.session_state.get("draw.true_pick")
+    st.session_state[TRUE_KEY] = None if picked is None else int(picked)
+
+
+def show_numbers(drawn: draw.DrawInput, result: draw.DrawPrediction) -> int:
+    st.subheader(t("draw.numbers_title"))
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        target = true_label_control(result)
+        temperature = st.slider(plain("draw.temperature"), min_value=0.1, max_value=5.0, value=1.0, step=0.1,
+                                key="draw.temperature", help=plain("softmax.temperature_help"))
+    wt = walkthrough(result.logits, target, temperature)
+    with left:
+        tables.show(figs.walkthrough_table(wt), {name: ".4g" for name in ("z", "z / T", "z/T − max", "exp", "probs",
+                                                                          "log probs", "∂loss/∂z")}, key="draw-numbers")
+        st.markdown(t("draw.numbers_line", exp_sum=fmt.number(wt.exp_sum), target=target, loss=fmt.number(wt.loss),
+                      entropy=fmt.number(wt.entropy, ".3f")))
+    with right:
+        if temperature != 1.0:
+            st.plotly_chart(figs.probs_bar_figure(wt.probs, title=plain("draw.temperature_bars", t=temperature),
+                                                  height=260), key="draw.temperature_chart")
+        tables.show(figs.routes_table(wt), {plain("figures.loss"): ".6f", plain("figures.difference"): ".3e"},
+                    key="draw-routes")
+        st.caption(t("draw.routes_agree", difference=fmt.number(wt.max_route_difference, ".1e")))
+    return target
+
+
+def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
+    st.subheader(t("draw.inside_title"))
+    anatomy = insight.activations(model, drawn.tensor)
+    if anatomy.kind == "cnn":
+        st.caption(t("draw.inside_cnn"))
+        stage = st.segmented_control(plain("draw.cnn_stage"), [layer.name for layer in anatomy.layers], key="draw.stage",
+                                     default="conv1", format_func=lambda name: plain(f"draw.stage.{name}"))
+        st.plotly_chart(inside_figs.cnn_maps_figure(anatomy, stage or "conv1"), key="draw.maps",
+                        config={"displayModeBar": False})
+    else:
+        st.caption(t("draw.inside_mlp"))
+        st.plotly_chart(inside_figs.mlp_layers_figure(anatomy), key="draw.layers", config={"displayModeBar": False})
+        units = insight.first_layer_units(model, drawn.tensor, k=6)
+        st.markdown(f"**{t('draw.units_title')}**")
+        st.caption(t("draw.units_caption"))
+        st.plotly_chart(inside_figs.units_figure(units, drawn.image), key="draw.units", config={"displayModeBar": False})
+    st.markdown(f"**{t('draw.saliency_heading')}**")
+    why_col, _ = st.columns([1, 2])
+    why = why_col.selectbox(plain("draw.why_class"), list(range(10)), index=result.prediction, key="draw.why",
+                            format_func=lambda c: plain("draw.why_option", digit=c, predicted=c == result.prediction))
+    st.plotly_chart(inside_figs.saliency_figure(drawn.image, insight.saliency(model, drawn.tensor, int(why)), int(why)),
+                    key="draw.saliency", config={"displayModeBar": False})
+    st.caption(t("draw.saliency_caption"))
+
+
+@st.fragment(key="draw-details")
+def details() -> None:
+    drawn = st.session_state.get("draw.input")
+    if drawn is None:
+        return
+    result = prediction_for(drawn)
+    show_preprocessing(drawn)
+    show_numbers(drawn, result)
+    show_inside(drawn, result)
+
+
+details()

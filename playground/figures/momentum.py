@@ -6,13 +6,15 @@ DataFrame; none calls Streamlit, so they are tested without a page.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from core.momentum import Path, Surface, UpdateStep, loss_increases, reversals, steps_to_reach, surface_grid
+from playground import fmt
+from playground.i18n import plain
 
 PATH_COLORS = (("gd", "#d62728"), ("momentum", "#2ca02c"), ("nesterov", "#9467bd"), ("adam", "#111111"))
 CONTOUR_COLORS = [[0.0, "#f7fbff"], [1.0, "#6baed6"]]  # light, so the paths stand out
@@ -25,8 +27,14 @@ def path_color(optimizer: str) -> str:
     return dict(PATH_COLORS)[optimizer]
 
 
+def optimizer_name(optimizer: str) -> str:
+    """"gradient descent", "momentum", … in the user's language."""
+    return plain(f"momentum.optimizer.{optimizer}")
+
+
 def _path_name(path: Path) -> str:
-    return f"{path.label} (diverged at step {path.diverged_at})" if path.diverged else path.label
+    name = optimizer_name(path.optimizer)
+    return plain("momentum.diverged_name", name=name, step=path.diverged_at) if path.diverged else name
 
 
 def contour_height(surface: Surface, width: int = 480) -> int:
@@ -52,23 +60,23 @@ def contour_figure(surface: Surface, paths: Sequence[Path], grid: int = 120, hei
             x=path.points[:, 0], y=path.points[:, 1], mode="lines+markers", name=_path_name(path),
             line=dict(color=path_color(path.optimizer), width=2), marker=dict(size=4),
             customdata=np.column_stack([steps, path.losses]),
-            hovertemplate="step %{customdata[0]}<br>(%{x:.4f}, %{y:.4f})<br>L = %{customdata[1]:.4g}"
-                          f"<extra>{path.label}</extra>",
+            hovertemplate=f"{plain('figures.step')} %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})<br>"
+                          f"L = %{{customdata[1]:.4g}}<extra>{optimizer_name(path.optimizer)}</extra>",
         ))
     if paths:
         x0, y0 = paths[0].points[0]
-        figure.add_trace(go.Scatter(x=[x0], y=[y0], mode="markers", name="start",
+        figure.add_trace(go.Scatter(x=[x0], y=[y0], mode="markers", name=plain("momentum.start"),
                                     marker=dict(symbol="star", size=16, color="#ff7f0e",
                                                 line=dict(color="black", width=1))))
     figure.add_trace(go.Scatter(
-        x=[m[0] for m in surface.minima], y=[m[1] for m in surface.minima], mode="markers", name="minimum",
+        x=[m[0] for m in surface.minima], y=[m[1] for m in surface.minima], mode="markers", name=plain("momentum.minimum"),
         marker=dict(symbol="x", size=13, color="black"),
-        hovertemplate=f"minimum, L* = {surface.min_value:g}<extra></extra>",
+        hovertemplate=f"{plain('momentum.minimum')}, L* = {surface.min_value:g}<extra></extra>",
     ))
     if surface.saddles:
         figure.add_trace(go.Scatter(
             x=[s[0] for s in surface.saddles], y=[s[1] for s in surface.saddles], mode="markers",
-            name="saddle point", marker=dict(symbol="diamond-open", size=13, color="black", line=dict(width=2)),
+            name=plain("momentum.saddle_point"), marker=dict(symbol="diamond-open", size=13, color="black", line=dict(width=2)),
         ))
     x_min, x_max, y_min, y_max = surface.box
     figure.update_layout(
@@ -89,32 +97,39 @@ def loss_figure(surface: Surface, paths: Sequence[Path], log_y: bool = True, hei
         figure.add_trace(go.Scatter(
             x=steps, y=gap, mode="lines", name=_path_name(path),
             line=dict(color=path_color(path.optimizer), width=2), customdata=path.losses,
-            hovertemplate="step %{x}<br>L = %{customdata:.6g}" + f"<extra>{path.label}</extra>",
+            hovertemplate=f"{plain('figures.step')} %{{x}}<br>L = %{{customdata:.6g}}"
+                          f"<extra>{optimizer_name(path.optimizer)}</extra>",
         ))
     y_title = f"L(θₜ) − L*  (L* = {surface.min_value:g})" if log_y else "L(θₜ)"
     figure.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.12),
-        xaxis=dict(title="iteration t"),
+        xaxis=dict(title=plain("momentum.iteration")),
         yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
     )
     return figure
 
 
-def update_table(rows: Sequence[UpdateStep]) -> pd.DataFrame:
-    """One row per update: θₜ₋₁, ∇L, γ·vₜ₋₁, η·∇L, vₜ = their sum, θₜ = θₜ₋₁ − vₜ, L(θₜ)."""
-    def pair(name: str, values) -> dict:
-        return {f"{name} x": [v[0] for v in values], f"{name} y": [v[1] for v in values]}
+UPDATE_COLUMNS = ("θₜ₋₁", "∇L(θₜ₋₁)", "γ·vₜ₋₁", "η·∇L", "vₜ", "θₜ")  # formulas: the same in every language
 
-    return pd.DataFrame({
-        "t": [r.t for r in rows],
-        **pair("θₜ₋₁", [r.theta_before for r in rows]),
-        **pair("∇L", [r.grad for r in rows]),
-        **pair("γ·vₜ₋₁", [r.momentum_term for r in rows]),
-        **pair("η·∇L", [r.gradient_term for r in rows]),
-        **pair("vₜ", [r.v for r in rows]),
-        **pair("θₜ", [r.theta for r in rows]),
-        "L(θₜ)": [r.loss for r in rows],
-    }).set_index("t")
+
+def pair_text(pair) -> str:
+    """A 2-vector as the worked numbers print it: ``-4.41391, 0.882782``."""
+    return f"{fmt.number(pair[0], '.6g')}, {fmt.number(pair[1], '.6g')}"
+
+
+def update_table(rows: Sequence[UpdateStep]) -> pd.DataFrame:
+    """One row per update: θₜ₋₁, ∇L, γ·vₜ₋₁, η·∇L, vₜ = their sum, θₜ = θₜ₋₁ − vₜ, L(θₜ).
+
+    Each vector is one cell (x, y), so seven columns fit a projector without clipping a sign.
+    """
+    vectors = [[r.theta_before, r.grad, r.momentum_term, r.gradient_term, r.v, r.theta] for r in rows]
+    frame = pd.DataFrame([[tuple(map(float, v)) for v in row] for row in vectors], columns=list(UPDATE_COLUMNS))
+    frame.insert(0, "t", [r.t for r in rows])
+    frame["L(θₜ)"] = [r.loss for r in rows]
+    return frame
+
+
+UPDATE_FORMATS = {**{column: pair_text for column in UPDATE_COLUMNS}, "L(θₜ)": ".6g"}
 
 
 def summary_table(surface: Surface, paths: Sequence[Path]) -> pd.DataFrame:
@@ -124,13 +139,16 @@ def summary_table(surface: Surface, paths: Sequence[Path]) -> pd.DataFrame:
         return "—" if t is None else str(t)
 
     return pd.DataFrame({
-        "optimizer": [p.label for p in paths],
-        "final loss": [p.final_loss for p in paths],
-        "final x": [float(p.final_point[0]) for p in paths],
-        "final y": [float(p.final_point[1]) for p in paths],
-        f"steps to L − L* ≤ {CONVERGED_WITHIN:g}": [reached(p) for p in paths],
-        "x reversals": [reversals(p, 0) for p in paths],
-        "y reversals": [reversals(p, 1) for p in paths],
-        "steps uphill": [loss_increases(p) for p in paths],
-        "diverged at step": ["—" if p.diverged_at is None else str(p.diverged_at) for p in paths],
-    }).set_index("optimizer")
+        plain("momentum.col.optimizer"): [optimizer_name(p.optimizer) for p in paths],
+        plain("momentum.col.final_loss"): [p.final_loss for p in paths],
+        plain("momentum.col.final_point"): [tuple(map(float, p.final_point)) for p in paths],
+        plain("momentum.col.steps_to", within=CONVERGED_WITHIN): [reached(p) for p in paths],
+        plain("momentum.col.x_reversals"): [reversals(p, 0) for p in paths],
+        plain("momentum.col.y_reversals"): [reversals(p, 1) for p in paths],
+        plain("momentum.col.uphill"): [loss_increases(p) for p in paths],
+        plain("momentum.col.diverged_at"): ["—" if p.diverged_at is None else str(p.diverged_at) for p in paths],
+    })
+
+
+def summary_formats() -> dict:
+    return {plain("momentum.col.final_loss"): ".4g", plain("momentum.col.final_point"): pair_text}

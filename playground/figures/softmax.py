@@ -1,17 +1,21 @@
 """Plotly figures (and tables) for the Draw page and the softmax lab.
 
-Every builder takes plain arrays (or a `core.softmax.Walkthrough`) and returns a figure or a
-DataFrame; none calls Streamlit, so they are tested without a page.
+Every builder takes plain arrays (or a ``core.softmax.Walkthrough``) and returns a figure or a
+DataFrame; none calls Streamlit, so they are tested without a page. Texts are the user's language.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from playground.figures.training import label
+from playground.i18n import plain
 
 if TYPE_CHECKING:
     from core.softmax import Walkthrough
@@ -24,37 +28,41 @@ GRAD_DOWN_COLOR = "#1f77b4"
 
 
 def _class_names(n: int, labels: Sequence | None) -> list[str]:
-    return [str(label) for label in labels] if labels is not None else [str(i) for i in range(n)]
+    return [label(name) for name in labels] if labels is not None else [str(i) for i in range(n)]
 
 
-def probs_bar_figure(probs, labels: Sequence | None = None, title: str | None = None,
-                     height: int = 320) -> go.Figure:
-    """One bar per class, the winner highlighted, each labelled with its probability in %."""
+def probs_bar_figure(probs, labels: Sequence | None = None, title: str | None = None, height: int = 320,
+                     static: bool = False) -> go.Figure:
+    """One bar per class, the winner highlighted, each labelled with its probability in %.
+
+    ``static`` drops the transitions and hover machinery: the Draw page redraws it per stroke.
+    """
     probs = np.asarray(probs, dtype=np.float64)
     names = _class_names(len(probs), labels)
     winner = int(np.argmax(probs))
     colors = [WINNER_COLOR if i == winner else BAR_COLOR for i in range(len(probs))]
     figure = go.Figure(go.Bar(
-        x=names, y=probs, marker_color=colors,
-        text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
-        hovertemplate="class %{x}: p = %{y:.6f}<extra></extra>",
+        x=names, y=probs, marker_color=colors, text=[f"{p:.1%}" for p in probs], textposition="outside",
+        cliponaxis=False, hovertemplate=f"{plain('figures.class')} %{{x}}: p = %{{y:.6f}}<extra></extra>",
     ))
     figure.update_layout(
         title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(title="class", type="category"),
-        yaxis=dict(title="softmax probability", range=[0, 1.12], tickformat=".0%"),
+        xaxis=dict(title=plain("figures.class"), type="category"),
+        yaxis=dict(title=plain("figures.softmax_probability"), range=[0, 1.12], tickformat=".0%"),
         showlegend=False,
     )
+    if static:
+        figure.update_layout(hovermode=False, dragmode=False)
     return figure
 
 
-def step_bars_figure(wt: "Walkthrough", height: int = 300) -> go.Figure:
+def step_bars_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
     """The walkthrough's steps side by side: z/T, z/T − max, exp, probs, log probs."""
     names = _class_names(wt.num_classes, None)
     steps = [
-        ("z / T" if wt.temperature != 1 else "logits z", wt.z_scaled),
+        ("z / T" if wt.temperature != 1 else "z", wt.z_scaled),
         ("z/T − max(z/T)", wt.shifted),
-        ("exp(shifted)", wt.exp),
+        ("exp(z/T − max)", wt.exp),
         ("probs = exp / Σ exp", wt.probs),
         ("log probs", wt.log_probs),
     ]
@@ -62,7 +70,7 @@ def step_bars_figure(wt: "Walkthrough", height: int = 300) -> go.Figure:
     for col, (title, values) in enumerate(steps, start=1):
         colors = [TARGET_COLOR if i == wt.target else BAR_COLOR for i in range(wt.num_classes)]
         figure.add_trace(go.Bar(x=names, y=values, marker_color=colors, name=title,
-                                hovertemplate="class %{x}: %{y:.6g}<extra>" + title + "</extra>"),
+                                hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:.6g}}<extra>{title}</extra>"),
                          row=1, col=col)
     figure.update_xaxes(type="category")
     figure.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
@@ -76,32 +84,33 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
     figure.add_trace(go.Scatter(x=p, y=-np.log(p), mode="lines", name="−log p",
                                 hovertemplate="p = %{x:.3f}<br>loss = %{y:.3f}<extra></extra>"))
     p_shown = max(float(p_target), 1e-300)
+    loss = -np.log(p_shown)
     figure.add_trace(go.Scatter(
-        x=[p_shown], y=[-np.log(p_shown)], mode="markers+text", name="this example",
-        marker=dict(size=12, color=WINNER_COLOR), text=[f"p = {p_target:.4f}, loss = {-np.log(p_shown):.4f}"],
+        x=[p_shown], y=[loss], mode="markers+text", name=plain("figures.this_example"),
+        marker=dict(size=12, color=WINNER_COLOR), text=[f"p = {p_target:.4f}, loss = {loss:.4f}"],
         textposition="top right",
     ))
     figure.update_layout(
         height=height, showlegend=False, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="p[target] (the softmax probability of the true class)", range=[0, 1.02]),
-        yaxis=dict(title="cross-entropy loss = −log p", range=[0, max(7.0, -np.log(p_shown) * 1.1)]),
+        xaxis=dict(title=plain("figures.p_target"), range=[0, 1.02]),
+        yaxis=dict(title=plain("figures.neg_log_p"), range=[0, max(7.0, loss * 1.1)]),
     )
     return figure
 
 
-def gradient_figure(wt: "Walkthrough", height: int = 300) -> go.Figure:
+def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
     """∂loss/∂z as bars (the formula) with autograd's values as markers on top."""
     names = _class_names(wt.num_classes, None)
     colors = [GRAD_UP_COLOR if g > 0 else GRAD_DOWN_COLOR for g in wt.grad_formula]
     figure = go.Figure()
     figure.add_trace(go.Bar(x=names, y=wt.grad_formula, marker_color=colors, name="(probs − one-hot) / T",
-                            text=[f"{g:+.4f}" for g in wt.grad_formula], textposition="outside",
-                            cliponaxis=False, hovertemplate="class %{x}: %{y:+.6f}<extra>formula</extra>"))
+                            text=[f"{g:+.4f}" for g in wt.grad_formula], textposition="outside", cliponaxis=False,
+                            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>formula</extra>"))
     figure.add_trace(go.Scatter(x=names, y=wt.grad_autograd, mode="markers", name="autograd",
                                 marker=dict(symbol="x", size=11, color="black"),
-                                hovertemplate="class %{x}: %{y:+.6f}<extra>autograd</extra>"))
+                                hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>autograd</extra>"))
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
-                         xaxis=dict(title="class", type="category"), yaxis=dict(title="∂loss/∂z"),
+                         xaxis=dict(title=plain("figures.class"), type="category"), yaxis=dict(title="∂loss/∂z"),
                          legend=dict(orientation="h", y=1.12))
     return figure
 
@@ -111,7 +120,7 @@ def pixel_heatmap(values, title: str | None = None, height: int = 300) -> go.Fig
     values = np.asarray(values, dtype=np.float64)
     figure = go.Figure(go.Heatmap(
         z=values, colorscale="Greys", reversescale=True, showscale=True,
-        hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+        hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: %{{z:.4f}}<extra></extra>",
     ))
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                          yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
@@ -119,10 +128,10 @@ def pixel_heatmap(values, title: str | None = None, height: int = 300) -> go.Fig
     return figure
 
 
-def walkthrough_table(wt: "Walkthrough") -> pd.DataFrame:
+def walkthrough_table(wt: Walkthrough) -> pd.DataFrame:
     """One row per class, one column per step: the numbers to check by hand."""
     return pd.DataFrame({
-        "class": range(wt.num_classes),
+        plain("figures.class"): range(wt.num_classes),
         "z": wt.z,
         "z / T": wt.z_scaled,
         "z/T − max": wt.shifted,
@@ -131,13 +140,14 @@ def walkthrough_table(wt: "Walkthrough") -> pd.DataFrame:
         "log probs": wt.log_probs,
         "one-hot y": wt.one_hot.astype(int),
         "∂loss/∂z": wt.grad_formula,
-    }).set_index("class")
+    })
 
 
-def routes_table(wt: "Walkthrough") -> pd.DataFrame:
-    """The loss by every route and its difference from −log p[target]."""
-    rows = [(route, loss, loss - wt.loss) for route, loss in wt.losses.items()]
-    return pd.DataFrame(rows, columns=["route", "loss", "difference from −log p"]).set_index("route")
+def routes_table(wt: Walkthrough) -> pd.DataFrame:
+    """The loss by every route and its difference from −log p[target] (route names are code)."""
+    routes = wt.losses
+    return pd.DataFrame({plain("figures.route"): list(routes), plain("figures.loss"): list(routes.values()),
+                         plain("figures.difference"): [loss - wt.loss for loss in routes.values()]})
 
 
 def overflow_table(z, naive_probs, stable_probs) -> pd.DataFrame:
@@ -146,9 +156,9 @@ def overflow_table(z, naive_probs, stable_probs) -> pd.DataFrame:
     with np.errstate(over="ignore"):
         exp_z = np.exp(z)
     return pd.DataFrame({
-        "class": range(len(z)),
+        plain("figures.class"): range(len(z)),
         "z": z,
         "exp(z)": exp_z,
-        "naive exp(z) / Σ exp(z)": np.asarray(naive_probs, dtype=np.float64),
-        "stable softmax": np.asarray(stable_probs, dtype=np.float64),
-    }).set_index("class")
+        plain("figures.naive"): np.asarray(naive_probs, dtype=np.float64),
+        plain("figures.stable"): np.asarray(stable_probs, dtype=np.float64),
+    })

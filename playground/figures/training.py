@@ -271,7 +271,7 @@ def gallery_figure(images: np.ndarray, probs: np.ndarray, true: Sequence[int], p
         fig.add_trace(go.Bar(x=[str(c) for c in range(probs.shape[1])], y=np.asarray(probs[i]).tolist(),
                              marker_color=colors, showlegend=False,
                              hovertemplate="p(%{x}) = %{y:.3f}<extra></extra>"), row=row + 1, col=col)
-        _square_pixels(fig, row, col)
+        square_pixels(fig, row, col)
         fig.update_xaxes(type="category", tickfont=dict(size=9), row=row + 1, col=col)
         fig.update_yaxes(range=[0, 1], showticklabels=False, row=row + 1, col=col)
     fig.update_annotations(font_size=12)
@@ -303,7 +303,7 @@ def weights_figure(weights: np.ndarray, titles: Sequence[str] | None = None, col
                                  showscale=i == 0, hovertemplate="w = %{z:.3f}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     for i in range(k):
-        _square_pixels(fig, i // cols + 1, i % cols + 1)
+        square_pixels(fig, i // cols + 1, i % cols + 1)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=max(160, 1200 // cols) * rows + 40, margin=dict(l=5, r=5, t=30, b=5))
     return fig
@@ -347,7 +347,7 @@ def architecture_chain(spec) -> str:
     return " → ".join(str(size) for size in (spec.in_features, *spec.hidden_sizes, spec.num_classes))
 
 
-def _square_pixels(fig: go.Figure, row: int, col: int) -> None:
+def square_pixels(fig: go.Figure, row: int, col: int) -> None:
     """Lock a subplot's aspect ratio so a 28×28 image is drawn square, without axes."""
     subplot = fig.get_subplot(row, col)
     x_anchor = subplot.xaxis.plotly_name.replace("axis", "")  # "xaxis3" → "x3"

@@ -1,19 +1,13 @@
-"""The softmax & cross-entropy lab under AppTest: the lecture's example, edits, bad input."""
+"""The softmax & cross-entropy lab under AppTest: the lecture's example, edits, bad input, the tables."""
 
 import math
-from pathlib import Path
 
+import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "3_Softmax_Lab.py")
-
-
-def metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
-    return values[0]
+from core.softmax import naive_softmax, softmax, walkthrough
+from playground import fmt
+from tests.pages.conftest import metric, table_text
 
 
 def cross_entropy_by_hand(z: list[float], target: int) -> float:
@@ -22,11 +16,8 @@ def cross_entropy_by_hand(z: list[float], target: int) -> float:
 
 
 @pytest.fixture
-def at():
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def at(open_page):
+    return open_page("1_Softmax_Lab")
 
 
 def test_the_lecture_example_gives_0_9729(at):
@@ -35,10 +26,18 @@ def test_the_lecture_example_gives_0_9729(at):
     assert any("Largest difference between the routes" in s.body for s in at.success)
 
 
-def test_every_chart_is_drawn(at):
-    # steps, −log p and the gradient
-    assert len(at.get("plotly_chart")) == 3
-    assert len(at.dataframe) >= 3  # steps table, routes, overflow
+def test_every_chart_and_table_is_drawn(at):
+    assert len(at.get("plotly_chart")) == 3  # steps, −log p and the gradient
+    for key in ("lab-steps", "lab-routes", "lab-overflow"):
+        assert len(table_text(at, key)) >= 3
+
+
+def test_the_step_table_shows_every_number_with_its_sign(at):
+    wt = walkthrough([0.2, 0.1, -0.1], 0)
+    shown = table_text(at, "lab-steps")
+    assert list(shown["log probs"]) == [fmt.number(v, ".6g") for v in wt.log_probs]
+    assert all(cell.startswith("-") for cell in shown["log probs"])  # every sign survives
+    assert list(shown["∂loss/∂z"]) == [fmt.number(v, ".6g") for v in wt.grad_formula]
 
 
 def test_editing_logits_and_target_updates_the_loss(at):
@@ -80,12 +79,26 @@ def test_bad_logits_get_a_clear_message(at, text, message):
     assert not at.metric  # nothing half-computed is shown
 
 
-def test_the_overflow_demonstration_shows_naive_nan_and_stable_answer(at):
-    overflow = [e.body for e in at.error if "overflows" in e.body]
-    assert overflow, "the default huge logits should show the naive formula failing"
-    frames = [d.value for d in at.dataframe]
-    table = next(f for f in frames if "naive exp(z) / Σ exp(z)" in f.columns)
-    assert table["naive exp(z) / Σ exp(z)"].isna().any()
-    assert abs(table["stable softmax"].sum() - 1) < 1e-12
+def test_full_width_commas_from_a_chinese_keyboard_are_read(at):
+    at.text_input(key="lab.logits").set_value("0.2，0.1，-0.1").run()
+    assert metric(at, "Cross-entropy loss") == "0.9729"
+
+
+def test_the_overflow_table_shows_nan_and_inf_as_such(at):
+    assert any("overflows" in e.body for e in at.error), "the default huge logits show the naive formula failing"
+    shown = table_text(at, "lab-overflow")
+    z = [1000.0, 0.0, -1000.0]
+    assert list(shown["exp(z)"]) == ["inf", "1", "0"]
+    assert list(shown["naive exp(z) / Σ exp(z)"]) == [fmt.number(v, ".6g") for v in naive_softmax(z)]
+    assert "nan" in list(shown["naive exp(z) / Σ exp(z)"]) and "None" not in shown.to_string()
+    assert list(shown["stable softmax"]) == [fmt.number(v, ".6g") for v in softmax(z)]
     at.text_input(key="lab.huge_logits").set_value("1, 2, 3").run()
     assert not [e.body for e in at.error if "overflows" in e.body]
+
+
+def test_a_certain_answer_costs_zero_not_minus_zero(at):
+    at.text_input(key="lab.logits").set_value("1000, 0").run()
+    assert metric(at, "Cross-entropy loss") == "0.0000"
+    routes = table_text(at, "lab-routes")
+    assert not any(cell.startswith("-0.000") for cell in routes["loss"])
+    assert np.isclose(walkthrough([1000, 0], 0).loss, 0.0)

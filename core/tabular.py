@@ -9,15 +9,20 @@ Standardizing plays the role of MNIST's ``Normalize((0.1307,), (0.3081,))``: fea
 centimetres and in thousands get comparable scales, so one learning rate suits them all. The
 held-out rows must not leak into μ and σ, hence statistics from the training split only.
 
-Pure NumPy/PyTorch: reading a CSV (pandas) happens in ``playground.tabular_ui``.
+Pure NumPy/PyTorch: reading a CSV (pandas) happens in ``playground.csv_reading``. Every
+``TabularError`` carries a code (``tabular.*``) and the raw facts of its message, so the page
+can word it in the user's language; ``str()`` is the English message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
+
+from core.errors import CodedError
 
 # ---- limits (a classroom server, a page that stays responsive) --------------------------------
 
@@ -29,8 +34,33 @@ MAX_FEATURES = 1_000
 MIN_TEST_FRACTION, MAX_TEST_FRACTION = 0.05, 0.5
 
 
-class TabularError(ValueError):
-    """A table the classifier cannot use; the message is written for the person who uploaded it."""
+MAX_NAMED_CLASSES = 5  # rare classes named in a message; more are shown as "…"
+
+
+class TabularError(CodedError, ValueError):
+    """A table the classifier cannot use; the code and params say why, for the person who uploaded it."""
+
+    templates = MappingProxyType({
+        "tabular.target_not_finite": "the target column has missing or infinite values",
+        "tabular.target_missing": "the target column has missing values",
+        "tabular.no_classes": "the target {target!r} has no values",
+        "tabular.one_class": "the target {target!r} has only one class ({only!r}): there is nothing to tell apart. "
+                             "Pick a column with at least two different values.",
+        "tabular.too_many_classes": "the target {target!r} has {classes:,} different values — more like an id or a "
+                                    "measurement than a category. A classifier needs a column of categories "
+                                    "(at most {limit} classes).",
+        "tabular.rare_classes": "{rare} of the {classes} classes of the target {target!r} have fewer than {min_rows} "
+                                "rows ({names}); each class needs at least one row to learn from and one to test "
+                                "on. Is this column really a category?",
+        "tabular.no_features": "there are no numeric feature columns to learn from",
+        "tabular.too_many_features": "{features:,} feature columns; this page takes at most {limit:,}",
+        "tabular.too_few_rows": "only {rows:,} row(s); a classifier needs at least {min_rows} to learn from "
+                                "and test on",
+        "tabular.too_many_rows": "{rows:,} rows; this page takes at most {limit:,} (use a sample)",
+        "tabular.not_finite": "non-finite values (missing, infinite or too large) in: {columns}",
+        "tabular.test_fraction": "the held-out fraction must be in {low:g}..{high:g}, got {value!r}",
+        "tabular.class_too_small": "class {label} has {rows:,} row(s); it cannot be in both parts",
+    })
 
 
 # ---- the data ---------------------------------------------------------------------------------
@@ -44,10 +74,13 @@ class TabularData:
     class_names: tuple[str, ...]  # class k is class_names[k]
     X: np.ndarray  # [N, F] float32, raw (not standardized)
     y: np.ndarray  # [N] int64 in 0..C-1
-    notes: tuple[str, ...] = ()  # how the table was read (ignored columns, dropped rows, ...)
+    # how the table was read (ignored columns, dropped rows, ...): whatever the reader records,
+    # e.g. playground.csv_reading's ReadNote (a code, its params and an English text)
+    notes: tuple[object, ...] = ()
     rows: np.ndarray | None = None  # [N] each row's number in the source table; 0..N-1 when None
 
     def __post_init__(self):
+        # plain ValueErrors: make_data builds every field from checked arrays, so these are a caller's mistake
         if self.rows is None:
             object.__setattr__(self, "rows", np.arange(len(self.y), dtype=np.int64))
         if self.X.ndim != 2 or self.X.dtype != np.float32:
@@ -81,6 +114,8 @@ def encode_target(values) -> tuple[np.ndarray, tuple[str, ...]]:
 
     Names are sorted (numbers numerically: 2 before 10), so the same table always gives
     the same encoding. Whole numbers stored as floats (1.0) are named like integers ("1").
+    A 2-D ``values`` is a caller's mistake (a plain ``ValueError``); gaps and infinities in
+    the column are the table's (a ``TabularError``).
     """
     values = np.asarray(values)
     if values.ndim != 1:
@@ -88,20 +123,15 @@ def encode_target(values) -> tuple[np.ndarray, tuple[str, ...]]:
     if values.dtype.kind in "fiub":
         numbers = values.astype(np.float64)
         if not np.isfinite(numbers).all():
-            raise TabularError("the target column has missing or infinite values")
+            raise TabularError("tabular.target_not_finite")
         classes, y = np.unique(numbers, return_inverse=True)
         names = tuple(_number_name(c) for c in classes)
     else:
         if any(_is_missing(v) for v in values):
-            raise TabularError("the target column has missing values")
+            raise TabularError("tabular.target_missing")
         classes, y = np.unique(values.astype(str), return_inverse=True)
         names = tuple(str(c) for c in classes)
     return y.astype(np.int64).reshape(-1), names
-
-
-def count(n: int, noun: str) -> str:
-    """"1 row", "2 rows", "1,000 rows"."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _number_name(x: float) -> str:
@@ -119,51 +149,47 @@ def _is_missing(value) -> bool:
 # ---- checks -----------------------------------------------------------------------------------
 
 
-def check_classes(y: np.ndarray, class_names: tuple[str, ...], target: str = "the target") -> None:
-    """Raise ``TabularError`` unless the target has 2..MAX_CLASSES classes with enough rows each."""
+def check_classes(y: np.ndarray, class_names: tuple[str, ...], target: str = "target") -> None:
+    """Raise ``TabularError`` unless the target has 2..MAX_CLASSES classes with enough rows each.
+
+    ``target`` is the target column's name, for the message.
+    """
     counts = np.bincount(y, minlength=len(class_names))
-    if len(class_names) < 2:
-        only = f" ({class_names[0]!r})" if class_names else ""
-        raise TabularError(
-            f"{target} has only one class{only}: there is nothing to tell apart. "
-            "Pick a column with at least two different values."
-        )
+    if not class_names:
+        raise TabularError("tabular.no_classes", target=target)
+    if len(class_names) == 1:
+        raise TabularError("tabular.one_class", target=target, only=class_names[0])
     if len(class_names) > MAX_CLASSES:
-        raise TabularError(
-            f"{target} has {len(class_names):,} different values — more like an id or a measurement "
-            f"than a category. A classifier needs a column of categories (at most {MAX_CLASSES} classes)."
-        )
+        raise TabularError("tabular.too_many_classes", target=target, classes=len(class_names), limit=MAX_CLASSES)
     rare = [name for name, count in zip(class_names, counts) if count < MIN_ROWS_PER_CLASS]
     if rare:
-        shown = ", ".join(repr(name) for name in rare[:5]) + (" …" if len(rare) > 5 else "")
-        raise TabularError(
-            f"{len(rare)} of the {len(class_names)} classes of {target} have fewer than "
-            f"{MIN_ROWS_PER_CLASS} rows ({shown}); each class needs at least one row to learn "
-            "from and one to test on. Is this column really a category?"
-        )
+        shown = rare[:MAX_NAMED_CLASSES] + (["…"] if len(rare) > MAX_NAMED_CLASSES else [])
+        raise TabularError("tabular.rare_classes", target=target, rare=len(rare), classes=len(class_names),
+                           min_rows=MIN_ROWS_PER_CLASS, names=", ".join(shown))
 
 
 def check_features(X: np.ndarray, feature_names: tuple[str, ...]) -> None:
     """Raise ``TabularError`` for too few rows, too many rows or columns, or non-finite values."""
     n, f = X.shape
     if f == 0:
-        raise TabularError("there are no numeric feature columns to learn from")
+        raise TabularError("tabular.no_features")
     if f > MAX_FEATURES:
-        raise TabularError(f"{f:,} feature columns; this page takes at most {MAX_FEATURES:,}")
+        raise TabularError("tabular.too_many_features", features=f, limit=MAX_FEATURES)
     if n < MIN_ROWS:
-        raise TabularError(f"only {count(n, 'row')}; a classifier needs at least {MIN_ROWS} to learn from and test on")
+        raise TabularError("tabular.too_few_rows", rows=n, min_rows=MIN_ROWS)
     if n > MAX_ROWS:
-        raise TabularError(f"{n:,} rows; this page takes at most {MAX_ROWS:,} (use a sample)")
+        raise TabularError("tabular.too_many_rows", rows=n, limit=MAX_ROWS)
     bad = ~np.isfinite(X).all(axis=0)  # [F]: NaN, ±inf, or a number too large for float32
     if bad.any():
         names = ", ".join(name for name, b in zip(feature_names, bad) if b)
-        raise TabularError(f"non-finite values (missing, infinite or too large) in: {names}")
+        raise TabularError("tabular.not_finite", columns=names)
 
 
-def make_data(X, target_values, feature_names, notes=(), target: str = "the target", rows=None) -> TabularData:
+def make_data(X, target_values, feature_names, notes=(), target: str = "target", rows=None) -> TabularData:
     """Checked ``TabularData`` from raw feature values [N, F] and the target column's values [N].
 
-    ``target`` names the column in messages; ``rows`` are the rows' numbers in the source table.
+    ``target`` is the target column's name (for messages); ``rows`` are the rows' numbers in
+    the source table; ``notes`` are kept as they are.
     """
     with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, and check_features names it
         X = np.asarray(X, dtype=np.float32)  # [N, F]
@@ -186,15 +212,13 @@ def stratified_split(y, test_fraction: float, seed: int = 0) -> tuple[np.ndarray
     """
     y = np.asarray(y)
     if not MIN_TEST_FRACTION <= test_fraction <= MAX_TEST_FRACTION:
-        raise TabularError(
-            f"the held-out fraction must be in {MIN_TEST_FRACTION:g}..{MAX_TEST_FRACTION:g}, got {test_fraction!r}"
-        )
+        raise TabularError("tabular.test_fraction", low=MIN_TEST_FRACTION, high=MAX_TEST_FRACTION, value=test_fraction)
     rng = np.random.default_rng(seed)
     train, test = [], []
     for label in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == label))  # this class's rows, shuffled
         if len(rows) < MIN_ROWS_PER_CLASS:
-            raise TabularError(f"class {label} has {count(len(rows), 'row')}; it cannot be in both parts")
+            raise TabularError("tabular.class_too_small", label=int(label), rows=len(rows))
         n_test = min(max(round(len(rows) * test_fraction), 1), len(rows) - 1)
         test.append(rows[:n_test])
         train.append(rows[n_test:])

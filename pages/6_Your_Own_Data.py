@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from core.tabular import MAX_CLASSES, MAX_TEST_FRACTION, MIN_TEST_FRACTION, TabularError
+from playground import csv_reading as reading
 from playground import session
 from playground import settings as cfg
 from playground import tabular_ui as ui
@@ -25,7 +26,7 @@ features and several classes, like the Otto product categories. Here the same ne
 training loop run on **your table**: every numeric column is a feature, one column is the class.
 Features are **standardized** ($x' = (x-\\mu)/\\sigma$ with the training rows' $\\mu$ and $\\sigma$ — the
 tabular version of MNIST's `Normalize`), a stratified **held-out** part measures the accuracy, and the
-softmax gives every row a probability per class. CSV files up to {ui.MAX_UPLOAD_MB} MB, at most
+softmax gives every row a probability per class. CSV files up to {reading.MAX_UPLOAD_MB} MB, at most
 {MAX_CLASSES} classes.
 """)
 
@@ -49,8 +50,8 @@ def parsed_upload(upload) -> tuple[str, object]:
     parsed = st.session_state.get(P + "parsed")
     if parsed is None or parsed[0] != upload.file_id:
         try:
-            outcome = ("ok", ui.read_csv_upload(upload.getvalue(), upload.name))
-        except TabularError as error:
+            outcome = ("ok", reading.read_csv_upload(upload.getvalue(), upload.name))
+        except reading.CsvError as error:
             outcome = ("error", f"Cannot use {upload.name}: {error}")
         parsed = (upload.file_id, upload.name, outcome)
         st.session_state[P + "parsed"] = parsed
@@ -65,7 +66,8 @@ def load_table():
         st.caption("Fisher's iris flowers: 150 rows, 4 measurements in cm, 3 species. Shipped with plotly.")
         return demo_table(), "Iris demo", DEMO
     upload = st.file_uploader(
-        f"CSV file (up to {ui.MAX_UPLOAD_MB} MB)", type=["csv"], key=P + "upload", max_upload_size=ui.MAX_UPLOAD_MB,
+        f"CSV file (up to {reading.MAX_UPLOAD_MB} MB)", type=["csv"], key=P + "upload",
+        max_upload_size=reading.MAX_UPLOAD_MB,
         on_change=forget_cleared_upload,
         help="First row: column names. One row per example; numeric columns are the features, "
              "one column (numbers or text) is the class.")
@@ -85,22 +87,22 @@ def load_table():
 
 @st.cache_data(show_spinner=False)
 def demo_table():
-    return ui.iris_demo()
+    return reading.iris_demo()
 
 
 def choose_target(df) -> str:
     columns = [str(c) for c in df.columns]
     key = seed_widget("target", None)
     if st.session_state[key] not in columns:  # a new table: guess its class column
-        st.session_state[key] = str(ui.guess_target(df))
+        st.session_state[key] = str(reading.guess_target(df))
     return st.selectbox("Target column (the class to predict)", columns, key=P + "target")
 
 
 def table_data(df, table_id: str, target: str):
     """The checked TabularData, or None with the reason on the page."""
-    features, _ = ui.feature_columns(df, target)
+    features, _ = reading.feature_columns(df, target)
     drop = False
-    missing = ui.missing_counts(df, [*features, target])
+    missing = reading.missing_counts(df, [*features, target])
     if missing:
         drop = st.checkbox("Drop rows with missing values", key=seed_widget("drop_missing", False),
                            help="Rows with an empty cell in a feature or the target are left out.")
@@ -108,8 +110,8 @@ def table_data(df, table_id: str, target: str):
     cached = st.session_state.get(P + "data")
     if cached is None or cached[0] != key:
         try:
-            cached = (key, ui.table_to_data(df, target, drop_missing=drop), None)
-        except TabularError as error:
+            cached = (key, reading.table_to_data(df, target, drop_missing=drop), None)
+        except (TabularError, reading.CsvError) as error:
             cached = (key, None, f"Cannot train on this table: {error}")
         st.session_state[P + "data"] = cached
     if cached[2]:
@@ -123,7 +125,7 @@ def describe(data) -> None:
     c2.metric("Features", data.num_features)
     c3.metric("Classes", data.num_classes)
     for note in data.notes:
-        st.info(note, icon="ℹ️")
+        st.info(note.text, icon="ℹ️")
     classes_col, features_col = st.columns([2, 3])
     with classes_col:
         st.markdown("**Classes**")

@@ -1,13 +1,13 @@
-"""The "Your own data" page's pandas side: read an upload, pick the columns, train, tabulate.
+"""The "Your own data" page's pandas side: train on a table, tabulate the results.
 
 ``core.tabular`` holds the maths (encoding, split, standardization, limits) on NumPy arrays;
-this module turns a CSV or the iris demo into those arrays and the results back into tables,
-with a message a student can act on for every file that cannot be used.
+``playground.csv_reading`` turns a CSV or the iris demo into those arrays, with a coded message
+for every file that cannot be used; this module trains on them and turns the results back into
+tables.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,217 +17,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.tabular import (
-    MAX_FEATURES,
-    MAX_ROWS,
-    PreparedSplit,
-    TabularData,
-    TabularError,
-    count,
-    make_data,
-    prepare,
-    split_labels,
-)
+from core.tabular import PreparedSplit, TabularData, prepare, split_labels
 from playground.settings import TrainSettings, lr_advice
 
 if TYPE_CHECKING:
     from core.training import JobSnapshot, TrainingJob, TrainingQueue
 
-# Below the server's maxUploadSize (20 MB, .streamlit/config.toml) so that this page, not the
-# server, gives the message; large enough for the lecture's Otto product data (62k rows × 93).
-MAX_UPLOAD_MB = 16
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-SEPARATORS = (",", ";", "\t", "|")
-TARGET_NAMES = ("target", "class", "label", "species", "category", "y")  # a likely target column
-BINARY_SIGNATURES = (
-    (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a gzip archive"),
-)
-
 MAX_CURVE_POINTS = 1_000  # running-loss points before the advice suggests logging less often
 JOB_KEY = "own.job"  # the OwnJob of this session, or absent
-
-
-# ---- reading a file ---------------------------------------------------------------------------
-
-
-def read_csv_upload(data: bytes, name: str = "upload.csv") -> pd.DataFrame:
-    """The uploaded bytes as a DataFrame, or ``TabularError`` saying what is wrong with the file.
-
-    Notes on how it was read (another separator, a fallback text encoding) are in
-    ``df.attrs["notes"]``.
-    """
-    if not name.lower().endswith(".csv"):
-        raise TabularError(f"{name} is not a .csv file. Save the table as CSV (comma-separated values).")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise TabularError(
-            f"{name} is {len(data) / 2**20:.1f} MB; this page reads files up to {MAX_UPLOAD_MB} MB. "
-            "Upload a sample of the rows."
-        )
-    if not data.strip():
-        raise TabularError(f"{name} is empty.")
-    _refuse_binary(data[:8192], name)
-    text, notes = _decode(data, name)
-    separator = _guess_separator(text)
-    if separator == ";":  # Excel in many European locales: ';' between fields, ',' in numbers
-        notes.append("Read with ';' between columns and ',' as the decimal mark.")
-    elif separator != ",":
-        notes.append(f"Read with {separator!r} between columns.")
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=separator, decimal="," if separator == ";" else ".",
-                         skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise TabularError(f"{name} is empty.") from None
-    except (pd.errors.ParserError, ValueError) as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise TabularError(f"{name} could not be read as CSV: {reason}") from None
-    _check_shape(df, name)
-    df.attrs["notes"] = notes
-    return df
-
-
-def _refuse_binary(head: bytes, name: str) -> None:
-    for signature, what in BINARY_SIGNATURES:
-        if head.startswith(signature):
-            raise TabularError(f"{name} is {what}, not a CSV text file. Export the table as CSV first.")
-    if b"\x00" in head:
-        raise TabularError(f"{name} is a binary file, not a CSV text file. Export the table as CSV first.")
-
-
-def _decode(data: bytes, name: str) -> tuple[str, list[str]]:
-    try:
-        return data.decode("utf-8-sig"), []  # -sig: drop the byte-order mark Excel writes
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), [f"{name} is not UTF-8; read it as Windows-1252 text."]
-    except UnicodeDecodeError:
-        raise TabularError(f"{name} is not readable text (neither UTF-8 nor Windows-1252).") from None
-
-
-def _guess_separator(text: str) -> str:
-    """The candidate that splits the header line into the most columns (a comma when none does)."""
-    header = text.lstrip().split("\n", 1)[0]
-    counts = {sep: header.count(sep) for sep in SEPARATORS}
-    best = max(SEPARATORS, key=counts.get)  # ties go to the earlier, i.e. the comma
-    return best if counts[best] > 0 else ","
-
-
-def _check_shape(df: pd.DataFrame, name: str) -> None:
-    if len(df) == 0:
-        raise TabularError(f"{name} has a header row but no data rows.")
-    if df.shape[1] < 2:
-        raise TabularError(
-            f"{name} has only one column ({df.columns[0]!r}). A classifier needs feature columns and "
-            "a target column, separated by commas."
-        )
-    if len(df) > MAX_ROWS:
-        raise TabularError(f"{name} has {len(df):,} rows; this page takes at most {MAX_ROWS:,}. Upload a sample.")
-    if df.shape[1] > MAX_FEATURES + 1:
-        raise TabularError(f"{name} has {df.shape[1]:,} columns; this page takes at most {MAX_FEATURES + 1:,}.")
-    if not any(_is_numeric(df[column]) for column in df.columns):
-        raise TabularError(
-            f"{name} has no numeric columns, so there are no features to learn from. "
-            "The classifier reads numbers: encode text columns as numbers first."
-        )
-
-
-def iris_demo() -> pd.DataFrame:
-    """Fisher's iris (150 rows, 4 features, 3 species), shipped with plotly: no download."""
-    import plotly.express as px
-
-    return px.data.iris().drop(columns=["species_id"])  # species_id would give the answer away
-
-
-# ---- choosing columns -------------------------------------------------------------------------
-
-
-def _is_numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column)  # bools count: they become 0 and 1
-
-
-def guess_target(df: pd.DataFrame) -> str:
-    """A column named like a target, else the last text column, else the last column."""
-    by_name = {str(c).strip().lower(): c for c in df.columns}
-    for name in TARGET_NAMES:
-        if name in by_name:
-            return by_name[name]
-    text_columns = [c for c in df.columns if not _is_numeric(df[c])]
-    return text_columns[-1] if text_columns else df.columns[-1]
-
-
-def _numbers_the_rows(column: pd.Series) -> bool:
-    """True for a running row number (0, 1, 2, … or 1, 2, 3, …): an id, not a measurement.
-
-    Kept as a feature it would let the model learn where a row sits in the file; in the
-    Otto data, sorted by class, the id alone predicts the class.
-    """
-    if len(column) < 3 or not pd.api.types.is_integer_dtype(column):
-        return False
-    steps = np.diff(column.to_numpy(dtype=np.int64))
-    return bool((steps == 1).all())
-
-
-def feature_columns(df: pd.DataFrame, target: str) -> tuple[list[str], list[str]]:
-    """(numeric feature columns, notes about the columns left out)."""
-    features, text, counters = [], [], []
-    for column in df.columns:
-        if column == target:
-            continue
-        if not _is_numeric(df[column]):
-            text.append(str(column))
-        elif df[column].notna().all() and _numbers_the_rows(df[column]):
-            counters.append(str(column))
-        else:
-            features.append(column)
-    notes = []
-    if text:
-        notes.append(f"Not numeric, so not used as features: {', '.join(text)}.")
-    if counters:
-        notes.append(f"A running row number (like 1, 2, 3, …), so not used as a feature: {', '.join(counters)}.")
-    return features, notes
-
-
-def missing_counts(df: pd.DataFrame, columns) -> dict[str, int]:
-    """Column → number of empty cells, for the columns that have any."""
-    counts = df[list(columns)].isna().sum()
-    return {str(column): int(count) for column, count in counts.items() if count}
-
-
-def table_to_data(df: pd.DataFrame, target: str, drop_missing: bool = False) -> TabularData:
-    """The checked ``TabularData`` for ``target`` and every numeric column as a feature.
-
-    Missing values are an error unless ``drop_missing``; then the rows with a gap in a used
-    column are left out (and the notes say how many).
-    """
-    if target not in df.columns:
-        raise TabularError(f"there is no column {target!r}")
-    features, column_notes = feature_columns(df, target)
-    notes = [*df.attrs.get("notes", []), *column_notes]  # how the file was read, then the columns
-    if not features:
-        raise TabularError(
-            f"besides the target {target!r} there is no numeric column to use as a feature. "
-            "The classifier reads numbers: encode text columns as numbers, or pick another target."
-        )
-    used = [*features, target]
-    missing = missing_counts(df, used)
-    if missing:
-        gaps = df[used].isna().any(axis=1)  # [N] rows with at least one gap
-        if not drop_missing:
-            raise TabularError(describe_missing(missing, int(gaps.sum()), len(df)))
-        df = df[~gaps]
-        notes.append(f"Left out {count(int(gaps.sum()), 'row')} with missing values; {count(len(df), 'row')} remain.")
-    X = df[features].to_numpy(dtype=np.float64)  # [N, F]; float64 first so huge values show as inf
-    return make_data(X, df[target].to_numpy(), features, notes, target=f"the target {target!r}",
-                     rows=df.index.to_numpy())
-
-
-def describe_missing(missing: dict[str, int], rows: int, total: int) -> str:
-    columns = ", ".join(f"{column!r} ({count(cells, 'empty cell')})" for column, cells in missing.items())
-    return (f"Missing values in {columns}: {rows:,} of the {total:,} rows {'has' if rows == 1 else 'have'} a gap. "
-            f"Drop those rows to train on the other {total - rows:,}, or fill the gaps in the file.")
 
 
 # ---- tables for the page ------------------------------------------------------------------------

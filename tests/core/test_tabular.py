@@ -1,10 +1,13 @@
 """core.tabular: target encoding, checks, the stratified split, standardization, and training a table."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
 from core import tabular as tb
+from core.errors import CodedError, all_templates
 from core.models import ModelSpec, build_model
 from core.training import TrainConfig, fit
 
@@ -42,45 +45,98 @@ def test_numeric_classes_sort_as_numbers_and_whole_floats_read_as_integers():
     assert fractional == ("0.5", "1.5")
 
 
-@pytest.mark.parametrize("values", [np.array([1.0, np.nan, 2.0]), np.array(["a", None, "b"], dtype=object),
-                                    np.array(["a", "  ", "b"], dtype=object)])
-def test_a_target_with_gaps_is_refused(values):
-    with pytest.raises(tb.TabularError, match="missing"):
+@pytest.mark.parametrize("values, code", [
+    (np.array([1.0, np.nan, 2.0]), "tabular.target_not_finite"),
+    (np.array([1.0, np.inf, 2.0]), "tabular.target_not_finite"),
+    (np.array(["a", None, "b"], dtype=object), "tabular.target_missing"),
+    (np.array(["a", "  ", "b"], dtype=object), "tabular.target_missing"),
+])
+def test_a_target_with_gaps_is_refused(values, code):
+    with pytest.raises(tb.TabularError, match="missing") as error:
         tb.encode_target(values)
+    assert error.value.code == code and error.value.params == {}
+
+
+def test_a_two_dimensional_target_is_a_callers_mistake():
+    with pytest.raises(ValueError, match="one column") as error:
+        tb.encode_target(np.zeros((3, 2)))
+    assert not isinstance(error.value, CodedError)
 
 
 def test_one_class_is_refused_with_its_name():
     y, names = tb.encode_target(np.array(["spam"] * 20, dtype=object))
-    with pytest.raises(tb.TabularError, match="only one class \\('spam'\\)"):
-        tb.check_classes(y, names, "the target 'kind'")
+    with pytest.raises(tb.TabularError, match="the target 'kind' has only one class \\('spam'\\)") as error:
+        tb.check_classes(y, names, "kind")
+    assert error.value.code == "tabular.one_class" and error.value.params == {"target": "kind", "only": "spam"}
+    with pytest.raises(tb.TabularError) as error:
+        tb.check_classes(np.zeros(0, np.int64), (), "kind")
+    assert error.value.code == "tabular.no_classes"
 
 
 def test_hundreds_of_classes_read_as_an_id_or_a_measurement():
     y, names = tb.encode_target(np.arange(300) / 7)  # a continuous column picked as the target
-    with pytest.raises(tb.TabularError, match="300 different values.*at most 50 classes"):
+    with pytest.raises(tb.TabularError, match="300 different values.*at most 50 classes") as error:
         tb.check_classes(y, names)
+    assert error.value.code == "tabular.too_many_classes"
+    assert error.value.params == {"target": "target", "classes": 300, "limit": tb.MAX_CLASSES}
     y, names = tb.encode_target(np.arange(2 * tb.MAX_CLASSES) % tb.MAX_CLASSES)  # exactly the limit, 2 rows each
     tb.check_classes(y, names)
 
 
 def test_a_class_with_a_single_row_is_named():
     y, names = tb.encode_target(np.array(["a"] * 5 + ["b"] * 5 + ["lonely"], dtype=object))
-    with pytest.raises(tb.TabularError, match="1 of the 3 classes.*'lonely'"):
+    with pytest.raises(tb.TabularError, match="1 of the 3 classes.*\\(lonely\\)") as error:
         tb.check_classes(y, names)
+    assert error.value.code == "tabular.rare_classes"
+    assert error.value.params == {"target": "target", "rare": 1, "classes": 3, "min_rows": 2, "names": "lonely"}
+
+
+def test_many_rare_classes_are_named_up_to_five():
+    values = np.array(["common"] * 4 + [f"r{i}" for i in range(7)], dtype=object)
+    with pytest.raises(tb.TabularError) as error:
+        tb.check_classes(*tb.encode_target(values), "code")
+    assert error.value.params["rare"] == 7 and error.value.params["names"] == "r0, r1, r2, r3, r4, …"
 
 
 def test_feature_checks_name_the_bad_columns():
     X = np.ones((20, 3))
     X[4, 1] = np.inf
     X[7, 2] = 1e300  # finite in float64, infinite as float32
-    with pytest.raises(tb.TabularError, match="non-finite.*: b, c"):
+    with pytest.raises(tb.TabularError, match="non-finite.*: b, c") as error:
         tb.make_data(X, ["p", "q"] * 10, ("a", "b", "c"))
-    with pytest.raises(tb.TabularError, match="only 3 rows"):
+    assert error.value.code == "tabular.not_finite" and error.value.params == {"columns": "b, c"}
+    with pytest.raises(tb.TabularError, match="only 3 row\\(s\\)") as error:
         tb.check_features(np.ones((3, 2), np.float32), ("a", "b"))
-    with pytest.raises(tb.TabularError, match="only 1 row;"):
+    assert error.value.code == "tabular.too_few_rows" and error.value.params == {"rows": 3, "min_rows": tb.MIN_ROWS}
+    with pytest.raises(tb.TabularError, match="only 1 row\\(s\\);"):
         tb.check_features(np.ones((1, 2), np.float32), ("a", "b"))
-    with pytest.raises(tb.TabularError, match="at most 1,000"):
+    with pytest.raises(tb.TabularError, match="at most 1,000") as error:
         tb.check_features(np.ones((20, tb.MAX_FEATURES + 1), np.float32), tuple(map(str, range(tb.MAX_FEATURES + 1))))
+    assert error.value.code == "tabular.too_many_features" and error.value.params["features"] == tb.MAX_FEATURES + 1
+    with pytest.raises(tb.TabularError, match="no numeric feature columns") as error:
+        tb.check_features(np.ones((20, 0), np.float32), ())
+    assert error.value.code == "tabular.no_features"
+
+
+def test_too_many_rows_are_refused(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_ROWS", 50)
+    with pytest.raises(tb.TabularError, match="60 rows; this page takes at most 50") as error:
+        tb.check_features(np.ones((60, 2), np.float32), ("a", "b"))
+    assert error.value.code == "tabular.too_many_rows" and error.value.params == {"rows": 60, "limit": 50}
+
+
+def test_every_tabular_code_is_namespaced_and_errors_survive_pickling():
+    codes = [code for code in all_templates() if code in tb.TabularError.templates]
+    assert codes and all(code.startswith("tabular.") for code in codes)
+    error = tb.TabularError("tabular.one_class", target="kind", only="spam")
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, ValueError) and (again.code, again.params, str(again)) == (
+        error.code, error.params, str(error))
+
+
+def test_no_message_wraps_a_name_in_markdown():
+    for template in tb.TabularError.templates.values():
+        assert "`" not in template and "**" not in template
 
 
 def test_make_data_gives_float32_features_int64_labels_and_row_numbers():
@@ -122,8 +178,16 @@ def test_every_class_lands_in_both_parts_even_when_tiny():
 
 
 def test_a_fraction_out_of_range_is_refused():
-    with pytest.raises(tb.TabularError, match="held-out fraction"):
+    with pytest.raises(tb.TabularError, match="held-out fraction must be in 0.05..0.5, got 0.9") as error:
         tb.stratified_split(np.array([0, 1] * 10), 0.9)
+    assert error.value.code == "tabular.test_fraction"
+    assert error.value.params == {"low": tb.MIN_TEST_FRACTION, "high": tb.MAX_TEST_FRACTION, "value": 0.9}
+
+
+def test_a_class_of_one_row_cannot_be_split():
+    with pytest.raises(tb.TabularError, match="class 1 has 1 row\\(s\\)") as error:
+        tb.stratified_split(np.array([0] * 10 + [1]), 0.2)
+    assert error.value.code == "tabular.class_too_small" and error.value.params == {"label": 1, "rows": 1}
 
 
 # ---- standardization ---------------------------------------------------------------------------

@@ -170,10 +170,10 @@ def test_an_uploaded_table_with_gaps_offers_to_drop_them_and_trains(at):
     rows[5] = ",0.5,low"
     upload(at, "points.csv", ("x,y,label\n" + "\n".join(rows) + "\n").encode())
     [error] = [e.value for e in at.error]
-    assert "Missing values in 'x' (1 empty cell)" in error
+    assert "Missing values in x (empty cells per column: 1)" in error
     at.checkbox(key=P + "drop_missing").check().run()
     assert not at.error and metrics(at)["Rows"] == "59"
-    assert any("Left out 1 row with missing values" in i.value for i in at.info)
+    assert any("Left out 1 row(s) with missing values" in i.value for i in at.info)
     own = train_to_the_end(at)
     assert own.data.num_rows == 59 and own.source == "points.csv · target label"
     assert 5 not in frame(at, "predicted class")["row"].tolist()

@@ -245,11 +245,9 @@ class Standardizer:
     def transform(self, X: np.ndarray) -> np.ndarray:
         return ((np.asarray(X, dtype=np.float32) - self.mean) / self.std).astype(np.float32)  # [N, F]
 
-    def notes(self, feature_names) -> list[str]:
-        if not self.constant:
-            return []
-        names = ", ".join(str(feature_names[i]) for i in self.constant)
-        return [f"Constant in the training rows, so it carries no information (left unscaled): {names}."]
+    def constant_features(self, feature_names) -> list[str]:
+        """The features that never change in the training rows (they carry no information)."""
+        return [str(feature_names[i]) for i in self.constant]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The catalogues are TOML files beside this module (``locales/en.toml``, ``locales
 nested tables give dotted keys (``[train.status] finished = "…"`` is ``train.status.finished``),
 placeholders are named and formatted by Python's ``str.format`` in both languages (so
 ``{accuracy:.2%}`` prints the same digits everywhere), and a table with ``one``/``other``
-entries is a plural, chosen by the ``count`` parameter. Sentences are never assembled in code.
+entries is a plural, chosen by the ``count`` parameter (or the one its ``count`` entry names).
+Sentences are never assembled in code.
 
 The language: ``?lang=zh`` / ``?lang=en`` in the URL, else the session's choice, else the
 browser's (``st.context.locale``), else English.
@@ -30,7 +31,7 @@ DEFAULT = "en"
 LANGUAGE_NAMES = MappingProxyType({"en": "English", "zh": "中文"})
 LOCALES = Path(__file__).resolve().parent / "locales"
 SESSION_KEY = "playground.lang"
-PLURAL_FORMS = frozenset({"one", "other"})
+PLURAL_FORMS = frozenset({"one", "other", "count"})  # "count": which parameter picks the form
 
 # Markdown punctuation that could turn user-supplied text into formatting or a link.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=/\"'^@])")
@@ -146,7 +147,7 @@ def _format(key: str, params: dict, escape: bool) -> str:
         if entry is None:
             raise KeyError(f"no text for {key!r}")
     if isinstance(entry, dict):
-        count = params.get("count", 0)
+        count = params.get(entry.get("count", "count"), 0)
         entry = entry.get("one") if count == 1 and "one" in entry else entry["other"]
     if escape:
         params = {name: escape_markdown(value) if isinstance(value, str) and not isinstance(value, Markdown)
@@ -160,6 +161,13 @@ def error_text(error: BaseException, markdown: bool = True) -> str:
         return (t if markdown else plain)(f"errors.{error.code}", **error.params)
     text = str(error)
     return escape_markdown(text) if markdown else text
+
+
+def note_text(note) -> str:
+    """A note with a ``code`` and ``params`` (e.g. how a CSV was read), in the user's language."""
+    if has(note.code):
+        return t(note.code, **note.params)
+    return escape_markdown(str(note))
 
 
 def choice(name: str, value: Any) -> str:

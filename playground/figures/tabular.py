@@ -1,61 +1,62 @@
-"""Plotly figures for the "Your own data" page: the live curve and a labelled confusion matrix."""
+"""Figures and tables for the "Your own data" page: the live curve, and the table's classes,
+features and per-row softmax (the confusion matrix is ``figures.training.confusion_figure``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
+from core.tabular import TabularData, split_labels
 from playground.figures.training import loss_figure
+from playground.i18n import plain
 
 if TYPE_CHECKING:
     from core.training import History
 
-LABELLED_EPOCHS = 20  # beyond this many epochs, per-epoch accuracy labels would pile up
+
+def live_loss_figure(history: History, epochs: int, height: int = 360) -> go.Figure:
+    """The Train page's loss figure, worded for a held-out split instead of a test set."""
+    return loss_figure(history, epochs=epochs, height=height, held_out=True)
 
 
-def live_loss_figure(history: "History", epochs: int, height: int = 360) -> go.Figure:
-    """The Train page's loss figure, worded for a held-out split instead of a test set.
+def class_table(data: TabularData) -> pd.DataFrame:
+    counts = data.class_counts()
+    return pd.DataFrame({plain("own.col.class"): data.class_names, plain("own.col.rows"): counts,
+                         plain("own.col.share"): 100 * counts / counts.sum()})
 
-    A small table trains for many short epochs (iris: 100 epochs of 8 batches), so the
-    accuracy's text labels are dropped when they would overlap.
+
+def feature_table(data: TabularData) -> pd.DataFrame:
+    """Mean, standard deviation and range of each feature, as uploaded (before standardizing)."""
+    X = data.X.astype(np.float64)  # [N, F]
+    return pd.DataFrame({plain("own.col.feature"): data.feature_names, plain("own.col.mean"): X.mean(axis=0),
+                         "std": X.std(axis=0), "min": X.min(axis=0), "max": X.max(axis=0)})
+
+
+def probability_column(class_name: str) -> str:
+    return f"p({class_name})"
+
+
+def predictions_frame(data: TabularData, test_idx: np.ndarray, probs: np.ndarray, rows: str = "held-out") -> pd.DataFrame:
+    """One row per table row: its features, true and predicted class, and the softmax per class.
+
+    ``probs`` is [N, C] for every row of ``data``; ``rows`` is "held-out" (only the rows the
+    model never trained on) or "all" (with a column saying which part each row was in).
     """
-    fig = loss_figure(history, epochs=epochs, height=height)
-    fig.update_traces(selector=dict(name="test loss"), name="held-out loss",
-                      hovertemplate="epoch %{x}<br>held-out loss %{y:.4f}<extra></extra>")
-    fig.update_traces(selector=dict(name="test accuracy"), name="held-out accuracy",
-                      hovertemplate="epoch %{x}<br>held-out accuracy %{y:.2f}%<extra></extra>")
-    if epochs > LABELLED_EPOCHS:
-        fig.update_traces(selector=dict(name="held-out loss"), mode="lines")
-        fig.update_traces(selector=dict(name="held-out accuracy"), mode="lines", text=None)
-    fig.update_layout(yaxis2_title_text="held-out accuracy (%)")
-    return fig
-
-
-def confusion_figure(confusion: Sequence[Sequence[int]], class_names: Sequence[str], height: int | None = None) -> go.Figure:
-    """Counts with rows = true class, columns = predicted class, both named.
-
-    Correct answers (the diagonal) are green and mistakes red, each on its own scale, so a
-    handful of mistakes stays visible next to a large diagonal.
-    """
-    counts = np.asarray(confusion, dtype=np.int64)  # [C, C]
-    n = counts.shape[0]
-    if counts.shape != (n, n) or len(class_names) != n:
-        raise ValueError(f"a {counts.shape} confusion matrix needs {n} class names, got {len(class_names)}")
-    names = [str(name) for name in class_names]
-    diagonal = np.eye(n, dtype=bool)
-    correct = np.where(diagonal, counts, np.nan).tolist()  # NaN cells are left blank
-    mistakes = np.where(diagonal, np.nan, counts).tolist()
-    cell = dict(x=names, y=names, texttemplate="%{z}", showscale=False, xgap=1, ygap=1,
-                hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>")
-    fig = go.Figure([
-        go.Heatmap(z=correct, colorscale="Greens", zmin=0, zmax=max(int(counts.diagonal().max()), 1),
-                   name="correct", **cell),
-        go.Heatmap(z=mistakes, colorscale=[[0, "#ffffff"], [1, "#d62728"]], zmin=0,
-                   zmax=max(int(np.nanmax(np.where(diagonal, 0, counts))), 1), name="mistakes", **cell),
-    ])
-    fig.update_xaxes(title_text="predicted class", side="top", type="category")
-    fig.update_yaxes(title_text="true class", autorange="reversed", type="category")
-    fig.update_layout(height=height or min(180 + 40 * n, 900), margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    if rows not in ("held-out", "all"):
+        raise ValueError(f"rows must be 'held-out' or 'all', not {rows!r}")
+    pick = np.asarray(test_idx) if rows == "held-out" else np.arange(data.num_rows)
+    names = np.asarray(data.class_names, dtype=object)
+    pred = probs.argmax(axis=1)  # [N]
+    columns = {plain("own.col.row"): data.rows[pick]}
+    if rows == "all":
+        parts = split_labels(data.num_rows, test_idx)[pick]
+        columns[plain("own.col.part")] = [plain(f"own.part.{part.replace('-', '_')}") for part in parts]
+    columns |= {feature: data.X[pick, j] for j, feature in enumerate(data.feature_names)}
+    columns[plain("own.col.true")] = names[data.y[pick]]
+    columns[plain("own.col.predicted")] = names[pred[pick]]
+    columns[plain("own.col.correct")] = ["✓" if ok else "✗" for ok in data.y[pick] == pred[pick]]
+    columns |= {probability_column(name): probs[pick, k] for k, name in enumerate(data.class_names)}
+    return pd.DataFrame(columns)

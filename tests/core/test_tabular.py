@@ -221,8 +221,7 @@ def test_a_constant_feature_is_left_unscaled_and_named():
     scaler = tb.Standardizer.fit(X)
     assert scaler.constant == (1,) and scaler.std[1] == 1.0
     assert np.isfinite(scaler.transform(X)).all() and np.allclose(scaler.transform(X)[:, 1], 0)
-    assert scaler.notes(["length", "colour"]) == [
-        "Constant in the training rows, so it carries no information (left unscaled): colour."]
+    assert scaler.constant_features(["length", "colour"]) == ["colour"]
 
 
 def test_split_labels_mark_the_held_out_rows():

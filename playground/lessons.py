@@ -45,11 +45,11 @@ def link(base_url: str, page: str, code: str, lang: str) -> str:
     return f"{base_url.rstrip('/')}/{PAGE_PATHS[page]}?{QUERY_KEY}={code}&lang={lang}"
 
 
-def qr_svg(url: str) -> str:
+def qr_png(url: str) -> bytes:
     """A QR code of the link, big and plain enough to scan off a projector."""
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, dark="#000000", light="#ffffff")
-    return buffer.getvalue().decode("utf-8")
+    segno.make(url, error="m").save(buffer, kind="png", scale=8, border=2)
+    return buffer.getvalue()
 
 
 def active(room: Room, page: str) -> ActiveLesson | None:

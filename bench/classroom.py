@@ -1,0 +1,754 @@
+"""A classroom on one server: N simulated students drive `streamlit run` over its websocket.
+
+    python -m bench.classroom --students 30          # the lecture's default settings
+    python -m bench.classroom --smoke                # 3 students, the subset, a small network, seconds
+    python -m bench.classroom --students 10 --browser  # plus one real headless Chromium
+
+It starts the app itself (`streamlit run streamlit_app.py` on 127.0.0.1 and a free port,
+SOFTMAX_PLAYGROUND_SOURCES passed through; `--smoke` defaults it to `subset`), waits for
+/_stcore/health, then runs every student in one asyncio loop, each a `bench.stclient`
+tab that behaves like a browser (widget state, fragment auto-reruns, message cache, the
+media and component files a browser fetches). A wave is:
+
+1. everyone opens Home, then Draw                       → home ready, draw ready
+2. everyone draws three digits, stroke by stroke, clearing the pad in between
+                                                         → stroke → prediction, stroke → bars
+3. when the whole class has drawn (the teacher says "now train"), everyone opens Train,
+   optionally picks a small network (`--small-network`), presses Train, watches the live
+   panel for `--train-watch` seconds after their own run started, then presses Stop
+                                                         → train page ready, train feedback,
+                                                           train first progress, train stop
+4. when everyone is done, everyone leaves (closes the tab).
+
+A second wave of N new students follows (`--waves`). The server's RSS (VmRSS, and VmHWM
+for the peak) is sampled at the start, with a wave connected (after drawing, after
+training), after it left, and again for the next wave. Sessions that errored (an
+exception on the page, a step that timed out, a protocol surprise) or whose websocket the
+server closed are counted.
+
+How each metric is measured (the client's arrival time stamps, `time.monotonic()`):
+
+- home ready / draw ready / train page ready: from sending the page's rerun until its
+  script_finished arrived (draw ready also requires the canvas element to have arrived);
+- stroke → prediction / stroke → bars: from sending the canvas state until the delta with
+  the prediction metric / the probability chart arrived;
+- train feedback: from pressing Train until the live panel first said anything about the
+  run (queued, running or ended);
+- train first progress: from pressing Train until the student's own run showed progress
+  (its progress bar, or an end message if it finished before the first refresh);
+- train stop: from pressing Stop until the panel said the run stopped (or ended).
+
+These are server-side times as the network delivers them: a real tab adds its own
+rendering, and the canvas waits 200 ms after the pen lifts before it sends (the
+`--browser` student measures what a person sees, both included). The load generator
+runs on the same machine as the server; its own CPU time is printed with the server's.
+
+The table prints p50/p95/max with a proposed target next to each. `--smoke` exits non-zero
+only when something broke (errors, disconnects, a metric with no measurements), never
+for a slow number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.stclient import (
+    DIGIT_STROKES, AppError, ClientError, Node, StepTimeout, StreamlitClient, blank_canvas_state,
+    draw_digit_state, render_digit,
+)
+
+# =====================================================================================
+# APP-SPECIFIC KNOWLEDGE. Everything this benchmark knows about the app's pages lives in
+# this section; when a page changes, change it here. Nothing below names a page or key.
+# =====================================================================================
+
+APP_SCRIPT = "streamlit_app.py"
+HOME_PAGE = "Home"  # streamlit_app.py, the main page
+DRAW_PAGE = "Draw"  # pages/2_Draw.py (page name and URL path)
+TRAIN_PAGE = "Train"  # pages/1_Train.py
+
+# Draw page
+CANVAS_KEY = "draw_canvas"  # the st_canvas component (streamlit-drawable-canvas, Components v2)
+CANVAS_SIZE = 280
+PEN_WIDTH = 18  # the "draw.pen" slider's default
+DIGITS_PER_STUDENT = 3
+
+
+def is_canvas(node: Node) -> bool:
+    return node.key == CANVAS_KEY
+
+
+def is_prediction(node: Node) -> bool:
+    """The predicted digit: `st.metric("Prediction", …)` inside container "draw-predicted-digit"."""
+    return node.type == "metric" and node.label == "Prediction"
+
+
+def is_bars(node: Node) -> bool:
+    """The softmax bar chart."""
+    return node.key == "draw.probs_chart"
+
+
+def predicted_digit(node: Node) -> str:
+    """The digit the prediction metric shows."""
+    return node.body.body.strip()
+
+
+# Train page
+TRAIN_BUTTON_KEY = "train.start"
+STOP_BUTTON_KEY = "train.stop"  # inside the live panel, an st.fragment(run_every=0.5) while busy
+# --small-network: one hidden layer of 32 units, so an epoch costs little (≈ 0.03 s on the
+# subset, idle), and the most epochs the page allows, so the run still outlives the
+# students' --train-watch and their Stop is measured. Set in this order: the depth decides
+# which "hidden.<i>" widgets exist.
+SMALL_TRAINING = (("train.w.depth", 1), ("train.w.hidden.0", 32), ("train.w.epochs", 50))
+
+# The live panel's status (pages/1_Train.py, draw_job_status): an info "⏳ Queued…" while
+# waiting for the server's one training slot, an st.progress while running, and an alert
+# with one of these icons once the run ended (finished, stopped, diverged, failed).
+QUEUED_ICON = "⏳"
+ENDED_ICONS = ("✅", "⏹", "💥", "❌")
+
+
+def _alert_icon(node: Node) -> str:
+    if node.type != "alert":
+        return ""
+    body = node.body
+    return body.icon or body.body[:1]
+
+
+def is_train_ended(node: Node) -> bool:
+    return _alert_icon(node) in ENDED_ICONS
+
+
+def is_train_progress(node: Node) -> bool:
+    """The student's own run has started: its progress bar (or it already ended)."""
+    return node.type == "progress" or is_train_ended(node)
+
+
+def is_train_feedback(node: Node) -> bool:
+    """Anything the live panel says about the run just asked for."""
+    return is_train_progress(node) or _alert_icon(node) == QUEUED_ICON
+
+
+def is_train_idle(node: Node) -> bool:
+    """The Train button is enabled again: the run was collected and the page redrawn."""
+    return node.key == TRAIN_BUTTON_KEY and not node.body.disabled
+
+
+# Proposed targets (seconds, at the given percentile): what a student should feel as
+# "instant" or "quick". Informative only: a slow number never fails the benchmark.
+TARGETS: dict[str, tuple[str, float]] = {
+    "home ready": ("p95", 2.0),
+    "draw ready": ("p95", 3.0),
+    "stroke → prediction": ("p95", 0.3),
+    "stroke → bars": ("p95", 0.5),
+    "train page ready": ("p95", 2.0),
+    "train feedback": ("p95", 1.0),
+    "train first progress": ("p95", 10.0),
+    "train stop": ("p95", 1.0),
+}
+
+# Browser student (--browser): CSS selectors of the same things (widget keys become
+# `.st-key-<key>`; the canvas lives in an open shadow root that Playwright pierces).
+BROWSER_CANVAS = ".st-key-draw_canvas canvas.upper-canvas"
+BROWSER_READY_HINT = "text=Draw a digit on the black pad"
+BROWSER_PREDICTION = ".st-key-draw-predicted-digit [data-testid='stMetricValue']"
+BROWSER_BARS = ".st-key-draw-probs .js-plotly-plot g.point"  # ten bars once drawn
+BROWSER_BAR_COUNT = 10
+BROWSER_RESET = ".st-key-draw_canvas button[aria-label='Reset canvas & history']"
+
+# =====================================================================================
+# The benchmark. Nothing below knows the app's pages.
+# =====================================================================================
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("SOFTMAX_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 90
+METRICS = list(TARGETS)
+
+
+@dataclass
+class Config:
+    students: int = 30
+    waves: int = 2
+    sources: str | None = None  # SOFTMAX_PLAYGROUND_SOURCES for the server; None: inherited
+    small_network: bool = False
+    train_watch: float = 2.0  # seconds to watch one's own run before pressing Stop
+    think: float = 1.0  # mean pause between a student's actions
+    stroke_pause: float = 0.6  # mean pause between strokes
+    arrival_spread: float = 5.0  # students arrive over this many seconds
+    step_timeout: float = 120.0  # any single wait
+    leave_wait: float = 5.0  # after a wave left, before sampling RSS
+    deadline: float | None = None  # the whole run; None: from the class size
+    browser: bool = False
+    seed: int = 0
+    smoke: bool = False
+
+    def wave_deadline(self) -> float:
+        if self.deadline is not None:
+            return self.deadline / max(self.waves, 1)
+        # A one-job-at-a-time training queue: the last student waits for everyone before.
+        return 180 + self.students * (self.train_watch + 20)
+
+
+def smoke_config() -> Config:
+    return Config(students=3, waves=2, sources="subset", small_network=True, train_watch=0.5, think=0.1,
+                  stroke_pause=0.1, arrival_spread=0.3, step_timeout=90, leave_wait=1.0, deadline=240,
+                  smoke=True)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`streamlit run` of the app on 127.0.0.1; always stopped by `stop()` (use try/finally)."""
+
+    def __init__(self, sources: str | None):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.sources = sources
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="classroom-streamlit-", suffix=".log")[1])
+        self._log = None
+
+    def start(self) -> None:
+        env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+        if self.sources is not None:
+            env["SOFTMAX_PLAYGROUND_SOURCES"] = self.sources
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", APP_SCRIPT, "--server.address", "127.0.0.1",
+             "--server.port", str(self.port), "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited early with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"no answer from {self.base_url}/_stcore/health in {SERVER_START_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def memory_kb(self) -> tuple[int, int]:
+        """(VmRSS, VmHWM) of the server process in kB; (0, 0) if it is gone."""
+        values = {"VmRSS": 0, "VmHWM": 0}
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                name, _, rest = line.partition(":")
+                if name in values:
+                    values[name] = int(rest.split()[0])
+        except (OSError, ValueError, AttributeError):
+            pass
+        return values["VmRSS"], values["VmHWM"]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, AttributeError):
+            return 0.0
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+@dataclass
+class StudentResult:
+    name: str
+    wave: int
+    error: str | None = None
+    disconnected: str | None = None
+    stats: object | None = None
+
+
+@dataclass
+class Report:
+    config: Config
+    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: {m: [] for m in METRICS})
+    students: list[StudentResult] = field(default_factory=list)
+    memory: list[tuple[str, int, int]] = field(default_factory=list)
+    server_cpu: list[tuple[str, float]] = field(default_factory=list)
+    browser: dict[str, object] = field(default_factory=dict)
+    server_log_tail: str = ""
+    server_exit: int | None = None  # the server's exit code if it died during the run
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+    digits_drawn: int = 0
+    digits_recognised: int = 0  # the prediction after the digit's last stroke was that digit
+
+    def record(self, metric: str, wave: int, seconds: float) -> None:
+        self.metrics[metric].append((wave, seconds))
+
+    @property
+    def errored(self) -> list[StudentResult]:
+        return [s for s in self.students if s.error]
+
+    @property
+    def disconnected(self) -> list[StudentResult]:
+        return [s for s in self.students if s.disconnected]
+
+    @property
+    def empty_metrics(self) -> list[str]:
+        return [m for m, values in self.metrics.items() if not values]
+
+    @property
+    def broken(self) -> bool:
+        """What `--smoke` fails on: errors, disconnects, or a metric never measured."""
+        return bool(self.errored or self.disconnected or self.empty_metrics or self.server_exit is not None
+                    or (self.config.browser and self.browser.get("error")))
+
+    def format(self) -> str:
+        lines = []
+        waves = sorted({w for values in self.metrics.values() for w, _ in values})
+        head = f"{'metric':<22}{'n':>5}{'p50':>9}{'p95':>9}{'max':>9}   {'target':<14}{'':<8}"
+        head += "".join(f"{f'w{w} p50':>9}" for w in waves)
+        lines += [head, "-" * len(head)]
+        for metric in METRICS:
+            values = [s for _, s in self.metrics[metric]]
+            stat, limit = TARGETS[metric]
+            if not values:
+                lines.append(f"{metric:<22}{0:>5}{'—':>9}{'—':>9}{'—':>9}   {stat} ≤ {limit:g} s  NOT MEASURED")
+                continue
+            p50, p95, top = percentile(values, 50), percentile(values, 95), max(values)
+            verdict = "meets" if {"p50": p50, "p95": p95, "max": top}[stat] <= limit else "misses"
+            row = f"{metric:<22}{len(values):>5}{p50:>9.3f}{p95:>9.3f}{top:>9.3f}   {f'{stat} ≤ {limit:g} s':<14}{verdict:<8}"
+            for w in waves:
+                in_wave = [s for wave, s in self.metrics[metric] if wave == w]
+                row += f"{percentile(in_wave, 50):>9.3f}" if in_wave else f"{'—':>9}"
+            lines.append(row)
+        lines.append("(seconds; targets are proposals, informative only)")
+        if self.browser:
+            lines.append("")
+            lines.append("one real browser (headless Chromium) on the same server:")
+            for name, value in self.browser.items():
+                lines.append(f"  {name}: {value:.3f} s" if isinstance(value, float) else f"  {name}: {value}")
+        lines.append("")
+        lines.append(f"{'server memory':<44}{'VmRSS':>10}{'VmHWM':>10}")
+        lines.append("  (a closed tab's session is kept for server.disconnectedSessionTTL, 120 s by default)")
+        for label, rss, hwm in self.memory:
+            lines.append(f"  {label:<42}{rss / 1024:>7.0f} MB{hwm / 1024:>7.0f} MB")
+        if self.server_cpu:
+            lines.append("  server CPU time: " + ", ".join(f"{label} {cpu:.1f} s" for label, cpu in self.server_cpu)
+                         + f"; this benchmark's own CPU {self.client_cpu_s:.1f} s (same machine)")
+        lines.append("")
+        n = len(self.students)
+        lines.append(f"sessions: {n} students in {len({s.wave for s in self.students})} wave(s), "
+                     f"{len(self.errored)} errored, {len(self.disconnected)} disconnected; "
+                     f"{self.wall_s:.0f} s in all")
+        if self.server_exit is not None:
+            lines.append(f"  the server process exited with code {self.server_exit} during the run")
+        for s in self.errored[:10]:
+            lines.append(f"  {s.name}: {s.error}")
+        for s in self.disconnected[:10]:
+            lines.append(f"  {s.name}: disconnected: {s.disconnected}")
+        stats = [s.stats for s in self.students if s.stats is not None]
+        if self.digits_drawn:
+            lines.append(f"digits drawn: {self.digits_drawn}, recognised by the model: {self.digits_recognised}")
+        if stats:
+            lines.append(
+                f"traffic: {sum(s.messages for s in stats):,} messages, {sum(s.bytes for s in stats) / 1e6:.1f} MB "
+                f"down; {sum(s.reruns_sent for s in stats):,} reruns and "
+                f"{sum(s.auto_reruns_sent for s in stats):,} fragment auto-reruns up; "
+                f"{sum(s.ref_hits for s in stats):,} cached-message hits; "
+                f"{sum(s.http_requests for s in stats):,} HTTP requests "
+                f"({sum(s.http_failures for s in stats)} failed)")
+        if self.empty_metrics:
+            lines.append("not measured: " + ", ".join(self.empty_metrics))
+        return "\n".join(lines)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank-interpolated percentile (the same as numpy's default 'linear')."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * pct / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+class Rendezvous:
+    """Wait until everyone arrived (failed students arrive too, so it never deadlocks)."""
+
+    def __init__(self, expected: int):
+        self.expected = expected
+        self.arrived = 0
+        self.everyone = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.everyone.set()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.everyone.wait(), timeout)
+
+
+# --------------------------------------------------------------------------- one student
+
+
+def _check(client: StreamlitClient) -> None:
+    problems = client.app_errors + client.protocol_errors
+    if problems:
+        raise AppError(f"{client.name}: {problems[0][1]}")
+
+
+class Student:
+    def __init__(self, index: int, wave: int, config: Config, report: Report, base_url: str,
+                 drawn: Rendezvous, trained: Rendezvous):
+        self.wave = wave
+        self.config = config
+        self.report = report
+        self.base_url = base_url
+        self.drawn, self.trained = drawn, trained
+        self.rng = random.Random(config.seed * 100_003 + wave * 1_009 + index)
+        self.client = StreamlitClient(f"w{wave}-s{index + 1:02d}", timeout=config.step_timeout)
+        self.result = StudentResult(self.client.name, wave)
+        self._arrived: set[str] = set()
+
+    async def pause(self, mean: float) -> None:
+        if mean > 0:
+            await asyncio.sleep(self.rng.uniform(0.5 * mean, 1.5 * mean))
+
+    def record(self, metric: str, seconds: float) -> None:
+        self.report.record(metric, self.wave, seconds)
+
+    def arrive(self, rendezvous: Rendezvous, name: str) -> None:
+        if name not in self._arrived:
+            self._arrived.add(name)
+            rendezvous.arrive()
+
+    async def run(self) -> StudentResult:
+        try:
+            await asyncio.sleep(self.rng.uniform(0, self.config.arrival_spread))
+            await self.client.connect(self.base_url, page=HOME_PAGE)
+            await self.visit_home()
+            await self.pause(self.config.think)
+            await self.draw()
+            self.arrive(self.drawn, "drawn")
+            await self.drawn.wait(self.config.wave_deadline())
+            await asyncio.sleep(self.rng.uniform(0, self.config.arrival_spread))
+            await self.train()
+            _check(self.client)
+        except (ClientError, asyncio.TimeoutError) as error:
+            self.result.error = str(error) or type(error).__name__
+        except Exception as error:  # a bug in the scenario: report it, do not hide the others
+            self.result.error = f"unexpected {error!r}"
+        finally:
+            self.arrive(self.drawn, "drawn")
+            self.arrive(self.trained, "trained")
+        return self.result
+
+    async def leave(self) -> None:
+        await self.trained.wait(self.config.wave_deadline())
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        if self.client.disconnect is not None:
+            when, code, reason = self.client.disconnect
+            self.result.disconnected = f"code {code}: {reason}"
+        self.result.stats = self.client.stats
+
+    async def visit_home(self) -> None:
+        run = await self.client.open_page(HOME_PAGE)
+        _check(self.client)
+        self.record("home ready", run.seconds)
+
+    async def draw(self) -> None:
+        client = self.client
+        run = await client.open_page(DRAW_PAGE)
+        _check(client)
+        if not any(is_canvas(n) for n in client.nodes()):
+            raise ClientError(f"{client.name}: the Draw page finished without the canvas")
+        self.record("draw ready", run.seconds)
+        digits = self.rng.sample(range(10), DIGITS_PER_STUDENT)
+        for number, digit in enumerate(digits):
+            await self.pause(self.config.think)
+            if number:  # the toolbar's reset between digits: one more rerun, not measured
+                action = await client.set_component_state(CANVAS_KEY, blank_canvas_state(CANVAS_SIZE))
+                await client.wait_for_run(action)
+            hand = self.rng.random()  # one seed per digit: stroke k redraws the same first k strokes
+            total = len(DIGIT_STROKES[digit])
+            for strokes in range(1, total + 1):
+                rgba, lines = render_digit(digit, size=CANVAS_SIZE, pen=PEN_WIDTH, rng=random.Random(hand),
+                                           strokes=strokes)
+                action = await client.set_component_state(CANVAS_KEY, draw_digit_state(rgba, lines, pen=PEN_WIDTH))
+                prediction, predicted_at = await client.wait_for(is_prediction, since=action)
+                self.record("stroke → prediction", predicted_at - action.sent_at)
+                if strokes == total:
+                    self.report.digits_drawn += 1
+                    self.report.digits_recognised += predicted_digit(prediction) == str(digit)
+                _, bars_at = await client.wait_for(is_bars, since=action)
+                self.record("stroke → bars", bars_at - action.sent_at)
+                await client.wait_for_run(action)
+                _check(client)
+                await self.pause(self.config.stroke_pause)
+
+    async def train(self) -> None:
+        client, config = self.client, self.config
+        run = await client.open_page(TRAIN_PAGE)
+        _check(client)
+        self.record("train page ready", run.seconds)
+        if config.small_network:
+            for key, value in SMALL_TRAINING:
+                await self.pause(config.think / 2)
+                action = await client.set_value(key, value)
+                await client.wait_for_run(action)
+                _check(client)
+        await self.pause(config.think)
+        queue_wait = config.wave_deadline()
+        pressed = await client.click(TRAIN_BUTTON_KEY)
+        _, said_at = await client.wait_for(is_train_feedback, since=pressed)
+        self.record("train feedback", said_at - pressed.sent_at)
+        _, started_at = await client.wait_for(is_train_progress, since=pressed, timeout=queue_wait)
+        self.record("train first progress", started_at - pressed.sent_at)
+        try:  # watch one's own run for a while (the live panel refreshes meanwhile)
+            await client.wait_for(is_train_ended, since=pressed, timeout=config.train_watch)
+        except StepTimeout:
+            if client.element(STOP_BUTTON_KEY) is not None:
+                stop = await client.click(STOP_BUTTON_KEY)
+                _, ended_at = await client.wait_for(is_train_ended, since=stop)
+                self.record("train stop", ended_at - stop.sent_at)
+        await client.wait_for(is_train_ended, since=pressed, timeout=queue_wait)
+        await client.wait_for(is_train_idle, since=pressed)
+
+
+# --------------------------------------------------------------------------- one real browser
+
+
+async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
+    """One headless Chromium opens Draw, draws one stroke with the mouse, and times what a
+    person sees: the canvas, then the ten bars after the pen is lifted."""
+    result: dict[str, object] = {}
+    if not Path(CHROMIUM).exists():
+        return {"error": f"no Chromium at {CHROMIUM}"}
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        return {"error": "Playwright for Python is not installed"}
+    profile = tempfile.mkdtemp(prefix="classroom-chromium-")
+    timeout_ms = timeout_s * 1000
+    try:
+        async with async_playwright() as playwright:
+            context = await playwright.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000})
+            try:
+                page = await context.new_page()
+                start = time.monotonic()
+                await page.goto(f"{base_url}/{DRAW_PAGE}", timeout=timeout_ms)
+                await page.locator(BROWSER_CANVAS).wait_for(state="visible", timeout=timeout_ms)
+                result["browser: time to canvas"] = time.monotonic() - start
+                await page.locator(BROWSER_READY_HINT).wait_for(state="visible", timeout=timeout_ms)
+                result["browser: time to ready page"] = time.monotonic() - start
+                box = await page.locator(BROWSER_CANVAS).bounding_box()
+                x = box["x"] + box["width"] * 0.5
+                points = [(x, box["y"] + box["height"] * (0.15 + 0.07 * t)) for t in range(11)]  # a "1"
+                await page.mouse.move(*points[0])
+                await page.mouse.down()
+                for px, py in points[1:]:
+                    await page.mouse.move(px, py, steps=4)
+                await page.mouse.up()
+                lifted = time.monotonic()
+                await page.locator(BROWSER_PREDICTION).wait_for(state="visible", timeout=timeout_ms)
+                result["browser: stroke → prediction"] = time.monotonic() - lifted
+                await page.wait_for_function(
+                    "([selector, count]) => document.querySelectorAll(selector).length >= count",
+                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
+                result["browser: stroke → bars (1st stroke)"] = time.monotonic() - lifted
+                result["browser: predicted"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()
+                # A second digit: the first one also loaded the chart's JavaScript (once per tab).
+                await page.locator(BROWSER_RESET).click(timeout=timeout_ms)
+                await page.wait_for_function("(selector) => document.querySelectorAll(selector).length === 0",
+                                             arg=BROWSER_BARS, timeout=timeout_ms, polling="raf")
+                cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+                ring = [(cx + box["width"] * 0.22 * math.sin(2 * math.pi * k / 40),
+                         cy - box["height"] * 0.33 * math.cos(2 * math.pi * k / 40)) for k in range(42)]  # a "0"
+                await page.mouse.move(*ring[0])
+                await page.mouse.down()
+                for px, py in ring[1:]:
+                    await page.mouse.move(px, py, steps=2)
+                await page.mouse.up()
+                lifted = time.monotonic()
+                await page.wait_for_function(
+                    "([selector, count]) => document.querySelectorAll(selector).length >= count",
+                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
+                result["browser: stroke → bars (2nd digit)"] = time.monotonic() - lifted
+                result["browser: predicted 2nd"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()
+            finally:
+                await context.close()
+    except Exception as error:  # report it; the protocol students' numbers still stand
+        result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    return result
+
+
+# --------------------------------------------------------------------------- the classroom
+
+
+async def run_wave(wave: int, config: Config, report: Report, server: AppServer) -> None:
+    cpu_before = server.cpu_seconds()
+    drawn, trained = Rendezvous(config.students), Rendezvous(config.students)
+    students = [Student(i, wave, config, report, server.base_url, drawn, trained) for i in range(config.students)]
+    runs = [asyncio.create_task(s.run(), name=s.client.name) for s in students]
+    browser = (asyncio.create_task(browser_student(server.base_url, config.step_timeout))
+               if config.browser and wave == 1 else None)
+
+    async def sample_when(rendezvous: Rendezvous, label: str) -> None:
+        await rendezvous.wait(config.wave_deadline())
+        rss, hwm = server.memory_kb()
+        report.memory.append((f"wave {wave}: {config.students} connected, {label}", rss, hwm))
+
+    samplers = [asyncio.create_task(sample_when(drawn, "after Draw")),
+                asyncio.create_task(sample_when(trained, "after Train"))]
+    done, pending = await asyncio.wait(runs, timeout=config.wave_deadline())
+    for task in pending:
+        task.cancel()
+    for student, task in zip(students, runs):
+        if task in pending:
+            student.result.error = f"still running at the wave's deadline ({config.wave_deadline():.0f} s)"
+            student.arrive(drawn, "drawn")
+            student.arrive(trained, "trained")
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.gather(*samplers, return_exceptions=True)
+    await asyncio.gather(*(s.leave() for s in students), return_exceptions=True)
+    report.students.extend(s.result for s in students)
+    if browser is not None:
+        report.browser = await browser
+    await asyncio.sleep(config.leave_wait)
+    rss, hwm = server.memory_kb()
+    report.memory.append((f"wave {wave}: left (+{config.leave_wait:g} s)", rss, hwm))
+    report.server_cpu.append((f"wave {wave}", server.cpu_seconds() - cpu_before))
+
+
+async def run_classroom(config: Config) -> Report:
+    """Start the app, run the waves, stop the app (always); return what was measured."""
+    report = Report(config)
+    server = AppServer(config.sources)
+    start = time.monotonic()
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        await asyncio.to_thread(server.start)
+        rss, hwm = server.memory_kb()
+        report.memory.append(("start (idle, nobody connected)", rss, hwm))
+        for wave in range(1, config.waves + 1):
+            await run_wave(wave, config, report, server)
+    finally:
+        report.server_log_tail = server.log_tail()
+        if server.process is not None and server.process.poll() is not None:
+            report.server_exit = server.process.returncode
+        server.stop()
+        report.wall_s = time.monotonic() - start
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        report.client_cpu_s = (cpu.ru_utime - cpu_start.ru_utime) + (cpu.ru_stime - cpu_start.ru_stime)
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=None, help="students per wave (default 30; 3 with --smoke)")
+    parser.add_argument("--waves", type=int, default=None, help="waves of students, one after the other (default 2)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="3 students, shipped subset, a small network, short pauses; exit 1 if anything broke")
+    parser.add_argument("--sources", default=None,
+                        help="SOFTMAX_PLAYGROUND_SOURCES for the server (default: inherited; 'subset' with --smoke)")
+    parser.add_argument("--small-network", action="store_true", default=None,
+                        help="train 784-32-10 (cheap epochs) instead of the page's default network")
+    parser.add_argument("--train-watch", type=float, default=None,
+                        help="seconds each student watches their own run before pressing Stop (default 2)")
+    parser.add_argument("--think", type=float, default=None, help="mean pause between actions, seconds (default 1)")
+    parser.add_argument("--arrival-spread", type=float, default=None,
+                        help="students arrive (and go to Train) within this many seconds (default 5)")
+    parser.add_argument("--step-timeout", type=float, default=None, help="limit of any single wait (default 120 s)")
+    parser.add_argument("--deadline", type=float, default=None, help="limit of the whole run, seconds")
+    parser.add_argument("--browser", action="store_true", help="add one real headless Chromium student in wave 1")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    config = smoke_config() if args.smoke else Config()
+    for name in ("students", "waves", "sources", "small_network", "train_watch", "think", "arrival_spread",
+                 "step_timeout", "deadline"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, value)
+    config.browser, config.seed = args.browser, args.seed
+    if config.students < 1 or config.waves < 1:
+        parser.error("--students and --waves must be at least 1")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    sources = config.sources if config.sources is not None else os.environ.get("SOFTMAX_PLAYGROUND_SOURCES", "(all)")
+    print(f"classroom: {config.students} students × {config.waves} wave(s), data sources {sources}, "
+          f"{'small network' if config.small_network else 'default settings'}, watch {config.train_watch:g} s, "
+          f"think {config.think:g} s{', plus one browser' if config.browser else ''}", flush=True)
+    try:
+        report = asyncio.run(run_classroom(config))
+    except RuntimeError as error:  # the server did not start: nothing was measured
+        print(f"classroom: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(report.format())
+    if report.broken:
+        if report.errored or report.disconnected:
+            print("\nserver log (last lines):\n" + report.server_log_tail)
+        if config.smoke:
+            print("\nsmoke: something broke (see above)", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The classroom load benchmark's smoke run: 3 protocol students, the shipped MNIST subset.
+
+It starts its own `streamlit run` (and always stops it), so it needs no browser and no
+network: every student is a `bench.stclient` websocket client. Slow numbers never fail it;
+errors, disconnects and metrics that were never measured do.
+"""
+
+import asyncio
+
+import pytest
+
+from bench import classroom
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_smoke_classroom_completes_without_errors_and_measures_everything():
+    config = classroom.smoke_config()
+    report = asyncio.run(classroom.run_classroom(config))
+    summary = report.format()
+
+    assert len(report.students) == config.students * config.waves, summary
+    assert not report.errored, summary
+    assert not report.disconnected, summary
+    for metric, values in report.metrics.items():
+        assert values, f"{metric} was never measured\n{summary}"
+    assert all(seconds >= 0 for values in report.metrics.values() for _, seconds in values)
+    # the students' fragment timers really polled the Train page's live panel
+    assert sum(s.stats.auto_reruns_sent for s in report.students) > 0, summary
+    # the server was sampled and is gone
+    assert report.memory and all(rss > 0 for _, rss, _ in report.memory), summary
+    assert not report.broken, summary

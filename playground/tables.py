@@ -45,7 +45,7 @@ def show(frame: pd.DataFrame, formats: Mapping[str, Format] | None = None, *, ke
     shown.index = [escape_markdown(i) for i in shown.index]
     shown.columns = [escape_markdown(str(c)) for c in shown.columns]
     styled = shown.style.set_properties(subset=[escape_markdown(str(c)) for c in numeric],
-                                        **{"text-align": "right", "white-space": "nowrap"})
+                                        **{"text-align": "right !important", "white-space": "nowrap"})
     with st.container(key=key) if key else st.container():
         st.table(styled, hide_index=not index, width=width)
     return text

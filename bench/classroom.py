@@ -69,8 +69,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stclient import (
-    DIGIT_STROKES, AppError, ClientError, Node, StepTimeout, StreamlitClient, blank_canvas_state,
-    draw_digit_state, render_digit,
+    DIGIT_STROKES,
+    AppError,
+    ClientError,
+    Node,
+    StepTimeout,
+    StreamlitClient,
+    blank_canvas_state,
+    draw_digit_state,
+    render_digit,
 )
 
 # =====================================================================================
@@ -482,7 +489,7 @@ class Student:
             await asyncio.sleep(self.rng.uniform(0, self.config.arrival_spread))
             await self.train()
             _check(self.client)
-        except (ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ClientError) as error:
             self.result.error = str(error) or type(error).__name__
         except Exception as error:  # a bug in the scenario: report it, do not hide the others
             self.result.error = f"unexpected {error!r}"

@@ -90,15 +90,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.NumberInput_pb2 import NumberInput
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 STREAM_PATH = "_stcore/stream"
 # What the frontend sends as its "XSRF token" when the server set no `_streamlit_xsrf`
@@ -396,7 +395,7 @@ class StreamlitClient:
                 open_timeout=timeout, close_timeout=5,
                 user_agent_header=f"stclient ({self.name})",
             ), timeout)
-        except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as error:
             raise ClientError(f"{self.name}: could not open {uri}: {error!r}") from error
         self.connected_at = time.monotonic()
         self._closing = False
@@ -422,12 +421,12 @@ class StreamlitClient:
         if self._ws is not None:
             try:
                 await asyncio.wait_for(self._ws.close(), 10)
-            except (asyncio.TimeoutError, OSError, ConnectionClosed):
+            except (TimeoutError, OSError, ConnectionClosed):
                 pass
         if self._reader is not None:
             try:
                 await asyncio.wait_for(self._reader, 10)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._reader.cancel()
         self._fail_waiters(Disconnected(f"{self.name}: closed"))
 
@@ -767,7 +766,7 @@ class StreamlitClient:
         self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StepTimeout(f"{self.name}: no {what} within {timeout:g} s") from None
         finally:
             if waiter in self._waiters:
@@ -1014,7 +1013,7 @@ class StreamlitClient:
             await asyncio.wait_for(self._ws.send(message.SerializeToString()), self.timeout)
         except (ConnectionClosed, OSError) as error:
             raise Disconnected(f"{self.name}: send failed: {error!r}") from error
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StepTimeout(f"{self.name}: sending a rerun took over {self.timeout:g} s") from None
         if is_auto_rerun:
             self.stats.auto_reruns_sent += 1
@@ -1104,7 +1103,7 @@ class StreamlitClient:
                           "Connection: close\r\n\r\n").encode("latin-1"))
             await writer.drain()
             data = await asyncio.wait_for(reader.read(), HTTP_TIMEOUT_S)
-        except (OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError) as error:
             self.stats.http_failures += 1
             if wait:
                 raise ClientError(f"{self.name}: GET {target} failed: {error!r}") from error

@@ -56,6 +56,7 @@ class JobSnapshot:
     epoch: float  # fractional
     history: History  # a copy: safe to read while the job trains on
     version: int  # grows whenever the history gains a point, an epoch or the status changes
+    samples: int  # training examples seen so far
     samples_per_s: float | None  # while it has its turn on a core
     eta_s: float | None  # honest: counts the turns it waits for while others share the cores
     sharing: int  # runs taking turns on the machine right now, this one included
@@ -86,6 +87,7 @@ class _State:
     step: int = 0
     epoch: float = 0.0
     history: History = field(default_factory=History)
+    samples: int = 0
     sizes: tuple[int, int] = (0, 0)
     version: int = 0
     samples_per_s: float | None = None
@@ -144,7 +146,7 @@ class TrainingJob:
         with self._lock:
             s = self._state
             return JobSnapshot(s.status, s.code, dict(s.params), s.step, self.total_steps, s.epoch, s.history.copy(),
-                               s.version, s.samples_per_s, s.eta_s, s.sharing, s.position, s.busy_s,
+                               s.version, s.samples, s.samples_per_s, s.eta_s, s.sharing, s.position, s.busy_s,
                                device_label(self.device), s.error)
 
     def run_to_end(self, slice_s: float = 0.5) -> JobSnapshot:
@@ -202,7 +204,7 @@ class TrainingJob:
         grew = False
         with self._lock:
             s = self._state
-            s.step, s.epoch = p.step, p.epoch
+            s.step, s.epoch, s.samples = p.step, p.epoch, p.samples_seen
             s.samples_per_s = p.samples_seen / p.elapsed_s if p.elapsed_s > 0 else None
             if sizes != s.sizes:  # copy only when a point or an epoch was added
                 s.history, s.sizes, s.version = p.history.copy(), sizes, s.version + 1

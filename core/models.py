@@ -61,7 +61,7 @@ class ModelSpec:
         # JSON gives lists; a frozen, hashable spec wants a tuple
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
 
-    def validate(self) -> "ModelSpec":
+    def validate(self) -> ModelSpec:
         """Raise ``ValueError`` with a readable message if no model can be built from this spec."""
         if self.kind not in KINDS:
             raise SpecError("spec.kind", value=self.kind, choices=", ".join(KINDS))
@@ -97,7 +97,7 @@ class ModelSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         if not isinstance(d, dict):
             raise SpecError("spec.not_object", kind=type(d).__name__)
         unknown = set(d) - set(cls.__dataclass_fields__)
@@ -112,7 +112,7 @@ class ModelSpec:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, s: str) -> "ModelSpec":
+    def from_json(cls, s: str) -> ModelSpec:
         try:
             d = json.loads(s)
         except json.JSONDecodeError as error:

@@ -20,7 +20,7 @@ import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -345,7 +345,7 @@ def _drop(db: sqlite3.Connection, run_ids: list[str]) -> list[StoredRun]:
 
 def _move_aside(path: Path) -> Path:
     """Rename the damaged file, with any -wal/-shm of its own, to ``<name>.corrupt-<UTC time>``."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target, n = path.with_name(f"{path.name}.corrupt-{stamp}"), 1
     while target.exists():
         target, n = path.with_name(f"{path.name}.corrupt-{stamp}-{n}"), n + 1

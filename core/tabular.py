@@ -234,7 +234,7 @@ class Standardizer:
     constant: tuple[int, ...] = ()  # features with no spread in the fitted rows
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> "Standardizer":
+    def fit(cls, X: np.ndarray) -> Standardizer:
         X = np.asarray(X, dtype=np.float64)  # [N, F]; float64 sums for wide-ranging values
         mean = X.mean(axis=0)  # [F]
         std = X.std(axis=0)  # [F], population std (ddof=0): the fitted rows get std exactly 1

@@ -40,16 +40,17 @@ def student_urls(port: int, address: str = "0.0.0.0") -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    from playground.prepare import say  # every line in both languages
+
     port = int(argv[1]) if len(argv) > 1 else 8501
     address = argv[2] if len(argv) > 2 else "0.0.0.0"
     urls = student_urls(port, address)
     if address in ("localhost", "127.0.0.1", "::1"):
-        print(f"Softmax Playground: open http://localhost:{port} on this computer (Ctrl+C stops it).")
-        print("To serve a class: make run ADDRESS=0.0.0.0")
+        say("serve.local", port=port)
     elif urls:
-        print(f"Softmax Playground: students open {' or '.join(urls)} (this computer: http://localhost:{port}).")
+        say("serve.students", urls=" · ".join(urls), port=port)
     else:
-        print(f"Softmax Playground: no network address found; this computer: http://localhost:{port}.")
+        say("serve.no_address", port=port)
     return 0
 
 

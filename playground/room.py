@@ -12,6 +12,8 @@ stored the moment it ends, whether or not anybody is watching.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,12 +28,14 @@ from core.checkpoint import checkpoint_bytes, load_checkpoint
 from core.jobs import TrainingJob
 from core.limits import RoomLimits, load_limits
 from core.scheduler import Scheduler
-from core.training import History
 from core.store import RunStore
+from core.training import History
 from playground import push
 from playground.default_model import DefaultModel
 
 STORE_FILE = "runs.db"
+STATS_ENV = "SOFTMAX_PLAYGROUND_STATS"  # a file the room appends its jobs' progress to (the load benchmark)
+STATS_INTERVAL_S = 0.5
 REAPER_INTERVAL_S = 5.0
 LOADED_MODELS = 64  # models kept in memory for Draw; the rest are read from the store when needed
 LOADED_HISTORIES = 256  # parsed histories (a run's curves and mistakes: ~0.1 MB each)
@@ -128,6 +132,10 @@ class Room:
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
         self._reaper.start()
+        stats = os.environ.get(STATS_ENV, "").strip()
+        if stats:
+            threading.Thread(target=self._write_stats_forever, args=(Path(stats),), name="room-stats",
+                             daemon=True).start()
         self.default_model = DefaultModel(self)
         if prepare_default:
             self.default_model.prepare()  # in the background: ready before the class opens Draw
@@ -323,6 +331,20 @@ class Room:
                 self.reap()
             except Exception:  # the reaper must outlive any one bad session
                 pass
+
+    def _write_stats_forever(self, path: Path) -> None:
+        """One JSON line per interval: every job's examples and busy seconds (for measuring throughput)."""
+        with open(path, "a", encoding="utf-8") as out:
+            while not self._closed.wait(STATS_INTERVAL_S):
+                with self._lock:
+                    entries = list(self._jobs.values())
+                jobs = []
+                for entry in entries:
+                    snap = entry.job.snapshot()
+                    jobs.append({"id": entry.job.id, "student": entry.student, "status": snap.status,
+                                 "samples": snap.samples, "busy_s": round(snap.busy_s, 4), "label": entry.job.label})
+                out.write(json.dumps({"t": time.time(), "jobs": jobs, "sessions": len(self._sessions)}) + "\n")
+                out.flush()
 
     def close(self) -> None:
         self._closed.set()

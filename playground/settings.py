@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from core.models import ACTIVATIONS, KINDS, MAX_HIDDEN_LAYERS, MAX_UNITS, LECTURE_HIDDEN_SIZES, ModelSpec
+from core.models import ACTIVATIONS, KINDS, LECTURE_HIDDEN_SIZES, MAX_HIDDEN_LAYERS, MAX_UNITS, ModelSpec
 from core.momentum import effective_lr
 from core.training import OPTIMIZERS, TrainConfig
 

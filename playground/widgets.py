@@ -8,7 +8,8 @@ after the last one: the values live on under `<prefix>kept` for the next visit.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import streamlit as st
 

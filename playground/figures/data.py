@@ -8,8 +8,9 @@ stores them: 0 (background) black, 255 (ink) white, row 0 at the top.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,7 @@ def flat_vector_figure(vector, height: int = 260) -> go.Figure:
     return fig
 
 
-def steps_frame(steps: Sequence["TransformStep"]) -> pd.DataFrame:
+def steps_frame(steps: Sequence[TransformStep]) -> pd.DataFrame:
     """One row per transform step: the code, and the shape, dtype and value range it leaves."""
     return pd.DataFrame({
         plain("data.col.step"): [plain(f"data.step.{s.key}") for s in steps],
@@ -200,7 +201,7 @@ def steps_frame(steps: Sequence["TransformStep"]) -> pd.DataFrame:
 # ---- the whole training set --------------------------------------------------------------------
 
 
-def histograms_figure(before: "Histogram", after: "Histogram", stats: "PixelStats", log_y: bool = True,
+def histograms_figure(before: Histogram, after: Histogram, stats: PixelStats, log_y: bool = True,
                       height: int = 340) -> go.Figure:
     """Pixel values before (÷ 255) and after Normalize, side by side, with each side's mean marked."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
@@ -226,7 +227,7 @@ def histograms_figure(before: "Histogram", after: "Histogram", stats: "PixelStat
     return fig
 
 
-def stats_frame(stats: "PixelStats") -> pd.DataFrame:
+def stats_frame(stats: PixelStats) -> pd.DataFrame:
     """The live numbers next to the lecture's, and what Normalize makes of the pixels."""
     return pd.DataFrame({
         "": [plain("data.col.mean"), "std"],

@@ -1,51 +1,37 @@
 """A classroom on one server: N simulated students drive `streamlit run` over its websocket.
 
-    python -m bench.classroom --students 30          # the lecture's default settings
-    python -m bench.classroom --smoke                # 3 students, the subset, a small network, seconds
-    python -m bench.classroom --students 10 --browser  # plus one real headless Chromium
+    python -m bench.classroom --students 30 --browser   # the room's targets, plus one real Chromium
+    python -m bench.classroom --students 30 --max-epochs 1 --budget-finish   # a 1-epoch budget, runs to the end
+    python -m bench.classroom --smoke                  # 3 students, the subset, a small network, seconds
 
-It starts the app itself (`streamlit run streamlit_app.py` on 127.0.0.1 and a free port,
-SOFTMAX_PLAYGROUND_SOURCES passed through; `--smoke` defaults it to `subset`), waits for
-/_stcore/health, then runs every student in one asyncio loop, each a `bench.stclient`
-tab that behaves like a browser (widget state, fragment auto-reruns, message cache, the
-media and component files a browser fetches). A wave is:
+It prepares a data folder as `make run` does (MNIST and the kept default model; a fresh run
+store), starts the app on 127.0.0.1 and a free port with the room's stats file on
+(SOFTMAX_PLAYGROUND_STATS: every job's examples and busy seconds, twice a second), and runs every
+student in one asyncio loop, each a `bench.stclient` tab that behaves like a browser. Wave 1:
 
-1. everyone opens Home, then Draw                       → home ready, draw ready
-2. everyone draws three digits, stroke by stroke, clearing the pad in between
-                                                         → stroke → prediction, stroke → bars
-3. when the whole class has drawn (the teacher says "now train"), everyone opens Train,
-   optionally picks a small network (`--small-network`), presses Train, watches the live
-   panel for `--train-watch` seconds after their own run started, then presses Stop
-                                                         → train page ready, train feedback,
-                                                           train first progress, train stop
-4. when everyone is done, everyone leaves (closes the tab).
+1. a probe student trains one run alone on the idle server               → "one alone" images/s
+2. the class arrives together: Home, then Draw; each draws three digits  → draw ready, stroke → bars
+3. the probe trains again while the whole class is connected (idle)      → "one, class connected"
+4. everyone presses Train at once; once every run showed progress, the class's total throughput is
+   measured for `--measure` seconds while each student goes to Draw and draws (their run trains on)
+                                                        → train first progress, all training images/s,
+                                                          stroke → bars while the class trains
+5. everyone goes back to Train and presses Stop (or, with `--budget-finish`, waits for the end);
+   then everyone leaves.
 
-A second wave of N new students follows (`--waves`). The server's RSS (VmRSS, and VmHWM
-for the peak) is sampled at the start, with a wave connected (after drawing, after
-training), after it left, and again for the next wave. Sessions that errored (an
-exception on the page, a step that timed out, a protocol surprise) or whose websocket the
-server closed are counted.
+Wave 2 repeats 2, 4 and 5 with new students, to see what the first wave left behind. The
+server's RSS is sampled at the start, with the class connected, and after each wave left; the
+server lets closed tabs go after `--session-ttl` seconds (Streamlit's disconnectedSessionTTL and
+the room's reconnect window), so what a wave leaves behind can be released inside the process.
+Sessions that errored or whose websocket the server closed are counted.
 
-How each metric is measured (the client's arrival time stamps, `time.monotonic()`):
+Times are from the client's arrival time stamps (`time.monotonic()`): from sending an action
+until the deltas showing its effect arrived — server-side times as the network delivers them
+(a real tab adds its rendering and the canvas's own 200 ms wait; the `--browser` student
+measures those). The load generator runs on the same machine as the server.
 
-- home ready / draw ready / train page ready: from sending the page's rerun until its
-  script_finished arrived (draw ready also requires the canvas element to have arrived);
-- stroke → prediction / stroke → bars: from sending the canvas state until the delta with
-  the prediction metric / the probability chart arrived;
-- train feedback: from pressing Train until the live panel first said anything about the
-  run (queued, running or ended);
-- train first progress: from pressing Train until the student's own run showed progress
-  (its progress bar, or an end message if it finished before the first refresh);
-- train stop: from pressing Stop until the panel said the run stopped (or ended).
-
-These are server-side times as the network delivers them: a real tab adds its own
-rendering, and the canvas waits 200 ms after the pen lifts before it sends (the
-`--browser` student measures what a person sees, both included). The load generator
-runs on the same machine as the server; its own CPU time is printed with the server's.
-
-The table prints p50/p95/max with a proposed target next to each. `--smoke` exits non-zero
-only when something broke (errors, disconnects, a metric with no measurements), never
-for a slow number.
+`--smoke` exits non-zero only when something broke (errors, disconnects, a metric with no
+measurements), never for a slow number.
 """
 
 from __future__ import annotations
@@ -69,11 +55,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stclient import (
+    Action,
     DIGIT_STROKES,
     AppError,
     ClientError,
     Node,
-    StepTimeout,
     StreamlitClient,
     blank_canvas_state,
     draw_digit_state,
@@ -87,14 +73,15 @@ from bench.stclient import (
 
 APP_SCRIPT = "streamlit_app.py"
 HOME_PAGE = "Home"  # streamlit_app.py, the main page
-DRAW_PAGE = "Draw"  # pages/2_Draw.py (page name and URL path)
-TRAIN_PAGE = "Train"  # pages/1_Train.py
+DRAW_PAGE = "Draw"  # pages/5_Draw.py (page name and URL path)
+TRAIN_PAGE = "Train"  # pages/3_Train.py
 
 # Draw page
 CANVAS_KEY = "draw_canvas"  # the st_canvas component (streamlit-drawable-canvas, Components v2)
 CANVAS_SIZE = 280
 PEN_WIDTH = 18  # the "draw.pen" slider's default
 DIGITS_PER_STUDENT = 3
+STROKE_RUN = "fragment"  # a stroke reruns the pad and the details below it (keyed fragments), not the page
 
 
 def is_canvas(node: Node) -> bool:
@@ -118,16 +105,16 @@ def predicted_digit(node: Node) -> str:
 
 # Train page
 TRAIN_BUTTON_KEY = "train.start"
-STOP_BUTTON_KEY = "train.stop"  # inside the live panel, an st.fragment(run_every=0.5) while busy
+STOP_BUTTON_KEY = "train.w.stop"  # inside the live panel, a keyed st.fragment the server refreshes
 # --small-network: one hidden layer of 32 units, so an epoch costs little (≈ 0.03 s on the
 # subset, idle), and the most epochs the page allows, so the run still outlives the
 # students' --train-watch and their Stop is measured. Set in this order: the depth decides
 # which "hidden.<i>" widgets exist.
 SMALL_TRAINING = (("train.w.depth", 1), ("train.w.hidden.0", 32), ("train.w.epochs", 50))
 
-# The live panel's status (pages/1_Train.py, draw_job_status): an info "⏳ Queued…" while
-# waiting for the server's one training slot, an st.progress while running, and an alert
-# with one of these icons once the run ended (finished, stopped, diverged, failed).
+# The live panel's status (playground/runkit.py, show_status): an info "⏳ Waiting…" while a
+# run waits for a place among the active runs, an st.progress while it trains (every run
+# trains in turns), and an alert with one of these icons once it ended.
 QUEUED_ICON = "⏳"
 ENDED_ICONS = ("✅", "⏹", "💥", "❌")
 
@@ -167,8 +154,14 @@ TARGETS: dict[str, tuple[str, float]] = {
     "stroke → bars": ("p95", 0.5),
     "train page ready": ("p95", 2.0),
     "train feedback": ("p95", 1.0),
-    "train first progress": ("p95", 10.0),
+    "train first progress": ("max", 20.0),
+    "stroke → bars, class training": ("p95", 1.0),
     "train stop": ("p95", 1.0),
+}
+# Ratios measured from the room's stats file (SOFTMAX_PLAYGROUND_STATS): (what, at least or at most, limit)
+RATIO_TARGETS = {
+    "throughput, all training / one alone": (">=", 0.90),
+    "one run's speed, class connected / alone": (">=", 0.90),
 }
 
 # Browser student (--browser): CSS selectors of the same things (widget keys become
@@ -200,12 +193,16 @@ class Config:
     waves: int = 2
     sources: str | None = None  # SOFTMAX_PLAYGROUND_SOURCES for the server; None: inherited
     small_network: bool = False
-    train_watch: float = 2.0  # seconds to watch one's own run before pressing Stop
+    measure: float = 12.0  # seconds of each throughput window (one alone, class connected, all training)
+    strokes_while_training: int = 2  # digits each student draws while the whole class trains
+    max_epochs: int | None = None  # the room's budget (SOFTMAX_PLAYGROUND_MAX_EPOCHS); None: the default
+    budget_finish: bool = False  # everyone's run trains to its end (use with a small max_epochs)
     think: float = 1.0  # mean pause between a student's actions
     stroke_pause: float = 0.6  # mean pause between strokes
-    arrival_spread: float = 5.0  # students arrive over this many seconds
+    arrival_spread: float = 2.0  # students arrive over this many seconds ("together")
     step_timeout: float = 120.0  # any single wait
-    leave_wait: float = 5.0  # after a wave left, before sampling RSS
+    session_ttl: float = 5.0  # server.disconnectedSessionTTL: closed tabs are let go soon after a wave
+    leave_wait: float = 12.0  # after a wave left, before sampling RSS (sessions and the room let go)
     deadline: float | None = None  # the whole run; None: from the class size
     browser: bool = False
     seed: int = 0
@@ -214,13 +211,18 @@ class Config:
     def wave_deadline(self) -> float:
         if self.deadline is not None:
             return self.deadline / max(self.waves, 1)
-        # A one-job-at-a-time training queue: the last student waits for everyone before.
-        return 180 + self.students * (self.train_watch + 20)
+        return 300 + self.students * 10 + (self.max_epochs or 0) * self.students * 10
+
+    def server_env(self) -> dict[str, str]:
+        env = {"SOFTMAX_PLAYGROUND_RECONNECT_MINUTES": str(self.session_ttl / 60)}
+        if self.max_epochs is not None:
+            env["SOFTMAX_PLAYGROUND_MAX_EPOCHS"] = str(self.max_epochs)
+        return env
 
 
 def smoke_config() -> Config:
-    return Config(students=3, waves=2, sources="subset", small_network=True, train_watch=0.5, think=0.1,
-                  stroke_pause=0.1, arrival_spread=0.3, step_timeout=90, leave_wait=1.0, deadline=240,
+    return Config(students=3, waves=2, sources="subset", small_network=True, measure=1.5, strokes_while_training=1,
+                  think=0.1, stroke_pause=0.1, arrival_spread=0.3, step_timeout=90, leave_wait=3.0, deadline=240,
                   smoke=True)
 
 
@@ -236,23 +238,49 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run` of the app on 127.0.0.1; always stopped by `stop()` (use try/finally)."""
 
-    def __init__(self, sources: str | None):
+    def __init__(self, sources: str | None, extra_env: dict[str, str] | None = None, session_ttl: float = 120.0):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.sources = sources
+        self.extra_env = extra_env or {}
+        self.session_ttl = session_ttl
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="classroom-streamlit-", suffix=".log")[1])
+        self.data_dir = Path(tempfile.mkdtemp(prefix="classroom-data-"))
+        self.stats_path = self.data_dir / "room-stats.jsonl"
         self._log = None
 
-    def start(self) -> None:
-        env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", SOFTMAX_PLAYGROUND_DATA=str(self.data_dir),
+                   SOFTMAX_PLAYGROUND_STATS=str(self.stats_path), **self.extra_env)
         if self.sources is not None:
             env["SOFTMAX_PLAYGROUND_SOURCES"] = self.sources
+        return env
+
+    def prepare(self) -> None:
+        """As ``make run`` does: MNIST and the kept default model in the data folder first.
+
+        The run store is fresh (a temporary folder); MNIST and the default model come from this
+        machine's cache when they are there (linked and copied), so nobody waits for them.
+        """
+        from core.data import default_data_dir
+
+        cache = default_data_dir()
+        if (cache / "MNIST").is_dir():
+            (self.data_dir / "MNIST").symlink_to(cache / "MNIST", target_is_directory=True)
+        for kept in cache.glob("default-model-*.pt"):
+            shutil.copyfile(kept, self.data_dir / kept.name)
+        subprocess.run([sys.executable, "-m", "playground.prepare"], cwd=ROOT, env=self.env(), check=True,
+                       stdout=subprocess.DEVNULL, timeout=600)
+
+    def start(self) -> None:
+        self.prepare()
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", APP_SCRIPT, "--server.address", "127.0.0.1",
-             "--server.port", str(self.port), "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+             "--server.port", str(self.port), "--server.headless", "true",
+             "--server.disconnectedSessionTTL", str(int(self.session_ttl))],
+            cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -278,6 +306,17 @@ class AppServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def stats(self) -> list[dict]:
+        """The room's stats lines so far: every job's examples and busy seconds, twice a second."""
+        import json
+
+        try:
+            lines = self.stats_path.read_text().splitlines()
+        except OSError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -332,9 +371,17 @@ class Report:
     client_cpu_s: float = 0.0
     digits_drawn: int = 0
     digits_recognised: int = 0  # the prediction after the digit's last stroke was that digit
+    rates: dict[str, float] = field(default_factory=dict)  # images per second, by phase
+    budget_finish_s: float | None = None  # with --budget-finish: from the first Train press to the last run's end
 
     def record(self, metric: str, wave: int, seconds: float) -> None:
         self.metrics[metric].append((wave, seconds))
+
+    def ratio(self, name: str) -> float | None:
+        parts = {"throughput, all training / one alone": ("all training", "one alone"),
+                 "one run's speed, class connected / alone": ("one, class connected", "one alone")}[name]
+        top, bottom = (self.rates.get(p) for p in parts)
+        return top / bottom if top and bottom else None
 
     @property
     def errored(self) -> list[StudentResult]:
@@ -374,6 +421,20 @@ class Report:
                 row += f"{percentile(in_wave, 50):>9.3f}" if in_wave else f"{'—':>9}"
             lines.append(row)
         lines.append("(seconds; targets are proposals, informative only)")
+        if self.rates:
+            lines.append("")
+            lines.append("training throughput (images per second, from the room's stats):")
+            for name, rate in self.rates.items():
+                lines.append(f"  {name:<52}{rate:>10,.0f}")
+            for name, (sense, limit) in RATIO_TARGETS.items():
+                value = self.ratio(name)
+                if value is None:
+                    lines.append(f"  {name:<52}{'—':>10}   {sense} {limit:g}  NOT MEASURED")
+                else:
+                    ok = value >= limit if sense == ">=" else value <= limit
+                    lines.append(f"  {name:<52}{value:>10.2f}   {sense} {limit:g}  {'meets' if ok else 'misses'}")
+        if self.budget_finish_s is not None:
+            lines.append(f"every run of the class finished {self.budget_finish_s:.0f} s after the first Train press")
         if self.browser:
             lines.append("")
             lines.append("one real browser (headless Chromium) on the same server:")
@@ -381,7 +442,8 @@ class Report:
                 lines.append(f"  {name}: {value:.3f} s" if isinstance(value, float) else f"  {name}: {value}")
         lines.append("")
         lines.append(f"{'server memory':<44}{'VmRSS':>10}{'VmHWM':>10}")
-        lines.append("  (a closed tab's session is kept for server.disconnectedSessionTTL, 120 s by default)")
+        lines.append(f"  (closed tabs are let go after {self.config.session_ttl:g} s: disconnectedSessionTTL and the "
+                     "room's reconnect window)")
         for label, rss, hwm in self.memory:
             lines.append(f"  {label:<42}{rss / 1024:>7.0f} MB{hwm / 1024:>7.0f} MB")
         if self.server_cpu:
@@ -425,6 +487,24 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def images_per_second(stats: list[dict], t0: float, t1: float) -> float | None:
+    """Training examples per second between two wall-clock times, summed over every job.
+
+    A job that appears within the window counts from 0; one that left it (ended) counts up
+    to its last line.
+    """
+    window = [line for line in stats if t0 <= line["t"] <= t1]
+    if len(window) < 2:
+        return None
+    start = {job["id"]: job["samples"] for job in window[0]["jobs"]}
+    last: dict[str, int] = {}
+    for line in window:
+        for job in line["jobs"]:
+            last[job["id"]] = job["samples"]
+    seconds = window[-1]["t"] - window[0]["t"]
+    return sum(samples - start.get(job_id, 0) for job_id, samples in last.items()) / seconds
+
+
 class Rendezvous:
     """Wait until everyone arrived (failed students arrive too, so it never deadlocks)."""
 
@@ -453,15 +533,15 @@ def _check(client: StreamlitClient) -> None:
 
 
 class Student:
-    def __init__(self, index: int, wave: int, config: Config, report: Report, base_url: str,
-                 drawn: Rendezvous, trained: Rendezvous):
+    def __init__(self, index: int, wave: int, config: Config, report: Report, base_url: str, phases: dict):
         self.wave = wave
         self.config = config
         self.report = report
         self.base_url = base_url
-        self.drawn, self.trained = drawn, trained
+        self.phases = phases  # Rendezvous by name: "drawn", "solo done", "started", "measured", "done"
         self.rng = random.Random(config.seed * 100_003 + wave * 1_009 + index)
-        self.client = StreamlitClient(f"w{wave}-s{index + 1:02d}", timeout=config.step_timeout)
+        self.client = StreamlitClient(f"w{wave}-s{index + 1:02d}" if index >= 0 else f"w{wave}-probe",
+                                      timeout=config.step_timeout)
         self.result = StudentResult(self.client.name, wave)
         self._arrived: set[str] = set()
 
@@ -472,34 +552,39 @@ class Student:
     def record(self, metric: str, seconds: float) -> None:
         self.report.record(metric, self.wave, seconds)
 
-    def arrive(self, rendezvous: Rendezvous, name: str) -> None:
-        if name not in self._arrived:
+    def arrive(self, name: str) -> None:
+        if name not in self._arrived and name in self.phases:
             self._arrived.add(name)
-            rendezvous.arrive()
+            self.phases[name].arrive()
+
+    async def wait(self, name: str) -> None:
+        await self.phases[name].wait(self.config.wave_deadline())
 
     async def run(self) -> StudentResult:
+        """Arrive, draw, wait while the probe trains beside the connected class, then train together."""
         try:
             await asyncio.sleep(self.rng.uniform(0, self.config.arrival_spread))
             await self.client.connect(self.base_url, page=HOME_PAGE)
             await self.visit_home()
             await self.pause(self.config.think)
-            await self.draw()
-            self.arrive(self.drawn, "drawn")
-            await self.drawn.wait(self.config.wave_deadline())
+            await self.open_draw()
+            await self.draw_digits(DIGITS_PER_STUDENT, "stroke → prediction", "stroke → bars")
+            self.arrive("drawn")
+            await self.wait("solo done")  # the probe measures one run with the whole class connected
             await asyncio.sleep(self.rng.uniform(0, self.config.arrival_spread))
-            await self.train()
+            await self.train_with_the_class()
             _check(self.client)
         except (TimeoutError, ClientError) as error:
             self.result.error = str(error) or type(error).__name__
         except Exception as error:  # a bug in the scenario: report it, do not hide the others
             self.result.error = f"unexpected {error!r}"
         finally:
-            self.arrive(self.drawn, "drawn")
-            self.arrive(self.trained, "trained")
+            for name in ("drawn", "started", "measured", "done"):
+                self.arrive(name)
         return self.result
 
     async def leave(self) -> None:
-        await self.trained.wait(self.config.wave_deadline())
+        await self.wait("done")
         with contextlib.suppress(Exception):
             await self.client.close()
         if self.client.disconnect is not None:
@@ -512,19 +597,21 @@ class Student:
         _check(self.client)
         self.record("home ready", run.seconds)
 
-    async def draw(self) -> None:
+    async def open_draw(self, metric: str | None = "draw ready") -> None:
+        run = await self.client.open_page(DRAW_PAGE)
+        _check(self.client)
+        if not any(is_canvas(n) for n in self.client.nodes()):
+            raise ClientError(f"{self.client.name}: the Draw page finished without the canvas")
+        if metric:
+            self.record(metric, run.seconds)
+
+    async def draw_digits(self, count: int, prediction_metric: str | None, bars_metric: str) -> None:
         client = self.client
-        run = await client.open_page(DRAW_PAGE)
-        _check(client)
-        if not any(is_canvas(n) for n in client.nodes()):
-            raise ClientError(f"{client.name}: the Draw page finished without the canvas")
-        self.record("draw ready", run.seconds)
-        digits = self.rng.sample(range(10), DIGITS_PER_STUDENT)
-        for number, digit in enumerate(digits):
+        for number, digit in enumerate(self.rng.sample(range(10), count)):
             await self.pause(self.config.think)
-            if number:  # the toolbar's reset between digits: one more rerun, not measured
+            if number:  # the pad is cleared between digits: one more rerun, not measured
                 action = await client.set_component_state(CANVAS_KEY, blank_canvas_state(CANVAS_SIZE))
-                await client.wait_for_run(action)
+                await client.wait_for_run(action, scope=STROKE_RUN)
             hand = self.rng.random()  # one seed per digit: stroke k redraws the same first k strokes
             total = len(DIGIT_STROKES[digit])
             for strokes in range(1, total + 1):
@@ -532,43 +619,67 @@ class Student:
                                            strokes=strokes)
                 action = await client.set_component_state(CANVAS_KEY, draw_digit_state(rgba, lines, pen=PEN_WIDTH))
                 prediction, predicted_at = await client.wait_for(is_prediction, since=action)
-                self.record("stroke → prediction", predicted_at - action.sent_at)
+                if prediction_metric:
+                    self.record(prediction_metric, predicted_at - action.sent_at)
                 if strokes == total:
                     self.report.digits_drawn += 1
                     self.report.digits_recognised += predicted_digit(prediction) == str(digit)
                 _, bars_at = await client.wait_for(is_bars, since=action)
-                self.record("stroke → bars", bars_at - action.sent_at)
-                await client.wait_for_run(action)
+                self.record(bars_metric, bars_at - action.sent_at)
+                await client.wait_for_run(action, scope=STROKE_RUN)
                 _check(client)
                 await self.pause(self.config.stroke_pause)
 
-    async def train(self) -> None:
+    async def start_training(self) -> Action:
         client, config = self.client, self.config
         run = await client.open_page(TRAIN_PAGE)
         _check(client)
         self.record("train page ready", run.seconds)
         if config.small_network:
             for key, value in SMALL_TRAINING:
-                await self.pause(config.think / 2)
+                await self.pause(config.think / 4)
                 action = await client.set_value(key, value)
                 await client.wait_for_run(action)
                 _check(client)
-        await self.pause(config.think)
-        queue_wait = config.wave_deadline()
         pressed = await client.click(TRAIN_BUTTON_KEY)
         _, said_at = await client.wait_for(is_train_feedback, since=pressed)
         self.record("train feedback", said_at - pressed.sent_at)
-        _, started_at = await client.wait_for(is_train_progress, since=pressed, timeout=queue_wait)
+        _, started_at = await client.wait_for(is_train_progress, since=pressed, timeout=config.wave_deadline())
         self.record("train first progress", started_at - pressed.sent_at)
-        try:  # watch one's own run for a while (the live panel refreshes meanwhile)
-            await client.wait_for(is_train_ended, since=pressed, timeout=config.train_watch)
-        except StepTimeout:
-            if client.element(STOP_BUTTON_KEY) is not None:
-                stop = await client.click(STOP_BUTTON_KEY)
-                _, ended_at = await client.wait_for(is_train_ended, since=stop)
-                self.record("train stop", ended_at - stop.sent_at)
-        await client.wait_for(is_train_ended, since=pressed, timeout=queue_wait)
-        await client.wait_for(is_train_idle, since=pressed)
+        return pressed
+
+    async def stop_training(self, pressed: Action) -> None:
+        """Back on Train: press Stop (or wait for the end with --budget-finish), then the page is idle."""
+        client, config = self.client, self.config
+        await client.open_page(TRAIN_PAGE)
+        _check(client)
+        if not config.budget_finish and client.element(STOP_BUTTON_KEY) is not None:
+            stop = await client.click(STOP_BUTTON_KEY)
+            _, ended_at = await client.wait_for(is_train_ended, since=stop)
+            self.record("train stop", ended_at - stop.sent_at)
+        await client.wait_for(is_train_ended, since=pressed, timeout=config.wave_deadline())
+
+    async def train_with_the_class(self) -> None:
+        """Everyone presses Train at once; while the runs share the machine, draw on Draw; then stop."""
+        pressed = await self.start_training()
+        self.arrive("started")
+        await self.open_draw(metric=None)  # the run keeps training: it belongs to the student, not the page
+        await self.draw_digits(self.config.strokes_while_training, None, "stroke → bars, class training")
+        self.arrive("measured")
+        await self.wait("measured")
+        await self.stop_training(pressed)
+        self.arrive("done")
+
+    async def train_alone(self, seconds: float, stats_of, label: str) -> None:
+        """The probe: one run, its throughput over ``seconds`` once it started, then Stop."""
+        pressed = await self.start_training()
+        await asyncio.sleep(1.0)  # past the first slice: the epoch's first evaluation is not in the window
+        t0 = time.time()
+        await asyncio.sleep(seconds)
+        rate = images_per_second(stats_of(), t0, time.time())
+        if rate:
+            self.report.rates[label] = rate
+        await self.stop_training(pressed)
 
 
 # --------------------------------------------------------------------------- one real browser
@@ -646,31 +757,63 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
 
 
 async def run_wave(wave: int, config: Config, report: Report, server: AppServer) -> None:
+    """One class: a probe run alone; the class arrives and draws; the probe again with the class
+    connected; then everyone trains at once (and draws meanwhile); then everyone leaves."""
     cpu_before = server.cpu_seconds()
-    drawn, trained = Rendezvous(config.students), Rendezvous(config.students)
-    students = [Student(i, wave, config, report, server.base_url, drawn, trained) for i in range(config.students)]
+    names = ("drawn", "solo done", "started", "measured", "done")
+    phases = {name: Rendezvous(config.students) for name in names}
+    phases["solo done"] = Rendezvous(1)
+    phases["measured"] = Rendezvous(config.students + 1)  # the students, and the class's throughput window
+    probe = Student(-1, wave, config, report, server.base_url, {"solo done": phases["solo done"]})
+    students = [Student(i, wave, config, report, server.base_url, phases) for i in range(config.students)]
+    if wave == 1:  # one run alone on an idle server: the reference for every ratio
+        await probe.client.connect(server.base_url, page=HOME_PAGE)
+        await probe.train_alone(config.measure, server.stats, "one alone")
     runs = [asyncio.create_task(s.run(), name=s.client.name) for s in students]
     browser = (asyncio.create_task(browser_student(server.base_url, config.step_timeout))
                if config.browser and wave == 1 else None)
 
-    async def sample_when(rendezvous: Rendezvous, label: str) -> None:
-        await rendezvous.wait(config.wave_deadline())
+    async def sample_when(name: str, label: str) -> None:
+        await phases[name].wait(config.wave_deadline())
         rss, hwm = server.memory_kb()
         report.memory.append((f"wave {wave}: {config.students} connected, {label}", rss, hwm))
 
-    samplers = [asyncio.create_task(sample_when(drawn, "after Draw")),
-                asyncio.create_task(sample_when(trained, "after Train"))]
+    async def probe_beside_the_class() -> None:
+        await phases["drawn"].wait(config.wave_deadline())
+        if wave == 1:
+            await probe.train_alone(config.measure, server.stats, "one, class connected")
+        probe.arrive("solo done")
+
+    async def measure_the_class() -> None:
+        try:
+            await phases["started"].wait(config.wave_deadline())
+            t0 = time.time()
+            await asyncio.sleep(config.measure)
+            rate = images_per_second(server.stats(), t0, time.time())
+            if rate and wave == 1:
+                report.rates["all training"] = rate
+        finally:
+            phases["measured"].arrive()  # nobody stops before the window closed
+
+    first_press = time.monotonic()
+    helpers = [asyncio.create_task(sample_when("drawn", "after Draw")),
+               asyncio.create_task(sample_when("started", "all training")),
+               asyncio.create_task(probe_beside_the_class()), asyncio.create_task(measure_the_class())]
     done, pending = await asyncio.wait(runs, timeout=config.wave_deadline())
+    if config.budget_finish and wave == 1:
+        report.budget_finish_s = time.monotonic() - first_press
     for task in pending:
         task.cancel()
     for student, task in zip(students, runs):
         if task in pending:
             student.result.error = f"still running at the wave's deadline ({config.wave_deadline():.0f} s)"
-            student.arrive(drawn, "drawn")
-            student.arrive(trained, "trained")
+            for name in names:
+                student.arrive(name)
     await asyncio.gather(*pending, return_exceptions=True)
-    await asyncio.gather(*samplers, return_exceptions=True)
+    await asyncio.gather(*helpers, return_exceptions=True)
     await asyncio.gather(*(s.leave() for s in students), return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await probe.client.close()
     report.students.extend(s.result for s in students)
     if browser is not None:
         report.browser = await browser
@@ -683,7 +826,7 @@ async def run_wave(wave: int, config: Config, report: Report, server: AppServer)
 async def run_classroom(config: Config) -> Report:
     """Start the app, run the waves, stop the app (always); return what was measured."""
     report = Report(config)
-    server = AppServer(config.sources)
+    server = AppServer(config.sources, config.server_env(), session_ttl=config.session_ttl)
     start = time.monotonic()
     cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     try:
@@ -713,8 +856,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="SOFTMAX_PLAYGROUND_SOURCES for the server (default: inherited; 'subset' with --smoke)")
     parser.add_argument("--small-network", action="store_true", default=None,
                         help="train 784-32-10 (cheap epochs) instead of the page's default network")
-    parser.add_argument("--train-watch", type=float, default=None,
-                        help="seconds each student watches their own run before pressing Stop (default 2)")
+    parser.add_argument("--measure", type=float, default=None,
+                        help="seconds of each throughput window (default 12)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="the room's budget per run (SOFTMAX_PLAYGROUND_MAX_EPOCHS), e.g. 1")
+    parser.add_argument("--budget-finish", action="store_true", default=None,
+                        help="let every run train to its end instead of pressing Stop (with --max-epochs 1)")
     parser.add_argument("--think", type=float, default=None, help="mean pause between actions, seconds (default 1)")
     parser.add_argument("--arrival-spread", type=float, default=None,
                         help="students arrive (and go to Train) within this many seconds (default 5)")
@@ -724,8 +871,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     config = smoke_config() if args.smoke else Config()
-    for name in ("students", "waves", "sources", "small_network", "train_watch", "think", "arrival_spread",
-                 "step_timeout", "deadline"):
+    for name in ("students", "waves", "sources", "small_network", "measure", "max_epochs", "budget_finish", "think",
+                 "arrival_spread", "step_timeout", "deadline"):
         value = getattr(args, name)
         if value is not None:
             setattr(config, name, value)
@@ -739,7 +886,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     sources = config.sources if config.sources is not None else os.environ.get("SOFTMAX_PLAYGROUND_SOURCES", "(all)")
     print(f"classroom: {config.students} students × {config.waves} wave(s), data sources {sources}, "
-          f"{'small network' if config.small_network else 'default settings'}, watch {config.train_watch:g} s, "
+          f"{'small network' if config.small_network else 'default settings'}, windows of {config.measure:g} s, "
+          f"{'budget ' + str(config.max_epochs) + ' epoch(s), ' if config.max_epochs else ''}"
           f"think {config.think:g} s{', plus one browser' if config.browser else ''}", flush=True)
     try:
         report = asyncio.run(run_classroom(config))

@@ -279,6 +279,7 @@ class Stats:
     ref_misses: int = 0
     reruns_sent: int = 0
     auto_reruns_sent: int = 0
+    fragment_runs: int = 0  # fragment runs received: asked for, or pushed by the server
     http_requests: int = 0
     http_bytes: int = 0
     http_failures: int = 0
@@ -536,6 +537,7 @@ class StreamlitClient:
                   page_script_hash=session.page_script_hash, started_at=received_at)
         self.runs.append(run)
         self.current_run = run
+        self.stats.fragment_runs += run.is_fragment
         self._received_new_session = True
         if session.initialize.session_id:
             self.session_id = session.initialize.session_id

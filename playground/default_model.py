@@ -24,7 +24,7 @@ from core.training import History, TrainConfig
 
 DEFAULT_SAMPLES = 120_000  # the first training: 5-10 s on one core
 DEFAULT_SPEC = ModelSpec()  # the lecture's 784-512-256-128-64-10 ReLU
-FILE = "default-model-{source}.pt"
+FILE = "default-model-{data}.pt"  # "full" (cache, download or mirror: the same bytes) or "subset"
 
 
 def default_config(n_train: int, samples: int = DEFAULT_SAMPLES) -> TrainConfig:
@@ -80,7 +80,7 @@ class DefaultModel:
         return state
 
     def path(self, source: str) -> Path:
-        return self.room.data_dir / FILE.format(source=source)
+        return self.room.data_dir / FILE.format(data="subset" if source == "subset" else "full")
 
     # ----------------------------------------------------------------- in the background
 

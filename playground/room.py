@@ -311,6 +311,7 @@ class Room:
                     self._room_watchers -= {w for w in self._room_watchers if w[0] == sid}
                 self.pusher.forget(sid)
         here = {student for sid, (student, _) in sessions.items() if states[sid] is not False}
+        window = self.limits.reconnect_minutes * 60
         stopped = []
         with self._lock:
             for student in here:
@@ -319,11 +320,22 @@ class Room:
                 if entry.student in here:
                     continue
                 away = self._away_since.setdefault(entry.student, now)
-                if now - away >= self.limits.reconnect_minutes * 60:
+                if now - away >= window:
                     stopped.append(entry)
+            self._let_go(here, now, window)
         for entry in stopped:
             self.stop(entry)
         return stopped
+
+    def _let_go(self, here: set[str], now: float, window: float) -> None:
+        """Forget the ended jobs of students gone longer than the window (their runs are stored):
+        what a class leaves behind is released, and the next class reuses that memory."""
+        for key, entry in list(self._jobs.items()):
+            if entry.job.done and entry.filed.is_set() and entry.student not in here:
+                away = self._away_since.setdefault(entry.student, now)
+                if now - away >= window:
+                    del self._jobs[key]
+                    self._watchers.pop(entry.job.id, None)
 
     def _reap_forever(self) -> None:
         while not self._closed.wait(REAPER_INTERVAL_S):

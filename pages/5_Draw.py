@@ -1,6 +1,8 @@
 """Draw a digit, watch the softmax: the canvas and the bars answer a stroke on their own; the
 preprocessing, the worked numbers and the look inside the network follow below."""
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -145,6 +147,7 @@ def prediction_for(drawn: draw.DrawInput) -> draw.DrawPrediction:
 def pad() -> None:
     from streamlit_drawable_canvas import st_canvas  # imports only under a Streamlit runtime
 
+    started = time.perf_counter()
     answer_line = st.container(key="draw-answer-line")
     pad_col, answer_col = st.columns([1, 1.3], gap="large")
     with pad_col:
@@ -167,6 +170,7 @@ def pad() -> None:
             st.plotly_chart(figs.probs_bar_figure(result.probs, title=plain("draw.bars_title"), static=True),
                             key="draw.probs_chart", config={"displayModeBar": False, "staticPlot": True})
         st.caption(t("draw.confident_not_correct"))
+        draw.record_stroke_time(1000 * (time.perf_counter() - started))
     with answer_line, st.container(key="draw-prediction", horizontal=True):
         with st.container(key="draw-predicted-digit", width="content"):  # the browser test reads the digit here
             st.metric(plain("draw.prediction"), str(result.prediction))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
+import os
 import struct
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -122,6 +126,14 @@ def model_logits(model: torch.nn.Module, image: torch.Tensor) -> np.ndarray:
 def max_entropy(num_classes: int = 10) -> float:
     """log C: the entropy of a uniform softmax, the most unsure a model can be."""
     return math.log(num_classes)
+
+
+def record_stroke_time(ms: float) -> None:
+    """With the room's stats on (the benchmarks), the pad's own time per stroke, one JSON line each."""
+    stats = os.environ.get("SOFTMAX_PLAYGROUND_STATS", "").strip()
+    if stats:
+        with open(Path(stats).with_name("draw-strokes.jsonl"), "a", encoding="utf-8") as out:
+            out.write(json.dumps({"t": time.time(), "ms": round(ms, 3)}) + "\n")
 
 
 def pick_test_image(labels: torch.Tensor, how: str, digit: int | None, history, rng: np.random.Generator) -> int:

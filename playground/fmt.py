@@ -22,7 +22,7 @@ def number(value, spec: str = ".4f") -> str:
         return "inf" if value > 0 else "-inf"
     text = format(value, spec)
     if text.startswith("-") and _is_zero(text):
-        text = text[1:]
+        text = ("+" if "+" in spec else "") + text[1:]  # as a positive zero prints under this spec
     return text
 
 

@@ -111,9 +111,17 @@ def lesson_settings(lesson) -> tuple[TrainSettings, list, dict]:
     from playground.settings import BY_NAME, from_query_params
 
     known = {name: value for name, value in lesson.values.items() if name in TRAIN_CONTROLS and BY_NAME[name].url}
-    params = {BY_NAME[name].url: BY_NAME[name].to_url(value) for name, value in known.items()}
+    params = {BY_NAME[name].url: _url_text(BY_NAME[name], value) for name, value in known.items()}
     settings, notes = from_query_params(params, TRAIN.defaults, TRAIN_CONTROLS)
     return settings, notes, {name: getattr(settings, name) for name in lesson.locked if name in known}
+
+
+def _url_text(control, value) -> str:
+    """A lesson's value as link text; a value of the wrong type is passed on as is, to get its note."""
+    try:
+        return control.to_url(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def set_up_cnn() -> None:

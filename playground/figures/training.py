@@ -157,7 +157,11 @@ def runs_frame(runs: Iterable) -> pd.DataFrame:
             plain("runs.col.epochs"): config.epochs,
             plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for column in (plain("runs.col.momentum"), plain("runs.col.accuracy")) if rows else ():
+        # object columns keep None ("—", no value) apart from NaN (a number that went wrong)
+        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
+    return frame
 
 
 def best_by_kind(runs: Iterable) -> dict[str, object]:

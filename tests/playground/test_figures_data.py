@@ -118,8 +118,6 @@ def test_source_line_names_the_source_in_words(source, words):
     assert words in line and "6,000 training and 1,000 test" in line
 
 
-@pytest.mark.xfail(strict=True, reason="status.source.* put the folder in a markdown code span, where the "
-                                       "backslashes t() adds to escape it are shown literally")
 def test_source_line_shows_the_folder_as_it_is():
     mnist = SimpleNamespace(source="cache", location="/data/mnist_data", train_labels=range(6000),
                             test_labels=range(1000))

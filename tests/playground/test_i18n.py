@@ -287,3 +287,12 @@ def test_every_key_the_app_looks_up_exists_with_the_parameters_it_is_given():
             if missing:
                 problems.append(f"{where}: {key!r} needs {sorted(missing)}")
     assert not problems, problems
+
+
+def test_user_text_inside_a_code_span_is_shown_as_typed_and_cannot_close_the_span():
+    from playground.i18n import _fields_in_code_spans
+
+    assert _fields_in_code_spans("`{name}={raw}` is bad; {other}") == {"name", "raw"}
+    with i18n.using("en"):
+        text = i18n.t("url.not_number", name="lr", raw="5_a`*b*", default=0.01)
+    assert text.startswith("`lr=5_a'*b*`")  # no backslashes inside the span, and no way out of it

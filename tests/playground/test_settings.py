@@ -224,8 +224,6 @@ def test_url_notes_read_in_english():
         assert note.text() == "`hidden` has 10 layers; keeping the first 8."
 
 
-@pytest.mark.xfail(strict=True, reason="url.* texts put the raw value in a markdown code span, where the "
-                                       "backslashes that t() adds to escape it are shown literally")
 def test_a_raw_value_in_a_url_note_is_shown_as_typed():
     with i18n.using("en"):
         _, (note,) = from_query_params({"hidden": "512-abc"})

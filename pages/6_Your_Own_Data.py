@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.tabular import MAX_CLASSES, TabularError
 from playground import csv_reading as reading
-from playground import fmt, i18n, nav, runkit, tables
+from playground import fmt, i18n, nav, runkit, tables, widgets
 from playground import own_data as own
 from playground.figures import tabular as figs
 from playground.figures.training import confusion_figure
@@ -50,8 +50,11 @@ def parsed_upload(upload, skip_first_line: bool):
 
 def load_table():
     """(DataFrame, its name, an id) of the chosen source, or (None, "", None) with the reason shown."""
-    source = st.radio(plain("own.source"), (DEMO, UPLOAD), key=P + "source", horizontal=True,
-                      format_func=lambda v: plain(f"own.source_{v}"))
+    # kept across a visit to another page (Streamlit forgets a widget once its page is left), so a
+    # student coming back finds the table they uploaded, not the demo
+    source = st.radio(plain("own.source"), (DEMO, UPLOAD), key=widgets.remembered(P, "source", DEMO),
+                      horizontal=True, format_func=lambda v: plain(f"own.source_{v}"))
+    widgets.remember(P, ("source",))
     if source == DEMO:
         st.caption(t("own.iris_caption"))
         return demo_table(), plain("own.iris_name"), DEMO

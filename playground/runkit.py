@@ -17,6 +17,7 @@ from core.jobs import JobSnapshot
 from core.limits import RoomLimits, RunPlan, plan_run
 from playground import fmt, i18n
 from playground.i18n import plain, t
+from playground.lessons import QUERY_KEY as LESSON_QUERY_KEY
 from playground.room import Room, RoomJob
 from playground.settings import BY_NAME, Control, Note, TrainSettings, advice, from_query_params, to_query_params
 
@@ -67,6 +68,9 @@ def store_settings(page: RunPage, settings: TrainSettings) -> None:
     st.session_state[page.settings_key] = settings
     if page.url:
         wanted = {**to_query_params(settings, page.controls), "lang": i18n.current_language()}
+        lesson = st.query_params.get(LESSON_QUERY_KEY)
+        if lesson:  # the lesson stays in the address: its locked controls stay locked on every rerun
+            wanted[LESSON_QUERY_KEY] = lesson
         if st.query_params.to_dict() != wanted:
             st.query_params.from_dict(wanted)
 

@@ -21,3 +21,43 @@ os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+import pytest
+
+
+@pytest.fixture
+def install_room(tmp_path):
+    """``install_room(limits=…, loader=…)`` → a fresh Room made the process's room for this test.
+
+    It shares the loaded MNIST of the usual room unless given a loader, prepares no default
+    model unless asked, and the usual room is put back (and the fresh one closed) afterwards.
+    """
+    from playground.room import Room, get_room, replace_room
+
+    made = []  # (the fresh room, the one it replaced)
+
+    def make(**kwargs) -> Room:
+        current = get_room()
+        kwargs.setdefault("loader", current.mnist)
+        kwargs.setdefault("prepare_default", False)
+        room = Room(data_dir=tmp_path / f"room{len(made)}", **kwargs)
+        made.append((room, replace_room(room)))
+        return room
+
+    yield make
+    for room, previous in reversed(made):
+        replace_room(previous)
+        room.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_room_at_the_end():
+    """The app's room trains in background threads (the default model starts with it): stop them
+    and join the workers before the interpreter exits, or torch aborts the process mid-batch."""
+    yield
+    module = sys.modules.get("playground.room")
+    if module is not None:
+        room = module.replace_room(None)
+        if room is not None:
+            room.close()

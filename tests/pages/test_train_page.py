@@ -1,336 +1,473 @@
-"""The Train page under AppTest: controls, live training on the shipped subset, runs, uploads."""
+"""The Train page under AppTest: the lecture's controls, short runs on the room, the runs kept for the
+student, uploads, links, the room's budget and the look inside a run."""
 
-import json
-import time
-from pathlib import Path
+import io
+import pickle
+from fractions import Fraction
+from itertools import pairwise
 
 import pytest
-from streamlit.testing.v1 import AppTest
+import torch
 
+from core import training
+from core.checkpoint import checkpoint_bytes
+from core.data import MnistLoadError
+from core.jobs import TrainingJob
+from core.limits import estimate_seconds
 from core.models import ModelSpec, build_model
-from playground import jobs
-from playground.resources import get_training_queue
+from core.training import TrainConfig
+from playground import fmt, runs
+from playground.room import get_room
+from playground.settings import TrainSettings
+from playground.train_run import START_REQUEST_KEY, TRAIN
+from tests.pages.conftest import (
+    TRAIN_W as W,
+)
+from tests.pages.conftest import (
+    configure_train,
+    figure,
+    metric,
+    poll,
+    student_of,
+    table_text,
+    texts,
+    train,
+    values,
+    wait_for_run,
+    widget_keys,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "1_Train.py")
-W = "train.w."
+FINAL_METRIC = "Test accuracy (final model)"
 
 
 @pytest.fixture
-def at():
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    yield app
-    page_job = app.session_state["train.job"] if "train.job" in app.session_state else None
-    if page_job is not None:  # never leave a training thread behind
-        page_job.job.stop()
-        page_job.job.wait(timeout=30)
+def at(open_page):
+    return open_page("3_Train")
 
 
-def configure(at, depth=1, size=32, epochs=2, log_every=20, **others):
-    """A small, quick model: the tests exercise the page, not the lecture's accuracy."""
-    at.number_input(key=W + "depth").set_value(depth).run()
-    if depth:
-        at.number_input(key=W + "hidden.0").set_value(size).run()
-    at.number_input(key=W + "epochs").set_value(epochs).run()
-    at.number_input(key=W + "log_every").set_value(log_every).run()
-    for name, value in others.items():
-        widget = {"lr": at.select_slider, "momentum": at.slider}.get(name, at.number_input)
-        widget(key=W + name).set_value(value).run()
-    return at
+def kept_runs(at) -> list:
+    return runs.list_runs(student_of(at), get_room())
 
 
-def page_job(at):
-    return at.session_state["train.job"]
+def status_box(at) -> str:
+    """The status line above the live curve, as the reader sees it."""
+    lines = [line for line in texts(at, "success", "warning", "error").splitlines()
+             if "Test accuracy" in line or "Diverged" in line or "Stopped" in line]
+    assert lines, f"no status line on the page: {texts(at)}"
+    return lines[0]
 
 
-def train_to_the_end(at, timeout=120):
-    at.button(key="train.start").click().run()
-    job = page_job(at).job
-    assert job.wait(timeout), "training did not end in time"
-    at.run()  # the fragment sees the end, collects the run and reruns the page
-    at.run()
-    assert not at.exception
-    return page_job(at)
+def mistakes_caption(at) -> str:
+    [caption] = [c for c in texts(at, "caption").splitlines() if "such mistakes" in c]
+    return caption
 
 
-def figure(at, key):
-    chart = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
-    assert chart, f"no plotly chart {key}"
-    return json.loads(chart[0].proto.spec)
-
-
-def runs(at):
-    return list(at.session_state["playground.runs"].values()) if "playground.runs" in at.session_state else []
+# ---- the controls and the architecture -------------------------------------------------------------
 
 
 def test_defaults_are_the_lecture_and_the_architecture_counts_its_parameters(at):
-    at.run()
-    assert not at.exception
+    assert at.number_input(key=W + "depth").value == 4
     assert [at.number_input(key=W + f"hidden.{i}").value for i in range(4)] == [512, 256, 128, 64]
+    assert at.radio(key=W + "kind").value == "mlp"
     assert at.radio(key=W + "activation").value == "relu"
+    assert at.radio(key=W + "optimizer").value == "sgd"
     assert at.select_slider(key=W + "lr").value == 0.01
     assert at.slider(key=W + "momentum").value == 0.5
     assert at.number_input(key=W + "batch_size").value == 64
     assert at.number_input(key=W + "epochs").value == 10
     assert at.number_input(key=W + "log_every").value == 300
     sizes = [784, 512, 256, 128, 64, 10]
-    by_hand = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    by_hand = sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))  # weights + biases
     assert by_hand == 575_050
-    assert f"{by_hand:,} parameters to learn." in [c.value for c in at.caption]
+    table = table_text(at, "train-architecture")
+    assert list(table["parameters"]) == [f"{n_in * n_out + n_out:,}" for n_in, n_out in pairwise(sizes)] + [
+        f"{by_hand:,}"]
+    assert f"{by_hand:,} parameters to learn." in texts(at, "caption")
+    assert not at.error
 
 
-def test_architecture_updates_as_layers_change(at):
-    at.run()
+def test_the_architecture_follows_the_layers_and_the_cnn(at):
     at.number_input(key=W + "depth").set_value(2).run()
     at.number_input(key=W + "hidden.1").set_value(10).run()
-    table = at.dataframe[0].value
-    assert list(table["parameters"]) == [784 * 512 + 512, 512 * 10 + 10, 10 * 10 + 10, 401_920 + 5_130 + 110]
+    table = table_text(at, "train-architecture")
+    assert list(table["parameters"]) == [f"{n:,}" for n in (784 * 512 + 512, 512 * 10 + 10, 10 * 10 + 10,
+                                                            401_920 + 5_130 + 110)]
     at.radio(key=W + "kind").set_value("cnn").run()
-    assert at.dataframe[0].value["parameters"].iloc[-1] == 260 + 5_020 + 3_210  # conv1, conv2, fc
-    assert W + "depth" not in [w.key for w in at.number_input]
+    assert table_text(at, "train-architecture")["parameters"].iloc[-1] == f"{260 + 5_020 + 3_210:,}"  # conv1, conv2, fc
+    assert W + "depth" not in widget_keys(at)  # the CNN has no hidden sizes to choose
 
 
-def test_settings_live_in_the_url_and_a_link_prefills_the_controls(at):
-    at.query_params.update({"lr": "0.1", "momentum": "0.9", "hidden": "64-32", "act": "tanh", "epochs": "3"})
+def test_risky_settings_get_advice_next_to_the_control(at):
+    at.select_slider(key=W + "lr").set_value(0.5)
+    at.slider(key=W + "momentum").set_value(0.9)
     at.run()
+    assert "lr / (1 − momentum) = 5" in texts(at, "caption")
+    at.radio(key=W + "optimizer").set_value("adam").run()
+    assert at.slider(key=W + "momentum").disabled  # momentum means nothing to Adam here
+    assert "Adam usually works" in texts(at, "caption")
+
+
+# ---- a run, from Train to Compare runs -------------------------------------------------------------
+
+
+def test_a_short_run_trains_to_the_end_and_the_status_and_metric_show_one_accuracy(at):
+    configure_train(at, depth=1, size=32, epochs=1)
+    entry = train(at)
+    snap = entry.job.snapshot()
+    assert snap.status == "finished" and len(snap.history.epochs) == 1
+    [run] = kept_runs(at)
+    accuracy = run.history.final_accuracy
+    assert run.accuracy == accuracy and 0.5 < accuracy <= 1.0  # one epoch of a small MLP learns something real
+    assert metric(at, FINAL_METRIC) == fmt.percent(accuracy)
+    status = status_box(at)
+    assert f"Test accuracy {fmt.percent(accuracy)}" in status and "Finished 1 epochs" in status
+    assert f"Added to your runs as {run.name}" in status
+    assert run.name == "MLP 32 ReLU · SGD lr 0.01 m 0.5"
+    assert not at.button(key="train.start").disabled  # the next run may start
+    live = figure(at, "train.live_chart")
+    assert [trace["name"] for trace in live["data"]] == ["training loss (running)", "test loss", "test accuracy"]
+    assert list(values(live["data"][2]["y"])) == pytest.approx([100 * a for a in snap.history.test_accuracy])
+
+    listed = table_text(at, "train-runs-table")
+    assert list(listed["name"]) == [run.name] and list(listed["accuracy %"]) == [f"{100 * accuracy:.2f}"]
+    assert list(listed["✏️"]) == ["✏️"]  # the first run is the model the Draw page predicts with
+    assert runs.active_run(student_of(at), get_room()).id == run.id
+    assert at.multiselect(key="train.compare.overlay").value == [run.id]
+    curves = figure(at, "train.compare.chart")
+    assert [trace["name"] for trace in curves["data"]] == [run.name, run.name]  # its loss and its accuracy
+    assert list(values(curves["data"][1]["y"])) == pytest.approx([100 * a for a in run.history.test_accuracy])
+
+
+def test_a_run_stopped_mid_epoch_reports_the_accuracy_of_the_model_it_keeps(at):
+    # the lecture's network in batches of one: an epoch is 6,000 steps (seconds), so Stop lands inside the first
+    configure_train(at, depth=4, size=512, epochs=2, batch_size=1)
+    at.button(key="train.start").click().run()
+    entry = get_room().job_of(student_of(at), "train")
+    poll(lambda: entry.job.snapshot().step > 0, 60, "the first batches")
+    at.run()
+    assert at.button(key="train.start").disabled  # one run at a time per student
+    [progress] = at.get("progress")
+    assert "epoch 1/2" in progress.proto.text and "images/s" in progress.proto.text
+    at.button(key=W + "stop").click().run()
+    entry = wait_for_run(at)
+    snap = entry.job.snapshot()
+    assert snap.status == "stopped" and 0 < snap.step < 6_000 and not snap.history.epochs  # mid-epoch
+    [run] = kept_runs(at)
+    accuracy = run.history.final_accuracy
+    assert accuracy is not None and run.history.steps == snap.step
+    assert metric(at, FINAL_METRIC) == fmt.percent(accuracy)
+    status = status_box(at)
+    assert f"Stopped at step {snap.step:,}" in status and f"as it was: {fmt.percent(accuracy)}" in status
+    assert f"Added to your runs as {run.name}" in status
+
+
+def test_runs_are_renamed_used_on_draw_and_deleted(at):
+    configure_train(at, depth=0, epochs=1, momentum=0.0)
+    train(at)
+    at.slider(key=W + "momentum").set_value(0.9).run()
+    train(at)
+    first, second = kept_runs(at)
+    assert (first.config.momentum, second.config.momentum) == (0.0, 0.9)
+    listed = table_text(at, "train-runs-table")
+    assert list(listed["name"]) == [first.name, second.name] and list(listed["momentum"]) == ["0", "0.9"]
+    assert list(listed["✏️"]) == ["", "✏️"]  # the newest run predicts on Draw until the student picks one
+    assert at.multiselect(key="train.compare.overlay").value == [first.id, second.id]  # new runs join the overlay
+    at.radio(key="train.compare.by").set_value("step").run()
+    by_step = figure(at, "train.compare.chart")
+    assert max(values(by_step["data"][0]["x"])) == first.history.steps  # one epoch of 94 batches
+
+    at.selectbox(key="train.compare.run").set_value(second.id).run()
+    at.text_input(key=f"train.compare.name.{second.id}").set_value("momentum 0.9").run()
+    at.button(key="train.compare.rename").click().run()
+    assert [r.name for r in kept_runs(at)] == [first.name, "momentum 0.9"]
+    assert "momentum 0.9" in list(table_text(at, "train-runs-table")["name"])
+
+    at.selectbox(key="train.compare.run").set_value(first.id).run()
+    at.button(key="train.compare.activate").click().run()
+    active = runs.active_run(student_of(at), get_room())
+    assert active.id == first.id and runs.picked_run(student_of(at), get_room())
+    assert list(table_text(at, "train-runs-table")["✏️"]) == ["✏️", ""]
+
+    at.selectbox(key="train.compare.run").set_value(second.id).run()
+    at.button(key="train.compare.delete").click().run()
+    assert [r.id for r in kept_runs(at)] == [first.id]
+    assert list(table_text(at, "train-runs-table")["name"]) == [first.name]
+
+
+def test_a_start_request_from_another_page_starts_one_run_with_its_settings(open_page):
+    at = open_page("1_Softmax_Lab")
+    sent = TrainSettings(hidden_sizes=(16,), epochs=1, lr=0.1, momentum=0.9)
+    at.session_state[TRAIN.settings_key] = sent
+    at.session_state[START_REQUEST_KEY] = sent
+    at.switch_page("pages/3_Train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    entry = get_room().job_of(student_of(at), "train")
+    assert (entry.details["settings"].lr, entry.details["settings"].momentum) == (0.1, 0.9)
+    assert at.select_slider(key=W + "lr").value == 0.1  # the controls show what trains
+    wait_for_run(at)
+    assert START_REQUEST_KEY not in at.session_state
+    assert get_room().job_of(student_of(at), "train") is entry  # used once, not again on the next rerun
+    assert len(kept_runs(at)) == 1
+
+
+def test_a_start_request_while_training_only_fills_in_the_settings(at):
+    configure_train(at, depth=4, size=512, epochs=2, batch_size=1)  # seconds per epoch: still training below
+    at.button(key="train.start").click().run()
+    running = get_room().job_of(student_of(at), "train")
+    at.session_state[START_REQUEST_KEY] = TrainSettings(lr=0.1, momentum=0.9)
+    at.run()
+    assert get_room().job_of(student_of(at), "train") is running
+    assert "already training for you" in texts(at, "warning")
+
+
+def test_divergence_is_reported_with_the_step_and_a_hint_and_no_run_is_kept(at):
+    configure_train(at, depth=2, size=256, epochs=1, lr=10.0, momentum=0.99)
+    entry = train(at)
+    assert entry.job.snapshot().status == "diverged"
+    error = texts(at, "error")
+    assert "Diverged at step" in error and "divide it by 10" in error
+    assert kept_runs(at) == []  # NaN weights are not kept
+    assert FINAL_METRIC not in [m.label for m in at.metric]
+
+
+def test_a_queued_run_says_its_place_and_starts_when_a_place_frees(open_page, install_room):
+    room = install_room()
+    room.scheduler.max_active = 1
+    mnist = room.mnist()
+    blocker = TrainingJob(build_model(ModelSpec(hidden_sizes=(32,)), seed=0), TrainConfig(epochs=50, batch_size=1),
+                          mnist.train, mnist.test, device="cpu")
+    room.scheduler.submit(blocker)
+    at = open_page("3_Train")
+    configure_train(at, depth=0, epochs=1)
+    at.button(key="train.start").click().run()
+    assert "number 1 in line" in texts(at, "info")
+    room.scheduler.stop(blocker)
+    assert blocker.wait(30)
+    wait_for_run(at)
+    assert len(kept_runs(at)) == 1 and metric(at, FINAL_METRIC)
+
+
+# ---- checkpoints ------------------------------------------------------------------------------------
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="train.upload").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_downloaded_checkpoint_restored_by_upload_appears_as_a_run(at):
+    configure_train(at, depth=0, epochs=1)
+    train(at)
+    [trained] = kept_runs(at)
+    upload(at, "softmax.pt", runs.download_bytes(trained))  # the file the Download button serves
+    trained_again, restored = kept_runs(at)
+    assert trained_again.id == trained.id
+    assert restored.origin == "uploaded" and restored.name == "softmax"
+    assert restored.spec == trained.spec and restored.config == trained.config
+    assert restored.history.confusion == trained.history.confusion  # same weights, same test set
+    assert "Restored softmax from softmax.pt" in texts(at, "success")
+    assert list(table_text(at, "train-runs-table")["name"]) == [trained.name, "softmax"]
+    at.run()
+    assert len(kept_runs(at)) == 2  # the same upload is not restored twice
+
+
+def foreign_pickle_checkpoint() -> bytes:
+    """A PyTorch file holding an object that is not a tensor: weights_only loading refuses it."""
+    buffer = io.BytesIO()
+    torch.save({"format": "softmax-playground", "weights": {"w": torch.zeros(2)}, "extra": Fraction(1, 3)}, buffer)
+    return buffer.getvalue()
+
+
+def iris_checkpoint() -> bytes:
+    spec = ModelSpec(hidden_sizes=(4,), in_features=4, num_classes=3)
+    return checkpoint_bytes(build_model(spec, seed=0), spec, TrainConfig())
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("notes.pt", b"this is not a checkpoint", "not a PyTorch file"),
+    ("bare.pt", pickle.dumps({"weights": [1, 2, 3]}), "bare pickle"),
+    ("crafted.pt", foreign_pickle_checkpoint(), "fractions.Fraction"),
+    ("iris.pt", iris_checkpoint(), "not an MNIST digit classifier"),
+])
+def test_a_refused_checkpoint_says_why_without_torch_internals(at, name, data, reason):
+    upload(at, name, data)
+    error = texts(at, "error")
+    assert f"Could not use {name}" in error and reason in error and "Nothing was changed" in error
+    assert "weights_only" not in error and "weights_only" not in texts(at)  # torch's advice to load unsafely
+    assert kept_runs(at) == []
+
+
+# ---- links ---------------------------------------------------------------------------------------
+
+
+def test_a_shared_link_prefills_the_controls_and_the_url_follows_them(open_page):
+    at = open_page("3_Train", query={"lr": "0.1", "momentum": "0.9", "hidden": "64-32", "act": "tanh",
+                                     "epochs": "3"})
     assert at.select_slider(key=W + "lr").value == 0.1
     assert at.slider(key=W + "momentum").value == 0.9
+    assert at.number_input(key=W + "depth").value == 2
     assert [at.number_input(key=W + f"hidden.{i}").value for i in range(2)] == [64, 32]
     assert at.radio(key=W + "activation").value == "tanh"
     assert at.number_input(key=W + "epochs").value == 3
+    assert "The link's settings" not in texts(at, "warning")  # a good link needs no note
     at.slider(key=W + "momentum").set_value(0.0).run()
     assert at.query_params["momentum"] == "0" and at.query_params["hidden"] == "64-32"
 
 
-def test_a_broken_link_is_explained_and_falls_back(at):
-    at.query_params.update({"lr": "fast", "batch": "0"})
-    at.run()
-    warnings = " ".join(w.value for w in at.warning)
-    assert "`lr=fast` is not a number" in warnings and "`batch=0` is outside" in warnings
+def test_a_bad_link_value_gets_a_note_and_falls_back(open_page):
+    at = open_page("3_Train", query={"lr": "fast", "batch": "0"})
+    notes = texts(at, "warning")
+    assert "The link's settings: `lr=fast` is not a number; using 0.01." in notes
+    assert "`batch=0` is outside 1…4096; using 1." in notes
     assert at.select_slider(key=W + "lr").value == 0.01
     assert at.number_input(key=W + "batch_size").value == 1
-
-
-def test_risky_settings_get_advice_next_to_the_control(at):
     at.run()
-    at.select_slider(key=W + "lr").set_value(0.5).run()
-    at.slider(key=W + "momentum").set_value(0.9).run()
-    assert any("lr / (1 − momentum) = 5" in c.value for c in at.caption)
-    at.radio(key=W + "optimizer").set_value("adam").run()
-    assert at.slider(key=W + "momentum").disabled
-    assert any("Adam usually works" in c.value for c in at.caption)
+    assert "The link's settings" not in texts(at, "warning")  # said once, not on every rerun
 
 
-def test_train_shows_progress_and_a_curve_then_stop_keeps_the_model(at):
+def test_zero_sized_layers_in_a_link_give_the_default_sizes_and_a_note(open_page):
+    at = open_page("3_Train", query={"hidden": "0,0,0"})
+    assert [at.number_input(key=W + f"hidden.{i}").value for i in range(4)] == [512, 256, 128, 64]
+    assert "`hidden=0,0,0`: a hidden layer needs 1…4096 units" in texts(at, "warning")
+    assert f"{575_050:,} parameters to learn." in texts(at, "caption")
+
+
+# ---- the room's budget ------------------------------------------------------------------------------
+
+
+def test_the_rooms_epoch_cap_trains_one_epoch_and_the_limits_are_shown(open_page, install_room, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_MAX_EPOCHS", "1")
+    room = install_room()  # reads its limits from the environment
+    assert room.limits.max_epochs == 1
+    at = open_page("3_Train")
+    assert "at most 1 epochs" in texts(at, "caption")  # the limits caption
+    assert at.number_input(key=W + "epochs").max == 1  # the control offers no more than the room allows
+    configure_train(at, depth=1, size=32, epochs=1)
+    at.session_state[START_REQUEST_KEY] = TrainSettings(hidden_sizes=(32,), epochs=10)  # asks the lecture's 10
     at.run()
-    configure(at, depth=4, size=512, epochs=50, log_every=10)  # long enough to watch and stop
-    at.button(key="train.start").click().run()
-    job = page_job(at).job
-    deadline = time.time() + 60
-    while not page_job(at).snapshot().history.epochs and time.time() < deadline:
-        time.sleep(0.2)
-    at.run()  # one refresh of the page while it trains
-    assert at.button(key="train.start").disabled  # one job per session
-    progress = at.get("progress")
-    assert progress and "epoch" in progress[0].proto.text and "samples/s" in progress[0].proto.text
-    curve = figure(at, "train.live_chart")
-    names = [trace["name"] for trace in curve["data"]]
-    assert names == ["training loss (running)", "test loss", "test accuracy"]
-    assert len(curve["data"][0]["y"]) >= 9 and len(curve["data"][2]["y"]) >= 1  # 94 batches / 10
-
-    at.button(key="train.stop").click().run()
-    assert job.wait(10), "Stop did not stop the job within a batch"
-    at.run()
-    at.run()
-    snap = page_job(at).snapshot()
-    assert snap.status == "stopped" and 0 < snap.step < snap.total_steps
-    kept = runs(at)
-    assert len(kept) == 1 and kept[0].history.steps == snap.step and not kept[0].model.training
-    assert any("Stopped at step" in w.value and "kept" in w.value for w in at.warning)
-    assert not at.button(key="train.start").disabled
+    entry = wait_for_run(at)
+    assert entry.job.config.epochs == 1 and len(entry.job.snapshot().history.epochs) == 1
+    assert "Finished 1 epochs" in status_box(at)
 
 
-def test_a_finished_run_reports_accuracy_and_joins_the_run_list(at):
-    at.run()
-    configure(at, depth=1, size=32, epochs=2)
-    train_to_the_end(at)
-    [run] = runs(at)
-    accuracy = run.history.test_accuracy[-1]
-    assert 0.5 < accuracy <= 1.0  # 2 epochs of a small MLP on the subset learn something real
-    assert any(f"{accuracy:.2%}" in s.value and run.name in s.value for s in at.success)
-    assert at.metric[0].value == f"{100 * accuracy:.2f}%"
-    assert at.session_state["playground.active_run"] == run.id  # the first run is the active model
+@pytest.mark.xfail(strict=True, reason="a run asking more epochs than the room allows is lowered silently: the "
+                                       "epochs control is clamped to the room's max_epochs (runkit._widget), so "
+                                       "the plan never caps it and the capped message (limits.epochs) is not shown")
+def test_a_run_asking_ten_epochs_in_a_one_epoch_room_shows_the_capped_message(open_page, install_room, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_MAX_EPOCHS", "1")
+    install_room()
+    at = open_page("3_Train", query={"hidden": "32", "epochs": "10"})
+    assert "This room allows at most 1 epochs per run, so this run trains 1 instead of 10." in texts(at, "info")
 
 
-def test_a_queued_job_says_its_place_and_starts_when_the_slot_frees(at):
-    queue = get_training_queue()  # the page's queue: st.cache_resource is one per process
-    blocker = object()
-    assert queue.acquire(blocker)
-    try:
-        at.run()
-        configure(at, depth=0, epochs=1)
-        at.button(key="train.start").click().run()
-        time.sleep(0.3)
-        at.run()
-        assert any("Queued" in i.value and "number 1 in line" in i.value for i in at.info)
-    finally:
-        queue.release(blocker)
-    assert page_job(at).job.wait(60)
-    at.run()
-    at.run()
-    assert len(runs(at)) == 1
+def test_a_run_beyond_the_rooms_minutes_is_refused_before_it_starts(open_page, install_room, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_RUN_MINUTES", "1")
+    room = install_room()
+    at = open_page("3_Train")
+    at.number_input(key=W + "depth").set_value(2).run()
+    configure_train(at, depth=2, size=4096, epochs=20, **{"hidden.1": 4096})
+    mnist = room.mnist()
+    minutes = estimate_seconds(ModelSpec(hidden_sizes=(4096, 4096)), TrainConfig(epochs=20), len(mnist.train_labels),
+                               len(mnist.test_labels)) / 60
+    assert minutes > 2
+    assert at.button(key="train.start").disabled
+    refusal = texts(at, "error")
+    assert "This run cannot start here" in refusal
+    assert f"about {minutes:.0f} minutes of training, and this room allows 1 minutes per run" in refusal
+    assert "1 minutes of training" in texts(at, "caption")  # the limits caption says the budget
+    configure_train(at, depth=1, size=32, epochs=1)  # a small run fits again
+    assert not at.button(key="train.start").disabled and "cannot start" not in texts(at, "error")
 
 
-def test_divergence_is_reported_with_the_step_and_a_hint(at):
-    at.run()
-    configure(at, depth=2, size=256, epochs=1, lr=10.0, momentum=0.99)
-    train_to_the_end(at)
-    assert page_job(at).snapshot().status == "diverged"
-    [error] = [e.value for e in at.error]
-    assert "Diverged at step" in error and "Divide the learning rate by 10" in error
-    assert runs(at) == []  # NaN weights are not kept as a run
+@pytest.mark.xfail(strict=True, reason="errors.limits.cost formats the estimate with {minutes:.0f}: in a room of "
+                                       "0.1 minutes a run of 0.16 minutes is refused as 'about 0 minutes of "
+                                       "training, and this room allows 0.1 minutes per run'")
+def test_a_refusal_in_a_room_of_seconds_does_not_say_about_0_minutes(open_page, install_room, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_RUN_MINUTES", "0.1")
+    install_room()
+    at = open_page("3_Train")
+    configure_train(at, depth=2, size=4096, epochs=5)  # 784-4096-256-10: about 0.16 minutes
+    refusal = texts(at, "error")
+    assert "This run cannot start here" in refusal and at.button(key="train.start").disabled
+    assert "about 0 minutes" not in refusal
 
 
-def test_two_runs_are_compared_renamed_activated_and_deleted(at):
-    at.run()
-    configure(at, depth=0, epochs=2, momentum=0.0)
-    train_to_the_end(at)
-    at.slider(key=W + "momentum").set_value(0.9).run()
-    train_to_the_end(at)
-    first, second = runs(at)
-    assert (first.config.momentum, second.config.momentum) == (0.0, 0.9)
-
-    [table] = [d.value for d in at.dataframe if "momentum" in d.value.columns]
-    assert list(table["momentum"]) == [0.0, 0.9] and list(table["epochs"]) == [2, 2]
-    assert list(table["accuracy %"]) == [round(100 * r.history.test_accuracy[-1], 2) for r in (first, second)]
-    assert at.multiselect(key="train.compare").value == [first.id, second.id]
-    by_epoch = figure(at, "train.compare_chart")
-    assert len(by_epoch["data"]) == 4  # a loss and an accuracy curve per run
-    at.radio(key="train.compare_by").set_value("step").run()
-    by_step = figure(at, "train.compare_chart")
-    assert by_step["data"][0]["x"][-1] == first.history.steps  # 2 epochs of 94 batches
-
-    at.selectbox(key="train.manage_id").set_value(second.id).run()
-    at.text_input(key=f"train.rename.{second.id}").set_value("momentum 0.9").run()
-    at.button(key="train.rename_btn").click().run()
-    assert second.name == "momentum 0.9"
-    at.button(key="train.activate").click().run()
-    assert at.session_state["playground.active_run"] == second.id
-    at.button(key="train.delete").click().run()
-    assert [r.id for r in runs(at)] == [first.id]
-    assert at.session_state["playground.active_run"] == first.id
+# ---- look inside -----------------------------------------------------------------------------------
 
 
-def test_a_bad_checkpoint_upload_is_explained_and_changes_nothing(at):
-    at.run()
-    at.file_uploader(key="train.upload").set_value(("notes.pt", b"this is not a checkpoint", "application/octet-stream"))
-    at.run()
-    [error] = [e.value for e in at.error]
-    assert "Could not restore notes.pt" in error and "not a PyTorch archive" in error
-    assert runs(at) == []
-
-
-def test_a_checkpoint_from_another_page_is_refused(at):
-    import io
-
-    from core.training import TrainConfig, save_checkpoint
-
-    spec = ModelSpec(hidden_sizes=(4,), in_features=3, num_classes=2)  # e.g. a tabular model
-    buffer = io.BytesIO()
-    save_checkpoint(buffer, build_model(spec, seed=0), spec, TrainConfig())
-    at.run()
-    at.file_uploader(key="train.upload").set_value(("iris.pt", buffer.getvalue(), "application/octet-stream"))
-    at.run()
-    assert any("not an MNIST digit classifier" in e.value for e in at.error)
-    assert runs(at) == []
-
-
-def test_a_downloaded_checkpoint_restores_the_run(at):
-    at.run()
-    configure(at, depth=0, epochs=1)
-    train_to_the_end(at)
-    [trained] = runs(at)
-    data = jobs.checkpoint_bytes(trained)  # what the Download button serves
-    at.file_uploader(key="train.upload").set_value(("softmax.pt", data, "application/octet-stream"))
-    at.run()
-    trained_again, restored = runs(at)
-    assert restored.origin == "uploaded" and restored.name == "softmax (uploaded)"
-    assert restored.spec == trained.spec and restored.config == trained.config
-    assert restored.history.confusion == trained.history.confusion  # same weights, same test set
-    assert any("Restored" in s.value for s in at.success)
-    at.run()
-    assert len(runs(at)) == 2  # the same upload is not restored twice
-
-
-def test_look_inside_shows_the_confusion_mistakes_and_class_templates(at):
-    at.run()
-    configure(at, depth=0, epochs=1)
-    train_to_the_end(at)
-    [run] = runs(at)
+def test_look_inside_a_run_charts_it_and_offers_a_cnn_run(at):
+    configure_train(at, depth=0, epochs=1)
+    train(at)
+    [run] = kept_runs(at)
     history = run.history
-    confusion = figure(at, "train.confusion")
-    assert confusion["data"][0]["z"] == history.confusion
-    per_class = figure(at, "train.per_class")
-    assert per_class["data"][0]["y"] == pytest.approx([100 * a for a in history.per_class_accuracy])
+    confusion = figure(at, "train.inside.confusion")
+    shown = [[0] * 10 for _ in range(10)]
+    for trace in confusion["data"][:2]:  # correct answers and mistakes, each on its own colour scale
+        for i, row in enumerate(trace["z"]):
+            for j, cell in enumerate(row):
+                if cell is not None:
+                    shown[i][j] = int(cell)
+    assert shown == history.confusion
+    per_class = figure(at, "train.inside.per_class")
+    assert list(values(per_class["data"][0]["y"])) == pytest.approx([100 * a for a in history.per_class_accuracy])
+    weights = figure(at, "train.inside.weights")
+    assert [a["text"] for a in weights["layout"]["annotations"]] == [f"digit {c}" for c in range(10)]
 
-    true, pred = history.misclassified_true[0], history.misclassified_pred[0]
-    at.selectbox(key="train.pick_true").set_value(true).run()
-    at.selectbox(key="train.pick_pred").set_value(pred).run()
-    count = sum(1 for t, p in zip(history.misclassified_true, history.misclassified_pred) if (t, p) == (true, pred))
-    assert count == history.confusion[true][pred]
-    assert any(c.value.startswith(f"{count} such mistakes") for c in at.caption)
-    gallery = figure(at, "train.gallery")
-    first_bars = [t for t in gallery["data"] if t["type"] == "bar"][0]
-    assert first_bars["y"] == pytest.approx(history.misclassified_probs[0])  # most confident first
-
-    weights = figure(at, "train.weights")
-    assert len(weights["data"]) == 10  # softmax regression: one template per digit
-    titles = [a["text"] for a in weights["layout"]["annotations"]]
-    assert titles == [f"digit {c}" for c in range(10)]
-
-
-def test_closing_the_tab_stops_the_sessions_jobs():
-    """What the session-scoped resource's on_release does when the websocket closes."""
-    from core.training import TrainConfig, TrainingJob
-    from playground.resources import get_mnist
-
-    mnist = get_mnist()
-    job = TrainingJob(build_model(ModelSpec(hidden_sizes=(32,)), seed=0), TrainConfig(epochs=50),
-                      mnist.train, mnist.test).start()
-    finished = TrainingJob(build_model(ModelSpec(hidden_sizes=()), seed=0), TrainConfig(epochs=1),
-                           mnist.train, mnist.test).start()
-    assert finished.wait(60)
-    jobs._release(jobs._SessionJobs(jobs=[job, finished]))
-    assert job.wait(10)
-    assert job.snapshot().status == "stopped" and finished.snapshot().status == "finished"
-
-
-
-def test_a_start_request_from_another_page_starts_one_run_with_its_settings(at):
-    from playground.settings import START_REQUEST_KEY, TrainSettings
-
-    sent = TrainSettings(hidden_sizes=(16,), epochs=1, log_every=20, lr=0.1, momentum=0.9)
-    at.session_state["train.settings"] = sent
-    at.session_state[START_REQUEST_KEY] = sent
-    at.run()
+    at.button(key="train.setup_cnn").click().run()
     assert not at.exception
-    started = page_job(at)
-    assert (started.settings.lr, started.settings.momentum) == (0.1, 0.9)
-    assert at.select_slider(key=W + "lr").value == 0.1  # the controls show what trains
-    assert started.job.wait(60)
-    at.run()
-    assert START_REQUEST_KEY not in at.session_state
-    assert page_job(at) is started  # the request was used once, not again on the next run
+    assert at.radio(key=W + "kind").value == "cnn" and at.number_input(key=W + "epochs").value == 3
+    assert W + "depth" not in widget_keys(at)
+    assert at.query_params["model"] == "cnn" and at.query_params["epochs"] == "3"
 
 
-def test_a_start_request_while_training_only_fills_in_the_settings(at):
-    from playground.settings import START_REQUEST_KEY, TrainSettings
+def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
+    kept = 25  # fewer mistakes kept than made, so the cap shows in the caption
+    monkeypatch.setattr(training, "MAX_MISCLASSIFIED", kept)
+    configure_train(at, depth=0, epochs=1)
+    train(at)
+    history = kept_runs(at)[0].history
+    assert len(history.misclassified) == kept < history.misclassified_total
+    caption = mistakes_caption(at)
+    assert caption.startswith(f"{kept} such mistakes among the {history.misclassified_total:,}")
+    assert f"the {kept} most confident are kept" in caption
 
+    true, pred = history.misclassified_true[0], history.misclassified_pred[0]  # the most confident mistake
+    click = {"selection": {"points": [{"customdata": [true, pred], "x": str(pred), "y": str(true)}],
+                           "point_indices": [true * 10 + pred], "box": [], "lasso": []}}
+    at.session_state["train.inside.confusion"] = click
     at.run()
-    configure(at, epochs=20)
-    at.button(key="train.start").click().run()
-    running = page_job(at)
-    at.session_state[START_REQUEST_KEY] = TrainSettings(lr=0.1, momentum=0.9)
-    at.run()
-    assert page_job(at) is running
-    assert any("already training" in w.body for w in at.warning)
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.selectbox(key="train.inside.true").value, at.selectbox(key="train.inside.pred").value) == (true, pred)
+    picked = [i for i, pair in enumerate(zip(history.misclassified_true, history.misclassified_pred))
+              if pair == (true, pred)]
+    assert mistakes_caption(at).startswith(f"{len(picked)} such mistakes")
+    titles = [a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"]
+              if "→" in a.get("text", "")]
+    assert titles and len(titles) == min(len(picked), 12)
+    assert all(t.startswith(f"true {true} → {pred} ") for t in titles)
+    bars = [trace for trace in figure(at, "train.inside.gallery")["data"] if trace["type"] == "bar"]
+    for shown_bars, index in zip(bars, picked):  # each mistake's softmax, most confident first
+        assert list(values(shown_bars["y"])) == pytest.approx(history.misclassified_probs[index])
+    mnist = get_room().mnist()
+    assert all(int(mnist.test_labels[history.misclassified[i]]) == true for i in picked)  # really that digit
+
+    at.selectbox(key="train.inside.pred").set_value("any").run()  # the student widens the choice again
+    assert all(t.startswith(f"true {true} → ") for t in
+               [a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a["text"]])
+
+
+# ---- no MNIST at all -------------------------------------------------------------------------------
+
+
+def failing_loader():
+    raise MnistLoadError("mnist.unavailable", split="training", failures="cache: gone")
+
+
+@pytest.mark.parametrize("page", ["3_Train", "5_Draw"])
+def test_no_mnist_gives_a_clear_message_not_a_traceback(open_page, install_room, page):
+    install_room(loader=failing_loader)
+    at = open_page(page)
+    assert not at.exception
+    assert "MNIST could not be loaded from any source" in texts(at, "error")
+    assert "cache: gone" in " ".join(c.value for c in at.code)
+    assert not at.get("plotly_chart") and "train.start" not in widget_keys(at)

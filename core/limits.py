@@ -203,5 +203,11 @@ def plan_run(limits: RoomLimits, spec: ModelSpec, config: TrainConfig, n_train: 
         refused = LimitError("limits.units", limit=limits.max_units, asked=widest)
     estimate = estimate_seconds(spec, config, images, n_test)
     if refused is None and estimate > limits.run_seconds:
-        refused = LimitError("limits.cost", minutes=estimate / 60, limit=limits.run_minutes)
+        refused = LimitError("limits.cost", minutes=_readable_minutes(estimate), limit=limits.run_minutes)
     return RunPlan(config, images, estimate, tuple(capped), refused)
+
+
+def _readable_minutes(seconds: float) -> float:
+    """Whole minutes for long runs, tenths for short ones: never "about 0 minutes"."""
+    minutes = seconds / 60
+    return float(round(minutes)) if minutes >= 10 else max(round(minutes, 1), 0.1)

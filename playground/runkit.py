@@ -147,9 +147,9 @@ def _widget(page: RunPage, control: Control, current: TrainSettings, limits: Roo
                                key=_seed(key, float(value)), help=help_text, disabled=disabled))
     if control.widget == "sizes":
         return _sizes(page, control, value, disabled)
+    # Epochs beyond the room's limit stay choosable: the plan then says it caps them, where a
+    # lowered maximum would change a link's or a lesson's value without a word.
     high = int(page.high(control))
-    if name == "epochs" and limits is not None:
-        high = min(high, limits.max_epochs)
     return int(st.number_input(label, int(control.low), high, step=int(control.step), help=help_text,
                                key=_seed(key, min(int(value), high)), disabled=disabled))
 

@@ -3,6 +3,7 @@ student, uploads, links, the room's budget and the look inside a run."""
 
 import io
 import pickle
+import re
 from fractions import Fraction
 from itertools import pairwise
 
@@ -341,7 +342,7 @@ def test_the_rooms_epoch_cap_trains_one_epoch_and_the_limits_are_shown(open_page
     assert room.limits.max_epochs == 1
     at = open_page("3_Train")
     assert "at most 1 epochs" in texts(at, "caption")  # the limits caption
-    assert at.number_input(key=W + "epochs").max == 1  # the control offers no more than the room allows
+    # the control keeps its own range: the plan says what it caps (the next test)
     configure_train(at, depth=1, size=32, epochs=1)
     at.session_state[START_REQUEST_KEY] = TrainSettings(hidden_sizes=(32,), epochs=10)  # asks the lecture's 10
     at.run()
@@ -350,9 +351,6 @@ def test_the_rooms_epoch_cap_trains_one_epoch_and_the_limits_are_shown(open_page
     assert "Finished 1 epochs" in status_box(at)
 
 
-@pytest.mark.xfail(strict=True, reason="a run asking more epochs than the room allows is lowered silently: the "
-                                       "epochs control is clamped to the room's max_epochs (runkit._widget), so "
-                                       "the plan never caps it and the capped message (limits.epochs) is not shown")
 def test_a_run_asking_ten_epochs_in_a_one_epoch_room_shows_the_capped_message(open_page, install_room, monkeypatch):
     monkeypatch.setenv("SOFTMAX_PLAYGROUND_MAX_EPOCHS", "1")
     install_room()
@@ -373,15 +371,13 @@ def test_a_run_beyond_the_rooms_minutes_is_refused_before_it_starts(open_page, i
     assert at.button(key="train.start").disabled
     refusal = texts(at, "error")
     assert "This run cannot start here" in refusal
-    assert f"about {minutes:.0f} minutes of training, and this room allows 1 minutes per run" in refusal
+    shown = re.search(r"about ([\d.]+) minutes of training, and this room allows 1 minutes per run", refusal)
+    assert shown and abs(float(shown.group(1)) - minutes) <= 0.05 + 0.5 * (minutes >= 10)
     assert "1 minutes of training" in texts(at, "caption")  # the limits caption says the budget
     configure_train(at, depth=1, size=32, epochs=1)  # a small run fits again
     assert not at.button(key="train.start").disabled and "cannot start" not in texts(at, "error")
 
 
-@pytest.mark.xfail(strict=True, reason="errors.limits.cost formats the estimate with {minutes:.0f}: in a room of "
-                                       "0.1 minutes a run of 0.16 minutes is refused as 'about 0 minutes of "
-                                       "training, and this room allows 0.1 minutes per run'")
 def test_a_refusal_in_a_room_of_seconds_does_not_say_about_0_minutes(open_page, install_room, monkeypatch):
     monkeypatch.setenv("SOFTMAX_PLAYGROUND_RUN_MINUTES", "0.1")
     install_room()

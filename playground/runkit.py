@@ -20,6 +20,7 @@ from playground.i18n import plain, t
 from playground.room import Room, RoomJob
 from playground.settings import BY_NAME, Control, Note, TrainSettings, advice, from_query_params, to_query_params
 
+KEPT_QUERY_PARAMS = ("lesson",)  # not settings, but the address must keep them (playground.lessons.QUERY_KEY)
 SAFETY_NET_S = 10.0  # a running run's panel also refreshes this often, in case a push was lost
 
 
@@ -67,6 +68,9 @@ def store_settings(page: RunPage, settings: TrainSettings) -> None:
     st.session_state[page.settings_key] = settings
     if page.url:
         wanted = {**to_query_params(settings, page.controls), "lang": i18n.current_language()}
+        for name in KEPT_QUERY_PARAMS:  # a lesson link's code stays: the next rerun still knows the lesson
+            if name in st.query_params:
+                wanted[name] = st.query_params[name]
         if st.query_params.to_dict() != wanted:
             st.query_params.from_dict(wanted)
 

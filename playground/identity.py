@@ -21,7 +21,7 @@ PROPOSED_KEY = "playground.student.proposed"
 VALID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 # Runs in the page: keep the id the browser already has, else adopt the server's proposal;
-# write both places and tell Python which id it is.
+# write both places and tell Python when it is not the proposal.
 _JS = """
 export default function(component) {
   const { data, setStateValue } = component;
@@ -33,7 +33,10 @@ export default function(component) {
     try { window.localStorage.setItem(%(key)s, id); } catch (e) {}
   }
   document.cookie = %(cookie)s + "=" + id + "; path=/; max-age=31536000; SameSite=Lax";
-  setStateValue("id", id);
+  // Only an id other than the proposal needs telling (the proposal is Python's default): a
+  // needless rerun right after a first visit raced the page's widgets still mounting, and
+  // dropped values the page had set for them (Your own data's target column).
+  if (id !== data.proposed) setStateValue("id", id);
 }
 """ % {"key": repr(STORAGE_KEY), "cookie": repr(COOKIE)}
 

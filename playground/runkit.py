@@ -21,6 +21,7 @@ from playground.lessons import QUERY_KEY as LESSON_QUERY_KEY
 from playground.room import Room, RoomJob
 from playground.settings import BY_NAME, Control, Note, TrainSettings, advice, from_query_params, to_query_params
 
+KEPT_QUERY_PARAMS = (LESSON_QUERY_KEY,)  # not settings, but the address must keep them
 SAFETY_NET_S = 10.0  # a running run's panel also refreshes this often, in case a push was lost
 
 
@@ -68,9 +69,9 @@ def store_settings(page: RunPage, settings: TrainSettings) -> None:
     st.session_state[page.settings_key] = settings
     if page.url:
         wanted = {**to_query_params(settings, page.controls), "lang": i18n.current_language()}
-        lesson = st.query_params.get(LESSON_QUERY_KEY)
-        if lesson:  # the lesson stays in the address: its locked controls stay locked on every rerun
-            wanted[LESSON_QUERY_KEY] = lesson
+        for name in KEPT_QUERY_PARAMS:  # a lesson link's code stays: the next rerun still knows the lesson
+            if name in st.query_params:
+                wanted[name] = st.query_params[name]
         if st.query_params.to_dict() != wanted:
             st.query_params.from_dict(wanted)
 

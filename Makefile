@@ -27,7 +27,7 @@ prepare: $(VENV)/.installed
 ## make run: install if needed, prepare, then start the playground (ADDRESS=0.0.0.0 to serve a classroom)
 run: prepare
 	@$(PY) -m playground.addresses $(PORT) $(ADDRESS)
-	$(PY) -m streamlit run streamlit_app.py --server.address $(ADDRESS) --server.port $(PORT)
+	$(PY) -m playground.serve --server.address $(ADDRESS) --server.port $(PORT)
 
 ## make test: lint and format checks, then the whole suite (unit, page, integration, browser, load smoke)
 test: $(VENV)/.installed-dev lint

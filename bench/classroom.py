@@ -71,7 +71,6 @@ from bench.stclient import (
 # this section; when a page changes, change it here. Nothing below names a page or key.
 # =====================================================================================
 
-APP_SCRIPT = "streamlit_app.py"
 HOME_PAGE = "Home"  # streamlit_app.py, the main page
 DRAW_PAGE = "Draw"  # pages/5_Draw.py (page name and URL path)
 TRAIN_PAGE = "Train"  # pages/3_Train.py
@@ -94,8 +93,8 @@ def is_prediction(node: Node) -> bool:
 
 
 def is_bars(node: Node) -> bool:
-    """The softmax bar chart."""
-    return node.key == "draw.probs_chart"
+    """The softmax bars (HTML) once they show probabilities (before a stroke they are empty)."""
+    return node.type == "html" and 'class="sp-bars"' in node.body.body and "%</span>" in node.body.body
 
 
 def predicted_digit(node: Node) -> str:
@@ -169,7 +168,7 @@ RATIO_TARGETS = {
 BROWSER_CANVAS = ".st-key-draw_canvas canvas.upper-canvas"
 BROWSER_READY_HINT = "text=Draw a digit on the black pad"
 BROWSER_PREDICTION = ".st-key-draw-predicted-digit [data-testid='stMetricValue']"
-BROWSER_BARS = ".st-key-draw-probs .js-plotly-plot g.point"  # ten bars once drawn
+BROWSER_BARS = ".st-key-draw-probs .sp-bar-p"  # the bars' labels: empty until a digit is drawn
 BROWSER_BAR_COUNT = 10
 BROWSER_RESET = ".st-key-draw_canvas button[aria-label='Reset canvas & history']"
 
@@ -236,7 +235,8 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run` of the app on 127.0.0.1; always stopped by `stop()` (use try/finally)."""
+    """The app served as `make run` serves it (`python -m playground.serve`, which warms the room and
+    then runs `streamlit run`), on 127.0.0.1; always stopped by `stop()` (use try/finally)."""
 
     def __init__(self, sources: str | None, extra_env: dict[str, str] | None = None, session_ttl: float = 120.0):
         self.port = free_port()
@@ -266,18 +266,19 @@ class AppServer:
         from core.data import default_data_dir
 
         cache = default_data_dir()
-        if (cache / "MNIST").is_dir():
+        if (cache / "MNIST").is_dir() and not (self.data_dir / "MNIST").exists():
             (self.data_dir / "MNIST").symlink_to(cache / "MNIST", target_is_directory=True)
         for kept in cache.glob("default-model-*.pt"):
-            shutil.copyfile(kept, self.data_dir / kept.name)
+            if not (self.data_dir / kept.name).exists():
+                shutil.copyfile(kept, self.data_dir / kept.name)
         subprocess.run([sys.executable, "-m", "playground.prepare"], cwd=ROOT, env=self.env(), check=True,
                        stdout=subprocess.DEVNULL, timeout=600)
 
     def start(self) -> None:
         self.prepare()
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", APP_SCRIPT, "--server.address", "127.0.0.1",
+            [sys.executable, "-m", "playground.serve", "--server.address", "127.0.0.1",
              "--server.port", str(self.port), "--server.headless", "true",
              "--server.disconnectedSessionTTL", str(int(self.session_ttl))],
             cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
@@ -295,7 +296,16 @@ class AppServer:
             time.sleep(0.25)
         raise RuntimeError(f"no answer from {self.base_url}/_stcore/health in {SERVER_START_TIMEOUT_S} s")
 
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port and data folder (a teacher's restart)."""
+        self._stop_process()
+        self.start()
+
     def stop(self) -> None:
+        self._stop_process()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _stop_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -306,7 +316,6 @@ class AppServer:
         if self._log is not None:
             self._log.close()
             self._log = None
-        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def stats(self) -> list[dict]:
         """The room's stats lines so far: every job's examples and busy seconds, twice a second."""
@@ -719,16 +728,18 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
                     await page.mouse.move(px, py, steps=4)
                 await page.mouse.up()
                 lifted = time.monotonic()
-                await page.locator(BROWSER_PREDICTION).wait_for(state="visible", timeout=timeout_ms)
+                await page.wait_for_function(  # a digit instead of the dash shown before a stroke
+                    "(selector) => /^[0-9]$/.test((document.querySelector(selector) || {}).textContent?.trim() || '')",
+                    arg=BROWSER_PREDICTION, timeout=timeout_ms, polling="raf")
                 result["browser: stroke → prediction"] = time.monotonic() - lifted
                 await page.wait_for_function(
-                    "([selector, count]) => document.querySelectorAll(selector).length >= count",
+                    "([selector, count]) => Array.from(document.querySelectorAll(selector)).filter(e => e.textContent.trim()).length >= count",
                     arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
                 result["browser: stroke → bars (1st stroke)"] = time.monotonic() - lifted
                 result["browser: predicted"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()
-                # A second digit: the first one also loaded the chart's JavaScript (once per tab).
+                # A second digit, after the pad is cleared.
                 await page.locator(BROWSER_RESET).click(timeout=timeout_ms)
-                await page.wait_for_function("(selector) => document.querySelectorAll(selector).length === 0",
+                await page.wait_for_function("(selector) => !Array.from(document.querySelectorAll(selector)).some(e => e.textContent.trim())",
                                              arg=BROWSER_BARS, timeout=timeout_ms, polling="raf")
                 cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
                 ring = [(cx + box["width"] * 0.22 * math.sin(2 * math.pi * k / 40),
@@ -740,7 +751,7 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
                 await page.mouse.up()
                 lifted = time.monotonic()
                 await page.wait_for_function(
-                    "([selector, count]) => document.querySelectorAll(selector).length >= count",
+                    "([selector, count]) => Array.from(document.querySelectorAll(selector)).filter(e => e.textContent.trim()).length >= count",
                     arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
                 result["browser: stroke → bars (2nd digit)"] = time.monotonic() - lifted
                 result["browser: predicted 2nd"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()

@@ -11,7 +11,7 @@ Many clients share one asyncio loop, so a single process can be a whole classroo
     draw = await client.open_page("Draw")                 # a Run: sent_at … finished_at
     rgba, strokes = render_digit(7)
     action = await client.set_component_state("draw_canvas", draw_digit_state(rgba, strokes))
-    node, t = await client.wait_for(lambda n: n.key == "draw.probs_chart", since=action)
+    node, t = await client.wait_for(lambda n: n.type == "html" and "%</span>" in n.body.body, since=action)
     print(f"stroke → bars {t - action.sent_at:.3f} s")
     await client.close()
 

@@ -9,7 +9,7 @@ import streamlit as st
 from core import insight
 from core.data import MnistLoadError
 from core.softmax import walkthrough
-from playground import draw, fmt, i18n, nav, runs, tables, uploads
+from playground import draw, fmt, i18n, nav, push, runs, tables, uploads
 from playground.draw_tools import pad_tools
 from playground.figures import inside as inside_figs
 from playground.figures import softmax as figs
@@ -24,6 +24,10 @@ CANVAS_KEY = "draw_canvas"
 SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
+# The details below the pad rerun this long after the pad has sent the new bars, so that the
+# browser draws the bars first instead of while it builds the details' images and charts.
+DETAILS_AFTER_S = 0.15
+DETAILS_DUE = "draw.details_due"
 
 st.title(t("draw.title"))
 st.caption(t("draw.caption"))
@@ -94,17 +98,17 @@ with st.expander(plain("draw.which_model"), expanded=False):
     choose_model()
 with st.container(key="draw-model"):
     model, model_line, model_history = the_model()
-    st.info(model_line, icon=":material/memory:")
+    st.caption(model_line)
 
 
 # ---- the input ------------------------------------------------------------------------------
 
 
 def stroked() -> None:
-    """A stroke (or Clear, Undo): the drawing is the input again; the pad and the details rerun."""
+    """A stroke (or Clear, Undo): the drawing is the input again."""
     st.session_state[SOURCE_KEY] = "canvas"
     st.session_state[TRUE_KEY] = None
-    st.rerun(scope=["draw-pad", "draw-details"])
+    rerun_for_new_input()
 
 
 def test_image_clicked(how: str) -> None:
@@ -113,7 +117,21 @@ def test_image_clicked(how: str) -> None:
     index = draw.pick_test_image(mnist.test_labels, how, digit, model_history, rng)
     st.session_state[SOURCE_KEY] = ("test", index)
     st.session_state[TRUE_KEY] = int(mnist.test_labels[index])  # the true label, preselected for the loss
+    rerun_for_new_input()
+
+
+def rerun_for_new_input() -> None:
+    """The pad answers now; the details follow from the server once the bars are out (where the
+    server cannot push, as under AppTest, both rerun together)."""
+    if push.available():
+        st.session_state[DETAILS_DUE] = True
+        st.rerun(scope="draw-pad")
     st.rerun(scope=["draw-pad", "draw-details"])
+
+
+def send_details_later() -> None:
+    if st.session_state.pop(DETAILS_DUE, False):
+        push.request_fragment_rerun(page.session_id, "draw-details", delay_s=DETAILS_AFTER_S)
 
 
 def current_input(canvas) -> tuple[draw.DrawInput | None, str | None]:
@@ -155,29 +173,40 @@ def pad() -> None:
                            background_color="#000000", height=draw.CANVAS_SIZE, width=draw.CANVAS_SIZE,
                            drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY, on_change=stroked)
         pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
+        st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
+                  help=plain("draw.pen_help"))
     drawn, problem = current_input(canvas)
     st.session_state["draw.input"] = drawn
     with pad_col:
         test_image_buttons()
     with answer_col:
+        # The bars stay in one place, empty before the first stroke; the words go below them.
+        result = prediction_for(drawn) if drawn is not None else None
+        with st.container(key="draw-probs"):
+            probs = result.probs if result is not None else np.zeros(draw.NUM_CLASSES)
+            st.html(figs.probs_bars_html(probs, plain("draw.bars_title"), empty=result is None))
         if problem is not None:
             st.error(t("draw.bad_drawing", reason=i18n.Markdown(problem)))
-        if drawn is None:
-            st.info(t("draw.hint"), icon="👈")
-            return
-        result = prediction_for(drawn)
-        with st.container(key="draw-probs"):
-            st.plotly_chart(figs.probs_bar_figure(result.probs, title=plain("draw.bars_title"), static=True),
-                            key="draw.probs_chart", config={"displayModeBar": False, "staticPlot": True})
-        st.caption(t("draw.confident_not_correct"))
-        draw.record_stroke_time(1000 * (time.perf_counter() - started))
-    with answer_line, st.container(key="draw-prediction", horizontal=True):
+        if result is None:
+            st.info(t("draw.hint"), icon="✏️")
+        else:
+            st.caption(t("draw.confident_not_correct"))
+            draw.record_stroke_time(1000 * (time.perf_counter() - started))
+    send_details_later()  # also after Clear: the details of the old drawing go
+    with answer_line:
+        show_answer(drawn, result)
+
+
+def show_answer(drawn: draw.DrawInput | None, result: draw.DrawPrediction | None) -> None:
+    """The answer above the pad; dashes before the first stroke, so the pad never moves under the pen."""
+    with st.container(key="draw-prediction", horizontal=True):
         with st.container(key="draw-predicted-digit", width="content"):  # the browser test reads the digit here
-            st.metric(plain("draw.prediction"), str(result.prediction))
-        st.metric(plain("draw.probability"), fmt.percent(result.confidence, 1), width="content")
-        st.metric(plain("draw.entropy"), plain("softmax.nats", value=fmt.number(result.entropy, ".2f")),
-                  help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")), width="content")
-        if drawn.source == "test":
+            st.metric(plain("draw.prediction"), str(result.prediction) if result is not None else "—")
+        st.metric(plain("draw.probability"), fmt.percent(result.confidence, 1) if result is not None else "—", width="content")
+        entropy = plain("softmax.nats", value=fmt.number(result.entropy, ".2f")) if result is not None else "—"
+        st.metric(plain("draw.entropy"), entropy, width="content",
+                  help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")))
+        if drawn is not None and drawn.source == "test":
             st.metric(plain("draw.true_digit"), str(drawn.test_label), width="content")
 
 
@@ -193,8 +222,6 @@ def test_image_buttons() -> None:
         st.button(t("draw.test_of_digit"), key="draw.test_digit_button", on_click=test_image_clicked, args=("digit",))
 
 
-st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
-          help=plain("draw.pen_help"))
 pad()
 
 

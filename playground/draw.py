@@ -27,6 +27,7 @@ from core.errors import CodedError
 from core.preprocess import PreprocessSteps, canvas_to_mnist_steps
 from core.softmax import entropy, softmax
 
+NUM_CLASSES = 10  # the digits 0…9
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 360 px phone with the page's margins
 MAX_PNG_BYTES = 2 * 2**20  # a 280×280 RGBA PNG is ~10 KB; anything near this is not our canvas
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

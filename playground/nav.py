@@ -47,8 +47,19 @@ def setup(key: str) -> Page:
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
     session_id = push.current_session_id()
+    st.html(PAGE_CSS)
     _sidebar(key)
     return Page(key, student, session_id, lang)
+
+
+# Streamlit leaves 6rem above a page's title; its header needs 3.75rem. On a phone the rest is
+# worth more to the page: on Draw it is what keeps the pad and its buttons on the first screen.
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 4rem; padding-left: 1rem; padding-right: 1rem; }
+}
+</style>"""
 
 
 def _sidebar(current: str) -> None:

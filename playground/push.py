@@ -22,11 +22,14 @@ MIN_INTERVAL_S = 0.5  # per fragment of a tab: a live chart refreshed twice a se
 
 
 def _runtime():
+    """The running server's runtime; None in plain Python and under AppTest (whose runtime is a
+    stand-in that would swallow every request)."""
     try:
         from streamlit.runtime import Runtime
     except ImportError:  # pragma: no cover - streamlit is a requirement
         return None
-    return Runtime.instance() if Runtime.exists() else None
+    runtime = Runtime.instance() if Runtime.exists() else None
+    return runtime if type(runtime) is Runtime else None  # a spec mock passes isinstance
 
 
 def current_session_id() -> str | None:
@@ -50,8 +53,14 @@ def session_exists(session_id: str) -> bool | None:
     return None if runtime is None else runtime.get_app_session(session_id) is not None
 
 
-def request_fragment_rerun(session_id: str, fragment_key: str) -> bool:
-    """Ask the server to rerun ``@st.fragment(key=fragment_key)`` in that tab; False if it cannot."""
+def available() -> bool:
+    """Whether a fragment can be rerun from the server here (a running server, not AppTest)."""
+    return _runtime() is not None
+
+
+def request_fragment_rerun(session_id: str, fragment_key: str, delay_s: float = 0.0) -> bool:
+    """Ask the server to rerun ``@st.fragment(key=fragment_key)`` in that tab (after ``delay_s``);
+    False if it cannot."""
     runtime = _runtime()
     if runtime is None:
         return False
@@ -59,7 +68,10 @@ def request_fragment_rerun(session_id: str, fragment_key: str) -> bool:
         loop = runtime._get_async_objs().eventloop
     except Exception:  # the runtime has not started or is stopping
         return False
-    loop.call_soon_threadsafe(_rerun_on_event_loop, runtime, session_id, fragment_key)
+    if delay_s > 0:
+        loop.call_soon_threadsafe(loop.call_later, delay_s, _rerun_on_event_loop, runtime, session_id, fragment_key)
+    else:
+        loop.call_soon_threadsafe(_rerun_on_event_loop, runtime, session_id, fragment_key)
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import pytest
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.browser
 CANVAS = ".st-key-draw_canvas canvas.upper-canvas"
 PREDICTED_DIGIT = ".st-key-draw-predicted-digit [data-testid=stMetricValue]"
 PREDICTION_METRIC = ".st-key-draw-predicted-digit [data-testid=stMetric]"
-BAR_CHART = ".st-key-draw-probs .js-plotly-plot"
+BAR_LABELS = ".st-key-draw-probs .sp-bar-p"  # one per class: empty until something is predicted
 CLEAR = ".st-key-draw-pad-tools button[data-tool=clear]"
 UNDO = ".st-key-draw-pad-tools button[data-tool=undo]"
 SCROLLED = """() => [window.scrollY, document.scrollingElement.scrollTop,
@@ -114,18 +115,23 @@ def expect_prediction(page, digit: str) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator(PREDICTED_DIGIT)).to_have_text(digit, timeout=30_000)
-    expect(visible(page, BAR_CHART)).to_be_visible(timeout=30_000)
-    # ten bars: the plotly chart has really been drawn
-    expect(visible(page, BAR_CHART).locator("g.point")).to_have_count(10, timeout=30_000)
+    expect(page.locator(BAR_LABELS)).to_have_count(10, timeout=30_000)
+    expect(page.locator(BAR_LABELS).nth(int(digit))).to_have_text(re.compile(r"^\d+\.\d%$"), timeout=30_000)
     settled(page)
+    labels = page.locator(BAR_LABELS).all_inner_texts()
+    shown = [float(label.rstrip("%")) for label in labels]
+    assert max(shown) == shown[int(digit)] and abs(sum(shown) - 100) < 1.0, labels  # the bars agree with the digit
 
 
 def clear_with_button(page, tap: bool = False) -> None:
+    from playwright.sync_api import expect
+
     button = page.locator(CLEAR)
     assert button.inner_text().strip() == en("draw.clear")
     button.tap() if tap else button.click()
     hint(page).wait_for(state="visible", timeout=30_000)
-    assert page.locator(PREDICTED_DIGIT).count() == 0
+    expect(page.locator(PREDICTED_DIGIT)).to_have_text("—", timeout=30_000)  # a dash until the next drawing
+    assert not "".join(page.locator(BAR_LABELS).all_inner_texts()).strip(), "the old bars stayed after Clear"
 
 
 @pytest.mark.timeout(240)
@@ -192,13 +198,13 @@ def test_drawing_a_one_and_a_seven_with_a_finger_on_a_phone(streamlit_server, ne
 @pytest.mark.timeout(180)
 def test_a_test_image_is_predicted_without_drawing(streamlit_server, page):
     open_draw(page, streamlit_server.url)
+    from playwright.sync_api import expect
+
     page.locator(".st-key-draw-test_random button").click()
-    digit = page.locator(PREDICTED_DIGIT)
-    digit.wait_for(timeout=30_000)
-    assert digit.inner_text() in [str(d) for d in range(10)]
+    expect(page.locator(PREDICTED_DIGIT)).to_have_text(re.compile(r"^\d$"), timeout=30_000)
     true_digit = page.locator("[data-testid=stMetric]", has_text=en("draw.true_digit"))
     true_digit.wait_for(timeout=30_000)
     assert true_digit.locator("[data-testid=stMetricValue]").inner_text() in [str(d) for d in range(10)]
     assert hint(page).count() == 0 or not hint(page).is_visible()
-    visible(page, BAR_CHART).wait_for(timeout=30_000)
+    expect(page.locator(BAR_LABELS).first).to_have_text(re.compile(r"^\d+\.\d%$"), timeout=30_000)
     assert exceptions(page).count() == 0

@@ -80,12 +80,29 @@ def mnist_digit(index: int) -> np.ndarray:
     return get_room().mnist().test_images[index].numpy()
 
 
+def nothing_predicted(at) -> bool:
+    """Before a drawing: the answer line shows dashes and the bars are empty (and stay in place)."""
+    dashes = all(m.value == "—" for m in at.metric) and len(at.metric) == 3
+    labels = [h.proto.body for h in at.get("html") if 'class="sp-bars"' in h.proto.body]
+    return dashes and len(labels) == 1 and "%</span>" not in labels[0]
+
+
 def bar_probs(at) -> np.ndarray:
-    return values(figure(at, "draw.probs_chart")["data"][0]["y"]).astype(float)
+    """The probabilities the pad's bars show: each bar's exact ``data-p``, and its height and label
+    must say the same."""
+    bars = [h.proto.body for h in at.get("html") if 'class="sp-bars"' in h.proto.body]
+    assert len(bars) == 1, f"{len(bars)} bar charts on the pad"
+    found = re.findall(r'data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span><div class="sp-bar" '
+                       r'style="height:([0-9.]+)%', bars[0])
+    assert len(found) == 10, bars[0]
+    probs = np.array([float(p) for p, _, _ in found])
+    for p, shown, height in found:
+        assert shown == (f"{float(p):.1%}" if shown else "") and abs(float(height) - 100 * float(p)) <= 0.005
+    return probs
 
 
 def model_line(at) -> str:
-    lines = [line for line in texts(at, "info").splitlines() if line.startswith("Predicting with")]
+    lines = [line for line in texts(at, "caption").splitlines() if line.startswith("Predicting with")]
     assert lines, texts(at)
     return lines[0]
 
@@ -123,7 +140,7 @@ def at(open_page, default_model):
 
 def test_the_empty_canvas_shows_a_hint_and_the_default_model(at):
     assert HINT in texts(at, "info")
-    assert not at.error and not at.metric
+    assert not at.error and nothing_predicted(at)
     line = model_line(at)
     assert "default model" in line and "% test accuracy" in line
     history = get_room().default_model.state().history
@@ -165,7 +182,7 @@ def test_a_blank_canvas_goes_back_to_the_hint(at):
     draw_on(at, on_black_canvas(mnist_digit(0)))
     assert at.metric and HINT not in texts(at, "info")
     draw_on(at, blank_canvas())
-    assert not at.metric and HINT in texts(at, "info")
+    assert nothing_predicted(at) and HINT in texts(at, "info")
     assert not has_chart(at, "draw.saliency")  # nothing below the pad either
 
 
@@ -190,7 +207,7 @@ def test_canvas_data_that_is_not_the_canvas_is_refused_before_decoding(at, monke
     draw_on(at, png=png)
     assert f"This drawing could not be read: {reason}." in texts(at, "error")
     assert not opened, "the PNG was decoded before its size was checked"
-    assert not at.metric and HINT in texts(at, "info")
+    assert nothing_predicted(at) and HINT in texts(at, "info")
 
 
 # ---- the true label and the worked numbers --------------------------------------------------------

@@ -56,6 +56,37 @@ def test_a_static_probs_figure_drops_the_hover_machinery():
     assert figure.layout.hovermode is False and figure.layout.dragmode is False
 
 
+def html_bars(page: str) -> list[tuple[int, float, str, float, str]]:
+    """(class, data-p, label, height %, colour) of each bar in the Draw pad's HTML bars."""
+    import re
+
+    found = re.findall(r'data-class="(\d+)" data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span>'
+                       r'<div class="sp-bar" style="height:([0-9.]+)%;background:([^"]+)"', page)
+    return [(int(c), float(p), label, float(h), color) for c, p, label, h, color in found]
+
+
+def test_the_pads_html_bars_are_as_tall_as_their_probabilities():
+    probs = torch.softmax(torch.tensor([0.2, 3.1, -1.0, 0.0, 0.5, 1.5, -2.0, 0.1, 2.2, 0.3]), 0).double().numpy()
+    bars = html_bars(figs.probs_bars_html(probs, "softmax(logits)"))
+    assert [c for c, *_ in bars] == list(range(10))
+    np.testing.assert_array_equal([p for _, p, *_ in bars], probs)  # exact, for the tests that read them
+    for c, p, label, height, color in bars:
+        assert label == f"{p:.1%}" and abs(height - 100 * p) <= 0.005
+        assert color == (figs.WINNER_COLOR if c == int(np.argmax(probs)) else figs.BAR_COLOR)
+
+
+def test_empty_html_bars_have_no_labels_and_no_winner():
+    bars = html_bars(figs.probs_bars_html(np.zeros(10), "softmax(logits)", empty=True))
+    assert len(bars) == 10 and all(label == "" and height == 0 and color == figs.BAR_COLOR
+                                   for _, _, label, height, color in bars)
+
+
+def test_html_bars_escape_the_title_and_speak_their_numbers():
+    page = figs.probs_bars_html([0.25, 0.75], "<b>p</b> & q")
+    assert "<b>p</b>" not in page and "&lt;b&gt;p&lt;/b&gt; &amp; q" in page
+    assert 'aria-label="&lt;b&gt;p&lt;/b&gt; &amp; q — 0: 25.0%, 1: 75.0%"' in page
+
+
 def test_step_bars_show_every_walkthrough_step():
     wt = walkthrough([0.2, 0.1, -0.1], target=1, temperature=2.0)
     figure = figs.step_bars_figure(wt)

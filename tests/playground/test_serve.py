@@ -1,0 +1,31 @@
+"""``python -m playground.serve``: the room is warm before Streamlit opens the port, and Streamlit
+gets the options it was given."""
+
+import sys
+
+from playground import serve
+from playground.room import get_room
+
+
+def test_warm_loads_what_the_first_visitor_would_wait_for():
+    took = serve.warm(wait_s=60)
+    assert list(took) == ["imports", "figures", "mnist", "default model"]
+    assert all(seconds >= 0 for seconds in took.values())
+    room = get_room()
+    assert room.mnist() is room.mnist()  # loaded once, kept
+    assert room.default_model.state().status in ("ready", "failed")
+    for module in ("torch", "plotly.graph_objects", "core.insight", "playground.draw"):
+        assert module in sys.modules
+
+
+def test_main_hands_the_options_to_streamlit_run(monkeypatch):
+    import streamlit.web.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(serve, "warm", lambda: seen.setdefault("warmed", True))
+    monkeypatch.setattr(cli, "main", lambda: seen.setdefault("argv", list(sys.argv)) and 0)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    assert serve.main(["--server.port", "8599"]) == 0
+    assert seen["warmed"] is True
+    assert seen["argv"] == ["streamlit", "run", str(serve.APP_SCRIPT), "--server.port", "8599"]
+    assert serve.APP_SCRIPT.name == "streamlit_app.py" and serve.APP_SCRIPT.is_file()

@@ -42,7 +42,7 @@ class LimitError(CodedError, ValueError):
         "limits.bad_file": "cannot read the room settings {path}: {reason}",
         "limits.epochs": "the room allows at most {limit} epochs per run; this run asks for {asked}",
         "limits.units": "the room allows at most {limit} units per layer; this run asks for {asked}",
-        "limits.cost": "this run would take about {minutes:.0f} minutes of training; the room allows "
+        "limits.cost": "this run would take about {minutes:g} minutes of training; the room allows "
                        "{limit:g} minutes per run",
     })
 

@@ -24,9 +24,6 @@ CANVAS_KEY = "draw_canvas"
 SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
-# The details below the pad rerun this long after the pad has sent the new bars, so that the
-# browser draws the bars first instead of while it builds the details' images and charts.
-DETAILS_AFTER_S = 0.15
 DETAILS_DUE = "draw.details_due"
 
 st.title(t("draw.title"))
@@ -117,7 +114,7 @@ def test_image_clicked(how: str) -> None:
     index = draw.pick_test_image(mnist.test_labels, how, digit, model_history, rng)
     st.session_state[SOURCE_KEY] = ("test", index)
     st.session_state[TRUE_KEY] = int(mnist.test_labels[index])  # the true label, preselected for the loss
-    rerun_for_new_input()
+    # The buttons sit outside the pad's fragment: the click reruns the page, pad and details together.
 
 
 def rerun_for_new_input() -> None:
@@ -130,8 +127,9 @@ def rerun_for_new_input() -> None:
 
 
 def send_details_later() -> None:
-    if st.session_state.pop(DETAILS_DUE, False):
-        push.request_fragment_rerun(page.session_id, "draw-details", delay_s=DETAILS_AFTER_S)
+    """The details follow from the server: after the bars are drawn, one tab of the room at a time."""
+    if st.session_state.pop(DETAILS_DUE, False) and page.session_id is not None:
+        room.later.request(page.session_id, "draw-details")
 
 
 def current_input(canvas) -> tuple[draw.DrawInput | None, str | None]:
@@ -173,12 +171,8 @@ def pad() -> None:
                            background_color="#000000", height=draw.CANVAS_SIZE, width=draw.CANVAS_SIZE,
                            drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY, on_change=stroked)
         pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
-        st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
-                  help=plain("draw.pen_help"))
     drawn, problem = current_input(canvas)
     st.session_state["draw.input"] = drawn
-    with pad_col:
-        test_image_buttons()
     with answer_col:
         # The bars stay in one place, empty before the first stroke; the words go below them.
         result = prediction_for(drawn) if drawn is not None else None
@@ -210,6 +204,16 @@ def show_answer(drawn: draw.DrawInput | None, result: draw.DrawPrediction | None
             st.metric(plain("draw.true_digit"), str(drawn.test_label), width="content")
 
 
+def pad_options() -> None:
+    """Below the pad and outside its fragment (a stroke does not resend them): the pen, test images."""
+    pen_col, test_col = st.columns([1, 2.3], gap="large")
+    with pen_col:
+        st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
+                  help=plain("draw.pen_help"))
+    with test_col:
+        test_image_buttons()
+
+
 def test_image_buttons() -> None:
     st.markdown(f"**{t('draw.try_test_image')}**")
     with st.container(horizontal=True, key="draw-test-buttons"):
@@ -223,6 +227,7 @@ def test_image_buttons() -> None:
 
 
 pad()
+pad_options()
 
 
 # ---- below the pad: preprocessing, worked numbers, the look inside --------------------------------
@@ -329,13 +334,16 @@ def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
 
 @st.fragment(key="draw-details")
 def details() -> None:
-    drawn = st.session_state.get("draw.input")
-    if drawn is None:
-        return
-    result = prediction_for(drawn)
-    show_preprocessing(drawn)
-    show_numbers(drawn, result)
-    show_inside(drawn, result)
+    try:
+        drawn = st.session_state.get("draw.input")
+        if drawn is None:
+            return
+        result = prediction_for(drawn)
+        show_preprocessing(drawn)
+        show_numbers(drawn, result)
+        show_inside(drawn, result)
+    finally:
+        room.later.done(page.session_id, "draw-details")
 
 
 details()

@@ -75,12 +75,16 @@ def request_fragment_rerun(session_id: str, fragment_key: str, delay_s: float = 
     return True
 
 
-def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str) -> None:
+RETRY_S = 0.02  # while a tab's last run is still handing its messages over
+MAX_RETRIES = 250  # five seconds: a session that never settles is left alone
+
+
+def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: int = 0) -> None:
     """On Streamlit's event loop thread, as its own reruns are made."""
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 
     session = runtime.get_app_session(session_id)
-    if session is None:
+    if session is None or getattr(session._state, "name", "") == "SHUTDOWN_REQUESTED":
         return
     try:
         fragment_id = session._fragment_storage.resolve_target(fragment_key)[0]
@@ -92,9 +96,14 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str) -> None:
     data = RerunData(query_string=client.query_string, page_script_hash=client.page_script_hash,
                      page_name=client.page_name, fragment_id=fragment_id, is_auto_rerun=True)
     runner = session._scriptrunner
-    if runner is not None and runner.request_rerun(data):
-        return
-    session._create_scriptrunner(data)
+    if runner is None:
+        session._create_scriptrunner(data)
+    elif not runner.request_rerun(data) and attempt < MAX_RETRIES:
+        # The run has ended but its last messages are still queued for the tab. A new runner now
+        # would drop them: Streamlit ignores the events of a runner it has replaced, and under
+        # load that lost a stroke's bars. Ask again once the old runner has shut down.
+        runtime._get_async_objs().eventloop.call_later(RETRY_S, _rerun_on_event_loop, runtime, session_id,
+                                                        fragment_key, attempt + 1)
 
 
 @dataclass(order=True)
@@ -156,3 +165,77 @@ class Pusher:
                 self._send(*due)
             except Exception:  # a tab that went away mid-push must not stop the others
                 pass
+
+
+class OneAtATime:
+    """Refreshes that can wait, pushed one at a time across the whole room, the latest per tab.
+
+    Draw's details below the pad (preprocessing images, worked numbers, the look inside) cost
+    about ten times the pad. Thirty students drawing at once asked for more of them than two cores
+    can build, and every stroke's bars then queued behind other students' details (3.8 s median
+    in the load benchmark). Here a tab asks for its details; they are pushed ``delay_s`` later,
+    one tab at a time: the next waits until the last one's fragment said ``done`` (or
+    ``max_wait_s`` passed, for a tab that went away). A tab asking again while it waits keeps
+    its place and gets one refresh showing its newest drawing.
+    """
+
+    def __init__(self, delay_s: float = 0.15, max_wait_s: float = 1.0, send=request_fragment_rerun):
+        self.delay_s, self.max_wait_s, self._send = delay_s, max_wait_s, send
+        self._cond = threading.Condition()
+        self._waiting: dict[tuple[str, str], float] = {}  # target → when it may be pushed (insertion order = turn)
+        self._in_flight: tuple[str, str] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="one-at-a-time", daemon=True)
+        self._thread.start()
+
+    def request(self, session_id: str, fragment_key: str) -> None:
+        with self._cond:
+            self._waiting.setdefault((session_id, fragment_key), time.monotonic() + self.delay_s)
+            self._cond.notify()
+
+    def done(self, session_id: str | None, fragment_key: str) -> None:
+        """Called by the fragment when it has drawn: the next tab's turn."""
+        with self._cond:
+            if self._in_flight == (session_id, fragment_key):
+                self._in_flight = None
+                self._cond.notify()
+
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                target = self._next_due()
+                if target is None:
+                    return
+                del self._waiting[target]
+                self._in_flight = target
+            try:
+                self._send(*target)
+            except Exception:  # a tab that went away mid-push must not stop the others
+                pass
+            deadline = time.monotonic() + self.max_wait_s
+            with self._cond:
+                while not self._closed and self._in_flight == target and time.monotonic() < deadline:
+                    self._cond.wait(deadline - time.monotonic())
+                if self._in_flight == target:
+                    self._in_flight = None
+
+    def _next_due(self) -> tuple[str, str] | None:
+        """The first waiting target once it is due (the lock held); None when closed."""
+        while not self._closed:
+            now = time.monotonic()
+            due = next((t for t, at in self._waiting.items() if at <= now), None)
+            if due is not None:
+                return due
+            soonest = min(self._waiting.values(), default=None)
+            self._cond.wait(None if soonest is None else soonest - now)
+        return None

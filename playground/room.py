@@ -115,6 +115,7 @@ class Room:
         self.limits = limits
         self.scheduler = Scheduler(workers=workers)
         self.pusher = push.Pusher()
+        self.later = push.OneAtATime()  # Draw's details: one tab at a time, after the bars
         self.store = RunStore(self.data_dir / STORE_FILE, max_runs_per_owner=limits.runs_per_student,
                               max_total_bytes=int(limits.storage_mb * 2**20))
         self._loader = loader
@@ -362,6 +363,7 @@ class Room:
         self._closed.set()
         self.scheduler.shutdown()
         self.pusher.close()
+        self.later.close()
         self.store.close()
 
 

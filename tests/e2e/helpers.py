@@ -185,7 +185,7 @@ def exceptions(page):
 
 def table_rows(page, key: str) -> tuple[list[str], list[list[str]]]:
     """(header cells, body rows) of the `tables.show` table in container ``key``, as the reader sees them."""
-    table = page.locator(f".st-key-{key} [data-testid=stTable] table")
+    table = page.locator(f".st-key-{key} table.sp-table")
     table.wait_for(timeout=30_000)
     return table.evaluate("""(table) => [
         [...table.querySelectorAll('thead th')].map(c => c.innerText.trim()),
@@ -193,7 +193,7 @@ def table_rows(page, key: str) -> tuple[list[str], list[list[str]]]:
     ]""")
 
 
-CELL_AUDIT_JS = """() => [...document.querySelectorAll('[data-testid=stTable] td, [data-testid=stTable] th')]
+CELL_AUDIT_JS = """() => [...document.querySelectorAll('table.sp-table td, table.sp-table th')]
     .filter(c => c.getClientRects().length > 0)
     .map(c => {
         const owner = c.closest('[class*="st-key-"]');
@@ -203,10 +203,24 @@ CELL_AUDIT_JS = """() => [...document.querySelectorAll('[data-testid=stTable] td
     })"""
 
 
-def clipped_cells(page) -> tuple[int, list[dict]]:
-    """(how many table cells are shown, the ones whose text is cut or a number cell that is empty)."""
+# A table wider than its place scrolls sideways instead of cutting cells: fine on a phone, but on
+# a laptop's screen every column must be in view.
+SCROLLED_TABLES_JS = """() => [...document.querySelectorAll('.sp-table-wrap')]
+    .filter(w => w.getClientRects().length > 0 && w.scrollWidth > w.clientWidth + 1)
+    .map(w => {
+        const owner = w.closest('[class*="st-key-"]');
+        const key = owner ? [...owner.classList].find(k => k.startsWith('st-key-')) : '(no key)';
+        return {table: key, tag: 'scrolls sideways', text: '', scroll: w.scrollWidth, client: w.clientWidth};
+    })"""
+
+
+def clipped_cells(page, scrolling_ok: bool = False) -> tuple[int, list[dict]]:
+    """(how many table cells are shown, the ones whose text is cut or a number cell that is empty,
+    and, unless ``scrolling_ok``, tables that do not fit their place)."""
     cells = page.evaluate(CELL_AUDIT_JS)
     bad = [c for c in cells if c["scroll"] > c["client"] + 1 or (c["numeric"] and not c["text"].strip())]
+    if not scrolling_ok:
+        bad += page.evaluate(SCROLLED_TABLES_JS)
     return len(cells), bad
 
 

@@ -70,8 +70,10 @@ def test_momentum_lab_sends_lr_and_gamma_to_a_new_training_run(streamlit_server,
     try:
         page.wait_for_url(re.compile(r"/Train\?"), timeout=60_000)
         assert f"lr={lr}" in page.url and f"momentum={gamma}" in page.url and "opt=sgd" in page.url
-        # a run started by itself: its progress, or its end (it may diverge at a large lr)
-        started = page.locator("[data-testid=stProgress]").or_(page.get_by_text(re.compile(r"Finished|Diverged")))
+        # a run started by itself: its progress, its end (it may diverge at a large lr), or its place in
+        # line while the other tests' runs share the machine
+        started = page.locator("[data-testid=stProgress]").or_(
+            page.get_by_text(re.compile(r"Finished|Diverged|Waiting for a place|Waiting to start")))
         started.first.wait_for(timeout=60_000)
     finally:
         stop_run(page)

@@ -47,7 +47,7 @@ def open_compare_tab(page) -> None:
 
 
 def run_names_in_compare_table(page) -> list[str]:
-    table = visible(page, ".st-key-train-runs-table [data-testid=stTable] table")
+    table = visible(page, ".st-key-train-runs-table table.sp-table")
     table.wait_for(timeout=30_000)
     column = en("runs.col.name")
     return table.evaluate("""(table, column) => {

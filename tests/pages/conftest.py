@@ -91,15 +91,18 @@ def block(at: AppTest, key: str):
     raise AssertionError(f"no container {key!r} on the page")
 
 
+def html_tables(at_or_block) -> list[pd.DataFrame]:
+    """Every ``playground.tables`` table drawn under this app or block, as the reader sees its cells."""
+    from playground.tables import read_html_table
+
+    return [read_html_table(h.proto.body) for h in at_or_block.get("html") if 'class="sp-table' in h.proto.body]
+
+
 def table_text(at: AppTest, key: str) -> pd.DataFrame:
-    """The cells of the ``playground.tables`` table under ``key``, as the reader sees them
-    (``st.table`` reads markdown, so the app escapes every cell; this undoes that)."""
-    found = block(at, key).get("table")
+    """The cells of the ``playground.tables`` table under ``key``, as the reader sees them."""
+    found = html_tables(block(at, key))
     assert found, f"no table inside {key!r}"
-    shown = found[0].value
-    text = shown.map(lambda cell: re.sub(r"\\(.)", r"\1", str(cell)))
-    text.columns = [re.sub(r"\\(.)", r"\1", str(c)) for c in shown.columns]
-    return text
+    return found[0]
 
 
 # --------------------------------------------------------------------------- reading the page

@@ -10,6 +10,7 @@ from playground import addresses, runs, teacher
 from playground.room import get_room
 from tests.pages.conftest import (
     configure_train,
+    html_tables,
     metric,
     poll,
     student_of,
@@ -55,12 +56,12 @@ def unlock(at, typed: str):
 def everything_shown(at) -> str:
     """Every text on the page, tables and code included: nothing of the room may hide in any of them."""
     parts = [texts(at)] + [c.value for c in at.code] + [m.label + m.value for m in at.metric]
-    parts += [table.value.to_string() for table in at.get("table")]
+    parts += [table.to_string() for table in html_tables(at)]
     return "\n".join(parts)
 
 
 def assert_shows_nothing_of_the_room(at, *names: str):
-    assert not at.tabs and not at.metric and not at.get("table") and not at.get("plotly_chart")
+    assert not at.tabs and not at.metric and not html_tables(at) and not at.get("plotly_chart")
     assert not {k for k in widget_keys(at) if k.startswith("teacher.") and k != "teacher.typed"}
     shown = everything_shown(at)
     for name in names:

@@ -54,11 +54,34 @@ def test_show_draws_escaped_cells_and_returns_the_plain_text(tmp_path):
     script.write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     at = AppTest.from_file(str(script), default_timeout=30).run()
     assert not at.exception
-    (table,) = at.table
-    cells = table.value
-    assert cells.iloc[1, 0] == r"\[click\]\(http\:\/\/x\)"  # shown as typed, not as a link
-    assert cells.iloc[0, 0] == r"a\_b" and cells.iloc[2, 0] == r"\*\*bold\*\*"
-    assert cells.iloc[:, 1].tolist() == ["0\\.123", "0\\.000", "inf"]
+    (page,) = [h.proto.body for h in at.get("html") if "sp-table" in h.proto.body]
+    assert "<a" not in page and "&lt;" not in page and "[click](http://x)" in page  # as typed, not a link
+    cells = tables.read_html_table(page)
+    assert cells.columns.tolist() == ["name", "loss"]
+    assert cells["name"].tolist() == ["a_b", "[click](http://x)", "**bold**"]
+    assert cells["loss"].tolist() == ["0.123", "0.000", "inf"]
     returned = at.session_state["returned"]
     assert returned["name"].tolist() == ["a_b", "[click](http://x)", "**bold**"]
     assert returned["loss"].tolist() == ["0.123", "0.000", "inf"]
+
+
+def test_html_table_escapes_markup_and_right_aligns_numbers():
+    text = tables.text_frame(pd.DataFrame({"who": ["<script>x</script>", "a & b"], "p": [0.5, -1.25]}), {"p": ".2f"})
+    page = tables.html_table(text, numeric={"p"})
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page and "a &amp; b" in page
+    assert '<td class="num">-1.25</td>' in page and '<th class="num">p</th>' in page and "<td>a &amp; b</td>" in page
+    back = tables.read_html_table(page)
+    assert back.values.tolist() == [["<script>x</script>", "0.50"], ["a & b", "-1.25"]]
+
+
+def test_html_table_with_its_index_as_the_first_column():
+    text = tables.text_frame(pd.DataFrame({"x": [1.5]}, index=pd.Index([3], name="digit")), {"x": ".1f"})
+    back = tables.read_html_table(tables.html_table(text, {"x"}, index=True))
+    assert back.columns.tolist() == ["digit", "x"] and back.values.tolist() == [["3", "1.5"]]
+
+
+def test_reading_html_without_a_table_says_so():
+    import pytest
+
+    with pytest.raises(ValueError, match="no table"):
+        tables.read_html_table("<p>nothing</p>")

@@ -1,0 +1,195 @@
+"""Pushed refreshes: Draw's details one tab at a time, and a rerun that never replaces a runner whose
+messages are still on their way to the tab."""
+
+import threading
+import time
+from types import SimpleNamespace
+
+from playground import push
+
+
+def wait_until(condition, timeout: float = 5.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+class Sends:
+    def __init__(self):
+        self.sent: list[tuple[str, str, float]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, session_id: str, key: str) -> bool:
+        with self.lock:
+            self.sent.append((session_id, key, time.monotonic()))
+        return True
+
+    def targets(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(s, k) for s, k, _ in self.sent]
+
+
+def test_one_tab_at_a_time_each_waits_for_the_last_to_finish():
+    sends = Sends()
+    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
+    try:
+        for tab in ("a", "b", "c"):
+            later.request(tab, "details")
+        wait_until(lambda: len(sends.targets()) == 1, what="the first push")
+        time.sleep(0.1)
+        assert sends.targets() == [("a", "details")]  # b waits while a's details are drawn
+        later.done("a", "details")
+        wait_until(lambda: len(sends.targets()) == 2, what="b's turn")
+        later.done("b", "details")
+        wait_until(lambda: len(sends.targets()) == 3, what="c's turn")
+        assert sends.targets() == [("a", "details"), ("b", "details"), ("c", "details")]
+    finally:
+        later.close()
+
+
+def test_a_tab_asking_again_while_it_waits_is_pushed_once():
+    sends = Sends()
+    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
+    try:
+        later.request("a", "details")
+        wait_until(lambda: len(sends.targets()) == 1)
+        for _ in range(5):  # b strokes five times while a's details are drawn
+            later.request("b", "details")
+        assert later.waiting() == 1
+        later.done("a", "details")
+        wait_until(lambda: len(sends.targets()) == 2)
+        later.done("b", "details")
+        time.sleep(0.1)
+        assert sends.targets() == [("a", "details"), ("b", "details")]
+    finally:
+        later.close()
+
+
+def test_a_tab_that_never_answers_holds_the_others_only_max_wait_s():
+    sends = Sends()
+    later = push.OneAtATime(delay_s=0.0, max_wait_s=0.2, send=sends)
+    try:
+        later.request("gone", "details")
+        later.request("b", "details")
+        wait_until(lambda: len(sends.targets()) == 2, what="b after the silent tab")
+        (_, _, first), (_, _, second) = sends.sent
+        assert 0.15 <= second - first <= 1.0
+    finally:
+        later.close()
+
+
+def test_pushes_wait_delay_s_after_the_request():
+    sends = Sends()
+    later = push.OneAtATime(delay_s=0.2, send=sends)
+    try:
+        asked = time.monotonic()
+        later.request("a", "details")
+        wait_until(lambda: sends.targets())
+        assert sends.sent[0][2] - asked >= 0.19
+    finally:
+        later.close()
+
+
+def test_done_for_a_tab_not_in_flight_changes_nothing():
+    sends = Sends()
+    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
+    try:
+        later.done("nobody", "details")
+        later.done(None, "details")
+        later.request("a", "details")
+        later.request("b", "details")
+        wait_until(lambda: len(sends.targets()) == 1)
+        later.done("b", "details")  # b is not the one being drawn
+        time.sleep(0.1)
+        assert len(sends.targets()) == 1
+    finally:
+        later.close()
+
+
+# ---- the rerun itself, on Streamlit's event loop ----------------------------------------------------
+
+
+class FakeLoop:
+    def __init__(self):
+        self.later: list[tuple[float, tuple]] = []
+
+    def call_later(self, delay, fn, *args):
+        self.later.append((delay, (fn, *args)))
+
+
+class FakeRunner:
+    def __init__(self, accepts: bool):
+        self.accepts, self.asked = accepts, []
+
+    def request_rerun(self, data) -> bool:
+        self.asked.append(data)
+        return self.accepts
+
+
+class FakeSession:
+    def __init__(self, runner):
+        self._state = SimpleNamespace(name="APP_IS_RUNNING")
+        self._scriptrunner = runner
+        self._fragment_storage = SimpleNamespace(resolve_target=lambda key: ["fragment-id-of-" + key])
+        self._client_state = SimpleNamespace(query_string="lang=en", page_script_hash="hash", page_name="Draw")
+        self.created = []
+
+    def _create_scriptrunner(self, data):
+        self.created.append(data)
+
+
+class FakeRuntime:
+    def __init__(self, session):
+        self.session, self.loop = session, FakeLoop()
+
+    def get_app_session(self, session_id):
+        return self.session
+
+    def _get_async_objs(self):
+        return SimpleNamespace(eventloop=self.loop)
+
+
+def test_a_running_runner_takes_the_fragment_rerun_without_widget_states():
+    runner = FakeRunner(accepts=True)
+    session = FakeSession(runner)
+    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
+    (data,) = runner.asked
+    assert data.fragment_id == "fragment-id-of-draw-details" and data.widget_states is None and data.is_auto_rerun
+    assert not session.created
+
+
+def test_a_runner_still_handing_over_its_messages_is_not_replaced():
+    """Streamlit drops the events of a runner it has replaced: a new runner now would lose the
+    last deltas of the run that just ended (a stroke's bars). The push waits instead."""
+    runner = FakeRunner(accepts=False)  # ended, not yet shut down
+    session = FakeSession(runner)
+    runtime = FakeRuntime(session)
+    push._rerun_on_event_loop(runtime, "tab", "draw-details")
+    assert not session.created
+    ((delay, (fn, *args)),) = runtime.loop.later
+    assert delay == push.RETRY_S and args[-1] == 1
+    session._scriptrunner = None  # the old runner has shut down: now a new one may start
+    fn(*args)
+    assert len(session.created) == 1 and session.created[0].fragment_id == "fragment-id-of-draw-details"
+
+
+def test_a_session_that_never_settles_is_given_up_after_max_retries():
+    session = FakeSession(FakeRunner(accepts=False))
+    runtime = FakeRuntime(session)
+    push._rerun_on_event_loop(runtime, "tab", "draw-details", attempt=push.MAX_RETRIES)
+    assert not runtime.loop.later and not session.created
+
+
+def test_a_session_shutting_down_gets_no_rerun():
+    runner = FakeRunner(accepts=True)
+    session = FakeSession(runner)
+    session._state = SimpleNamespace(name="SHUTDOWN_REQUESTED")
+    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
+    assert not runner.asked and not session.created
+
+
+def test_outside_a_running_server_nothing_is_available():
+    assert push.available() is False
+    assert push.request_fragment_rerun("tab", "draw-details") is False
+    assert push.session_is_connected("tab") is None and push.session_exists("tab") is None

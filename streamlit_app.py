@@ -13,7 +13,6 @@ from playground.status import device_line, source_line
 
 page = nav.setup("home")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))

@@ -40,6 +40,7 @@ MESSAGES = MappingProxyType({
     "job.finished": "Finished {epochs} epochs. Test accuracy {accuracy:.2%}.",
     "job.stopped": "Stopped at step {step}. Test accuracy {accuracy:.2%}.",
     "job.stopped_early": "Stopped before it started.",
+    "job.stopping": "Stopping: measuring the test accuracy of what it trained.",
     "job.budget": "Stopped at step {step}: the room's limit of {minutes:g} minutes of training per run was "
                   "reached. Test accuracy {accuracy:.2%}.",
     "job.diverged": "Diverged at step {step}: the loss became {loss}.",
@@ -127,8 +128,18 @@ class TrainingJob:
     # ----------------------------------------------------------------- controls
 
     def request_stop(self) -> None:
-        """Ask the job to end; it does so before its next batch and keeps what it trained."""
-        self._stop_requested.set()
+        """Ask the job to end; it does so before its next batch and keeps what it trained.
+
+        Until then its status says so: ending takes one last evaluation, which waits for a core.
+        """
+        with self._lock:
+            first = not self._stop_requested.is_set() and self._state.status not in FINAL_STATUSES
+            self._stop_requested.set()
+            if first and self._state.status == "running":
+                s = self._state
+                s.code, s.params, s.version = "job.stopping", {}, s.version + 1
+        if first:
+            self._changed()
 
     @property
     def stop_requested(self) -> bool:

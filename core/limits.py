@@ -37,7 +37,8 @@ class LimitError(CodedError, ValueError):
     """A room setting that cannot be used, or a run the room cannot afford."""
 
     templates = MappingProxyType({
-        "limits.bad_value": "{name} = {value!r} is not a {kind} between {low:g} and {high:g}",
+        "limits.bad_int": "{name} = {value!r} is not a whole number between {low:g} and {high:g}",
+        "limits.bad_number": "{name} = {value!r} is not a number between {low:g} and {high:g}",
         "limits.unknown": "unknown room setting {name!r} (known: {known})",
         "limits.bad_file": "cannot read the room settings {path}: {reason}",
         "limits.epochs": "the room allows at most {limit} epochs per run; this run asks for {asked}",
@@ -136,7 +137,7 @@ def _checked(name: str, raw) -> int | float:
         number = math.nan
     fits = math.isfinite(number) and low <= number <= high and (kind is float or number.is_integer())
     if isinstance(raw, bool) or not fits:
-        raise LimitError("limits.bad_value", name=name, value=raw, kind="whole number" if kind is int else "number",
+        raise LimitError("limits.bad_int" if kind is int else "limits.bad_number", name=name, value=raw,
                          low=low, high=high)
     return kind(number)
 

@@ -116,7 +116,7 @@ class RunStore:
             raise ValueError("max_runs_per_owner and max_total_bytes must be positive")
         self.path = Path(path)
         self.max_runs_per_owner, self.max_total_bytes, self.timeout = max_runs_per_owner, max_total_bytes, timeout
-        self.notice: StoreError | None = None  # set when a damaged file was moved aside; shown once
+        self.notice: StoreError | None = None  # set when a damaged file was moved aside; the Teacher page shows it
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()

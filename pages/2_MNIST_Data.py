@@ -13,7 +13,6 @@ from playground.status import source_line
 
 page = nav.setup("data")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 P = "data."  # widget keys
 PER_PAGE = 32

@@ -12,7 +12,6 @@ from playground.room import get_room
 
 page = nav.setup("train")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 st.title(t("train.title"))
 st.caption(t("train.caption"))

@@ -14,7 +14,6 @@ from playground.train_run import send_to_train_page
 
 page = nav.setup("momentum")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 P, CUSTOM = lab.P, lab.CUSTOM
 MAX_TABLE_STEPS = 20

@@ -18,7 +18,6 @@ from playground.room import get_room
 
 page = nav.setup("draw")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 CANVAS_KEY = "draw_canvas"
 SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now

@@ -14,7 +14,6 @@ from playground.session import rebuilt_when_changed
 
 page = nav.setup("own")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 P = "own."  # state keys; the controls' widgets are "own.w.<name>"
 DEMO, UPLOAD = "demo", "upload"

@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from playground import nav, teacher
+from playground import i18n, nav, teacher
 from playground.i18n import plain, t
 from playground.room import get_room
 
 page = nav.setup("teacher")
 room = get_room()
-room.seen(page.student, page.session_id)
 
 st.title(t("teacher.title"))
 st.caption(t("teacher.caption"))
@@ -21,6 +20,8 @@ with room_tab:
     teacher.room_panel(room, page.session_id)
     if room.store.notice is not None:
         st.warning(t("teacher.store_notice", message=room.store.notice.params.get("moved", "")))
+    for problem in room.limit_problems:  # a typo in room.toml or an environment variable
+        st.warning(t("teacher.limit_problem", reason=i18n.Markdown(i18n.error_text(problem))))
 with board_tab:
     teacher.class_board(room)
 with lesson_tab:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from playground import i18n, identity, push
 from playground.i18n import plain
+from playground.room import get_room
 
 # (key, script, icon) in the order the lecture meets them; texts under pages.<key> in the catalogues.
 PAGES = (
@@ -47,6 +48,7 @@ def setup(key: str) -> Page:
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
     session_id = push.current_session_id()
+    get_room().seen(student, session_id)  # every page: a tab on any page keeps its student's runs going
     st.html(PAGE_CSS)
     _sidebar(key)
     return Page(key, student, session_id, lang)

@@ -23,12 +23,19 @@ def prepare() -> int:
     started = time.perf_counter()
     room = Room(prepare_default=False)
     try:
+        for problem in room.limit_problems:  # a typo in room.toml or an environment variable
+            for lang in i18n.LANGUAGES:
+                with i18n.using(lang):
+                    print(plain("prepare.limit_problem", reason=i18n.error_text(problem, markdown=False)))
         try:
             mnist = room.mnist()
         except MnistLoadError as error:
             say("prepare.no_mnist", failures=str(error))
             return 1
-        say("prepare.mnist", source=mnist.source, train=len(mnist.train_labels), test=len(mnist.test_labels))
+        for lang in i18n.LANGUAGES:
+            with i18n.using(lang):
+                print(plain("prepare.mnist", source=plain(f"prepare.source.{mnist.source}"),
+                            train=len(mnist.train_labels), test=len(mnist.test_labels)))
         room.default_model.prepare()
         while not (state := room.default_model.state()).status in ("ready", "failed"):
             time.sleep(0.1)

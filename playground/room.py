@@ -12,7 +12,10 @@ stored the moment it ends, whether or not anybody is watching.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
+import math
 import os
 import threading
 import time
@@ -37,7 +40,10 @@ STORE_FILE = "runs.db"
 STATS_ENV = "SOFTMAX_PLAYGROUND_STATS"  # a file the room appends its jobs' progress to (the load benchmark)
 STATS_INTERVAL_S = 0.5
 REAPER_INTERVAL_S = 5.0
-LOADED_MODELS = 64  # models kept in memory for Draw; the rest are read from the store when needed
+TRIM_INTERVAL_S = 60.0  # at most this often, memory a class left behind goes back to the system
+# Models kept in memory for Draw, by their weights' size: about a class's active models (the
+# lecture's MLP is 2.3 MB); the rest are read from the store when needed (~20 ms).
+LOADED_MODELS_MB = 64.0
 LOADED_HISTORIES = 256  # parsed histories (a run's curves and mistakes: ~0.1 MB each)
 
 
@@ -131,6 +137,7 @@ class Room:
         self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
         self._histories: OrderedDict[str, History] = OrderedDict()
         self._closed = threading.Event()
+        self._trimmed_at = -math.inf
         self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
         self._reaper.start()
         stats = os.environ.get(STATS_ENV, "").strip()
@@ -268,7 +275,8 @@ class Room:
             parameter.requires_grad_(False)
         with self._lock:
             self._models[run_id] = model
-            while len(self._models) > LOADED_MODELS:
+            self._models.move_to_end(run_id)
+            while len(self._models) > 1 and sum(map(_megabytes, self._models.values())) > LOADED_MODELS_MB:
                 self._models.popitem(last=False)
 
     def forget_model(self, run_id: str) -> None:
@@ -303,8 +311,10 @@ class Room:
             sessions = dict(self._sessions)
             running = [e for e in self._jobs.values() if not e.job.done]
         states = {sid: self._connected(sid) for sid in sessions}
+        released = 0
         for sid, state in states.items():
             if state is False and not self._exists(sid):
+                released += 1
                 with self._lock:
                     self._sessions.pop(sid, None)
                     for watchers in self._watchers.values():
@@ -323,20 +333,42 @@ class Room:
                 away = self._away_since.setdefault(entry.student, now)
                 if now - away >= window:
                     stopped.append(entry)
-            self._let_go(here, now, window)
+            released += self._let_go(here, now, window)
         for entry in stopped:
             self.stop(entry)
+        if released:
+            self._hand_back_memory()
         return stopped
 
-    def _let_go(self, here: set[str], now: float, window: float) -> None:
+    def _let_go(self, here: set[str], now: float, window: float) -> int:
         """Forget the ended jobs of students gone longer than the window (their runs are stored):
         what a class leaves behind is released, and the next class reuses that memory."""
+        gone = 0
         for key, entry in list(self._jobs.items()):
             if entry.job.done and entry.filed.is_set() and entry.student not in here:
                 away = self._away_since.setdefault(entry.student, now)
                 if now - away >= window:
                     del self._jobs[key]
                     self._watchers.pop(entry.job.id, None)
+                    gone += 1
+        return gone
+
+    def _hand_back_memory(self) -> None:
+        """Once tabs and jobs are let go: collect their cycles and give the freed pages back.
+
+        glibc keeps freed memory in its arenas, so the server's size only ever grew; trimming
+        after a class has left keeps it near what the next class needs. Linux only; elsewhere a
+        no-op. Rate-limited: a full collection holds the GIL for a fraction of a second.
+        """
+        now = time.monotonic()
+        if now - self._trimmed_at < TRIM_INTERVAL_S:
+            return
+        self._trimmed_at = now
+        gc.collect()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass
 
     def _reap_forever(self) -> None:
         while not self._closed.wait(REAPER_INTERVAL_S):
@@ -388,3 +420,7 @@ def replace_room(room: Room | None) -> Room | None:
     with _room_lock:
         old, _room = _room, room
     return old
+
+
+def _megabytes(model: torch.nn.Module) -> float:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20

@@ -3,7 +3,8 @@
 The Train page and Your own data draw the same controls from the settings table
 (``playground.settings.CONTROLS``) with their own defaults and key prefix, check a run against
 the room's limits the same way, and show the same live panel: a keyed ``st.fragment`` that the
-room refreshes only when the run has something new (``playground.push``) — no timer per tab.
+room refreshes only when the run has something new (``playground.push``), with one slow timer
+(every ``SAFETY_NET_S``, only while a run trains) in case a push was lost.
 """
 
 from __future__ import annotations
@@ -241,6 +242,8 @@ def show_status(texts: PanelTexts, entry: RoomJob, snap: JobSnapshot, epochs: in
         place = snap.queue_position
         st.info(t(f"{texts.page}.status.waiting", position=place or 1, count=snap.sharing), icon="⏳")
     elif snap.status == "running":
+        if snap.message_code == "job.stopping":  # Stop was pressed: the last evaluation waits for a core
+            st.info(t(f"{texts.page}.status.stopping"))
         st.progress(snap.fraction, text=progress_text(texts.page, snap, epochs))
     else:
         if snap.done:
@@ -266,8 +269,9 @@ def live_panel(page: RunPage, room: Room, student: str, session_id: str | None,
         snap = current.job.snapshot()
         if not snap.done:
             room.watch(current, session_id, key)
-            st.button(t("run.stop"), key=page.prefix + "stop", on_click=room.stop, args=(current,),
-                      help=plain("run.stop_help"))
+            if not current.job.stop_requested:  # pressed once is enough: the status says it is stopping
+                st.button(t("run.stop"), key=page.prefix + "stop", on_click=room.stop, args=(current,),
+                          help=plain("run.stop_help"))
         body(current, snap)
         if snap.done and running and st.session_state.get(page.prefix + "announced") != current.job.id:
             st.session_state[page.prefix + "announced"] = current.job.id

@@ -101,6 +101,19 @@ def test_stop_ends_within_one_batch_and_keeps_a_usable_model():
     assert all(torch.isfinite(p).all() for p in j.model.parameters()) and not j.model.training
 
 
+def test_a_stop_says_so_at_once_and_tells_the_listener_once():
+    seen = []
+    j = job(on_change=lambda jb: seen.append(jb.snapshot().message_code))
+    j.run_slice(0.0)
+    before = j.snapshot().version
+    j.request_stop()
+    j.request_stop()  # a second press changes nothing
+    s = j.snapshot()
+    assert s.status == "running" and s.message_code == "job.stopping" and s.version == before + 1
+    assert seen.count("job.stopping") == 1
+    assert j.run_slice(10.0) and j.snapshot().message_code == "job.stopped"
+
+
 def test_stop_before_the_first_batch():
     j = job()
     j.request_stop()
@@ -183,5 +196,5 @@ def test_wait_blocks_until_the_end():
 
 def test_statuses_and_messages_are_the_documented_ones():
     assert JOB_STATUSES == ("queued", "running", "stopped", "finished", "diverged", "failed")
-    assert set(MESSAGES) == {"job.queued", "job.running", "job.finished", "job.stopped", "job.stopped_early",
+    assert set(MESSAGES) == {"job.queued", "job.running", "job.finished", "job.stopped", "job.stopped_early", "job.stopping",
                              "job.budget", "job.diverged", "job.failed"}

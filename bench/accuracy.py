@@ -25,8 +25,10 @@ def run(name: str, spec: ModelSpec, config: TrainConfig, train, test, target: fl
     seconds = time.perf_counter() - start
     print(f"\n{name}: {spec.label()}, {config.epochs} epochs, seed {config.seed}")
     for stats in history.epochs:
-        print(f"  epoch {stats.epoch:2d}  train loss {stats.train_loss:.4f}  "
-              f"test loss {stats.test_loss:.4f}  test accuracy {stats.test_accuracy:.2%}")
+        print(
+            f"  epoch {stats.epoch:2d}  train loss {stats.train_loss:.4f}  "
+            f"test loss {stats.test_loss:.4f}  test accuracy {stats.test_accuracy:.2%}"
+        )
     final = history.test_accuracy[-1]
     verdict = "meets" if final >= target else "MISSES"
     print(f"  final {final:.2%} ({verdict} target {target:.1%}) in {seconds:.0f} s")

@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stclient import (
-    Action,
     DIGIT_STROKES,
+    Action,
     AppError,
     ClientError,
     Node,
@@ -176,6 +176,10 @@ BROWSER_CANVAS = ".st-key-draw_canvas canvas.upper-canvas"
 BROWSER_READY_HINT = "text=Draw a digit on the black pad"
 BROWSER_PREDICTION = ".st-key-draw-predicted-digit [data-testid='stMetricValue']"
 BROWSER_BARS = ".st-key-draw-probs .sp-bar-p"  # the bars' labels: empty until a digit is drawn
+BARS_SHOWN_JS = (
+    "([selector, count]) => "
+    "Array.from(document.querySelectorAll(selector)).filter(e => e.textContent.trim()).length >= count"
+)
 BROWSER_BAR_COUNT = 10
 BROWSER_RESET = ".st-key-draw_canvas button[aria-label='Reset canvas & history']"
 
@@ -186,8 +190,14 @@ BROWSER_RESET = ".st-key-draw_canvas button[aria-label='Reset canvas & history']
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SOFTMAX_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 90
 METRICS = list(TARGETS)
@@ -227,9 +237,21 @@ class Config:
 
 
 def smoke_config() -> Config:
-    return Config(students=3, waves=2, sources="subset", small_network=True, measure=1.5, strokes_while_training=1,
-                  think=0.1, stroke_pause=0.1, arrival_spread=0.3, step_timeout=90, leave_wait=3.0, deadline=240,
-                  smoke=True)
+    return Config(
+        students=3,
+        waves=2,
+        sources="subset",
+        small_network=True,
+        measure=1.5,
+        strokes_while_training=1,
+        think=0.1,
+        stroke_pause=0.1,
+        arrival_spread=0.3,
+        step_timeout=90,
+        leave_wait=3.0,
+        deadline=240,
+        smoke=True,
+    )
 
 
 # --------------------------------------------------------------------------- the server
@@ -258,8 +280,13 @@ class AppServer:
         self._log = None
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", SOFTMAX_PLAYGROUND_DATA=str(self.data_dir),
-                   SOFTMAX_PLAYGROUND_STATS=str(self.stats_path), **self.extra_env)
+        env = dict(
+            os.environ,
+            STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+            SOFTMAX_PLAYGROUND_DATA=str(self.data_dir),
+            SOFTMAX_PLAYGROUND_STATS=str(self.stats_path),
+            **self.extra_env,
+        )
         if self.sources is not None:
             env["SOFTMAX_PLAYGROUND_SOURCES"] = self.sources
         return env
@@ -278,17 +305,36 @@ class AppServer:
         for kept in cache.glob("default-model-*.pt"):
             if not (self.data_dir / kept.name).exists():
                 shutil.copyfile(kept, self.data_dir / kept.name)
-        subprocess.run([sys.executable, "-m", "playground.prepare"], cwd=ROOT, env=self.env(), check=True,
-                       stdout=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "playground.prepare"],
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
 
     def start(self) -> None:
         self.prepare()
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "playground.serve", "--server.address", "127.0.0.1",
-             "--server.port", str(self.port), "--server.headless", "true",
-             "--server.disconnectedSessionTTL", str(int(self.session_ttl))],
-            cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "playground.serve",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+                "--server.disconnectedSessionTTL",
+                str(int(self.session_ttl)),
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -394,8 +440,10 @@ class Report:
         self.metrics[metric].append((wave, seconds))
 
     def ratio(self, name: str) -> float | None:
-        parts = {"throughput, all training / one alone": ("all training", "one alone"),
-                 "one run's speed, class connected / alone": ("one, class connected", "one alone")}[name]
+        parts = {
+            "throughput, all training / one alone": ("all training", "one alone"),
+            "one run's speed, class connected / alone": ("one, class connected", "one alone"),
+        }[name]
         top, bottom = (self.rates.get(p) for p in parts)
         return top / bottom if top and bottom else None
 
@@ -414,8 +462,13 @@ class Report:
     @property
     def broken(self) -> bool:
         """What `--smoke` fails on: errors, disconnects, or a metric never measured."""
-        return bool(self.errored or self.disconnected or self.empty_metrics or self.server_exit is not None
-                    or (self.config.browser and self.browser.get("error")))
+        return bool(
+            self.errored
+            or self.disconnected
+            or self.empty_metrics
+            or self.server_exit is not None
+            or (self.config.browser and self.browser.get("error"))
+        )
 
     def format(self) -> str:
         lines = []
@@ -431,7 +484,8 @@ class Report:
                 continue
             p50, p95, top = percentile(values, 50), percentile(values, 95), max(values)
             verdict = "meets" if {"p50": p50, "p95": p95, "max": top}[stat] <= limit else "misses"
-            row = f"{metric:<22}{len(values):>5}{p50:>9.3f}{p95:>9.3f}{top:>9.3f}   {f'{stat} ≤ {limit:g} s':<14}{verdict:<8}"
+            target = f"{stat} ≤ {limit:g} s"
+            row = f"{metric:<22}{len(values):>5}{p50:>9.3f}{p95:>9.3f}{top:>9.3f}   {target:<14}{verdict:<8}"
             for w in waves:
                 in_wave = [s for wave, s in self.metrics[metric] if wave == w]
                 row += f"{percentile(in_wave, 50):>9.3f}" if in_wave else f"{'—':>9}"
@@ -458,18 +512,25 @@ class Report:
                 lines.append(f"  {name}: {value:.3f} s" if isinstance(value, float) else f"  {name}: {value}")
         lines.append("")
         lines.append(f"{'server memory':<44}{'VmRSS':>10}{'VmHWM':>10}")
-        lines.append(f"  (closed tabs are let go after {self.config.session_ttl:g} s: disconnectedSessionTTL and the "
-                     "room's reconnect window)")
+        lines.append(
+            f"  (closed tabs are let go after {self.config.session_ttl:g} s: disconnectedSessionTTL and the "
+            "room's reconnect window)"
+        )
         for label, rss, hwm in self.memory:
             lines.append(f"  {label:<42}{rss / 1024:>7.0f} MB{hwm / 1024:>7.0f} MB")
         if self.server_cpu:
-            lines.append("  server CPU time: " + ", ".join(f"{label} {cpu:.1f} s" for label, cpu in self.server_cpu)
-                         + f"; this benchmark's own CPU {self.client_cpu_s:.1f} s (same machine)")
+            lines.append(
+                "  server CPU time: "
+                + ", ".join(f"{label} {cpu:.1f} s" for label, cpu in self.server_cpu)
+                + f"; this benchmark's own CPU {self.client_cpu_s:.1f} s (same machine)"
+            )
         lines.append("")
         n = len(self.students)
-        lines.append(f"sessions: {n} students in {len({s.wave for s in self.students})} wave(s), "
-                     f"{len(self.errored)} errored, {len(self.disconnected)} disconnected; "
-                     f"{self.wall_s:.0f} s in all")
+        lines.append(
+            f"sessions: {n} students in {len({s.wave for s in self.students})} wave(s), "
+            f"{len(self.errored)} errored, {len(self.disconnected)} disconnected; "
+            f"{self.wall_s:.0f} s in all"
+        )
         if self.server_exit is not None:
             lines.append(f"  the server process exited with code {self.server_exit} during the run")
         for s in self.errored[:10]:
@@ -486,7 +547,8 @@ class Report:
                 f"{sum(s.auto_reruns_sent for s in stats):,} fragment auto-reruns up; "
                 f"{sum(s.ref_hits for s in stats):,} cached-message hits; "
                 f"{sum(s.http_requests for s in stats):,} HTTP requests "
-                f"({sum(s.http_failures for s in stats)} failed)")
+                f"({sum(s.http_failures for s in stats)} failed)"
+            )
         if self.empty_metrics:
             lines.append("not measured: " + ", ".join(self.empty_metrics))
         return "\n".join(lines)
@@ -556,8 +618,9 @@ class Student:
         self.base_url = base_url
         self.phases = phases  # Rendezvous by name: "drawn", "solo done", "started", "measured", "done"
         self.rng = random.Random(config.seed * 100_003 + wave * 1_009 + index)
-        self.client = StreamlitClient(f"w{wave}-s{index + 1:02d}" if index >= 0 else f"w{wave}-probe",
-                                      timeout=config.step_timeout)
+        self.client = StreamlitClient(
+            f"w{wave}-s{index + 1:02d}" if index >= 0 else f"w{wave}-probe", timeout=config.step_timeout
+        )
         self.result = StudentResult(self.client.name, wave)
         self._arrived: set[str] = set()
 
@@ -631,8 +694,9 @@ class Student:
             hand = self.rng.random()  # one seed per digit: stroke k redraws the same first k strokes
             total = len(DIGIT_STROKES[digit])
             for strokes in range(1, total + 1):
-                rgba, lines = render_digit(digit, size=CANVAS_SIZE, pen=PEN_WIDTH, rng=random.Random(hand),
-                                           strokes=strokes)
+                rgba, lines = render_digit(
+                    digit, size=CANVAS_SIZE, pen=PEN_WIDTH, rng=random.Random(hand), strokes=strokes
+                )
                 action = await client.set_component_state(CANVAS_KEY, draw_digit_state(rgba, lines, pen=PEN_WIDTH))
                 prediction, predicted_at = await client.wait_for(is_prediction, since=action)
                 if prediction_metric:
@@ -719,8 +783,12 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
     try:
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000})
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000},
+            )
             try:
                 page = await context.new_page()
                 start = time.monotonic()
@@ -740,20 +808,35 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
                 lifted = time.monotonic()
                 await page.wait_for_function(  # a digit instead of the dash shown before a stroke
                     "(selector) => /^[0-9]$/.test((document.querySelector(selector) || {}).textContent?.trim() || '')",
-                    arg=BROWSER_PREDICTION, timeout=timeout_ms, polling="raf")
+                    arg=BROWSER_PREDICTION,
+                    timeout=timeout_ms,
+                    polling="raf",
+                )
                 result["browser: stroke → prediction"] = time.monotonic() - lifted
                 await page.wait_for_function(
-                    "([selector, count]) => Array.from(document.querySelectorAll(selector)).filter(e => e.textContent.trim()).length >= count",
-                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
+                    BARS_SHOWN_JS,
+                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT],
+                    timeout=timeout_ms,
+                    polling="raf",
+                )
                 result["browser: stroke → bars (1st stroke)"] = time.monotonic() - lifted
                 result["browser: predicted"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()
                 # A second digit, after the pad is cleared.
                 await page.locator(BROWSER_RESET).click(timeout=timeout_ms)
-                await page.wait_for_function("(selector) => !Array.from(document.querySelectorAll(selector)).some(e => e.textContent.trim())",
-                                             arg=BROWSER_BARS, timeout=timeout_ms, polling="raf")
+                await page.wait_for_function(
+                    "(selector) => !Array.from(document.querySelectorAll(selector)).some(e => e.textContent.trim())",
+                    arg=BROWSER_BARS,
+                    timeout=timeout_ms,
+                    polling="raf",
+                )
                 cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
-                ring = [(cx + box["width"] * 0.22 * math.sin(2 * math.pi * k / 40),
-                         cy - box["height"] * 0.33 * math.cos(2 * math.pi * k / 40)) for k in range(42)]  # a "0"
+                ring = [
+                    (
+                        cx + box["width"] * 0.22 * math.sin(2 * math.pi * k / 40),
+                        cy - box["height"] * 0.33 * math.cos(2 * math.pi * k / 40),
+                    )
+                    for k in range(42)
+                ]  # a "0"
                 await page.mouse.move(*ring[0])
                 await page.mouse.down()
                 for px, py in ring[1:]:
@@ -761,8 +844,11 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
                 await page.mouse.up()
                 lifted = time.monotonic()
                 await page.wait_for_function(
-                    "([selector, count]) => Array.from(document.querySelectorAll(selector)).filter(e => e.textContent.trim()).length >= count",
-                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT], timeout=timeout_ms, polling="raf")
+                    BARS_SHOWN_JS,
+                    arg=[BROWSER_BARS, BROWSER_BAR_COUNT],
+                    timeout=timeout_ms,
+                    polling="raf",
+                )
                 result["browser: stroke → bars (2nd digit)"] = time.monotonic() - lifted
                 result["browser: predicted 2nd"] = (await page.locator(BROWSER_PREDICTION).inner_text()).strip()
             finally:
@@ -792,8 +878,11 @@ async def run_wave(wave: int, config: Config, report: Report, server: AppServer)
         await probe.client.connect(server.base_url, page=HOME_PAGE)
         await probe.train_alone(config.measure, server.stats, "one alone")
     runs = [asyncio.create_task(s.run(), name=s.client.name) for s in students]
-    browser = (asyncio.create_task(browser_student(server.base_url, config.step_timeout))
-               if config.browser and wave == 1 else None)
+    browser = (
+        asyncio.create_task(browser_student(server.base_url, config.step_timeout))
+        if config.browser and wave == 1
+        else None
+    )
 
     async def sample_when(name: str, label: str) -> None:
         await phases[name].wait(config.wave_deadline())
@@ -821,9 +910,12 @@ async def run_wave(wave: int, config: Config, report: Report, server: AppServer)
             phases["measured"].arrive()  # nobody stops before the window closed
 
     first_press = time.monotonic()
-    helpers = [asyncio.create_task(sample_when("drawn", "after Draw")),
-               asyncio.create_task(sample_when("started", "all training")),
-               asyncio.create_task(probe_beside_the_class()), asyncio.create_task(measure_the_class())]
+    helpers = [
+        asyncio.create_task(sample_when("drawn", "after Draw")),
+        asyncio.create_task(sample_when("started", "all training")),
+        asyncio.create_task(probe_beside_the_class()),
+        asyncio.create_task(measure_the_class()),
+    ]
     done, pending = await asyncio.wait(runs, timeout=config.wave_deadline())
     if config.budget_finish and wave == 1:
         report.budget_finish_s = time.monotonic() - first_press
@@ -876,29 +968,58 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=None, help="students per wave (default 30; 3 with --smoke)")
     parser.add_argument("--waves", type=int, default=None, help="waves of students, one after the other (default 2)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="3 students, shipped subset, a small network, short pauses; exit 1 if anything broke")
-    parser.add_argument("--sources", default=None,
-                        help="SOFTMAX_PLAYGROUND_SOURCES for the server (default: inherited; 'subset' with --smoke)")
-    parser.add_argument("--small-network", action="store_true", default=None,
-                        help="train 784-32-10 (cheap epochs) instead of the page's default network")
-    parser.add_argument("--measure", type=float, default=None,
-                        help="seconds of each throughput window (default 12)")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="the room's budget per run (SOFTMAX_PLAYGROUND_MAX_EPOCHS), e.g. 1")
-    parser.add_argument("--budget-finish", action="store_true", default=None,
-                        help="let every run train to its end instead of pressing Stop (with --max-epochs 1)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="3 students, shipped subset, a small network, short pauses; exit 1 if anything broke",
+    )
+    parser.add_argument(
+        "--sources",
+        default=None,
+        help="SOFTMAX_PLAYGROUND_SOURCES for the server (default: inherited; 'subset' with --smoke)",
+    )
+    parser.add_argument(
+        "--small-network",
+        action="store_true",
+        default=None,
+        help="train 784-32-10 (cheap epochs) instead of the page's default network",
+    )
+    parser.add_argument("--measure", type=float, default=None, help="seconds of each throughput window (default 12)")
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="the room's budget per run (SOFTMAX_PLAYGROUND_MAX_EPOCHS), e.g. 1"
+    )
+    parser.add_argument(
+        "--budget-finish",
+        action="store_true",
+        default=None,
+        help="let every run train to its end instead of pressing Stop (with --max-epochs 1)",
+    )
     parser.add_argument("--think", type=float, default=None, help="mean pause between actions, seconds (default 1)")
-    parser.add_argument("--arrival-spread", type=float, default=None,
-                        help="students arrive (and go to Train) within this many seconds (default 5)")
+    parser.add_argument(
+        "--arrival-spread",
+        type=float,
+        default=None,
+        help="students arrive (and go to Train) within this many seconds (default 5)",
+    )
     parser.add_argument("--step-timeout", type=float, default=None, help="limit of any single wait (default 120 s)")
     parser.add_argument("--deadline", type=float, default=None, help="limit of the whole run, seconds")
     parser.add_argument("--browser", action="store_true", help="add one real headless Chromium student in wave 1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     config = smoke_config() if args.smoke else Config()
-    for name in ("students", "waves", "sources", "small_network", "measure", "max_epochs", "budget_finish", "think",
-                 "arrival_spread", "step_timeout", "deadline"):
+    for name in (
+        "students",
+        "waves",
+        "sources",
+        "small_network",
+        "measure",
+        "max_epochs",
+        "budget_finish",
+        "think",
+        "arrival_spread",
+        "step_timeout",
+        "deadline",
+    ):
         value = getattr(args, name)
         if value is not None:
             setattr(config, name, value)
@@ -911,10 +1032,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     sources = config.sources if config.sources is not None else os.environ.get("SOFTMAX_PLAYGROUND_SOURCES", "(all)")
-    print(f"classroom: {config.students} students × {config.waves} wave(s), data sources {sources}, "
-          f"{'small network' if config.small_network else 'default settings'}, windows of {config.measure:g} s, "
-          f"{'budget ' + str(config.max_epochs) + ' epoch(s), ' if config.max_epochs else ''}"
-          f"think {config.think:g} s{', plus one browser' if config.browser else ''}", flush=True)
+    print(
+        f"classroom: {config.students} students × {config.waves} wave(s), data sources {sources}, "
+        f"{'small network' if config.small_network else 'default settings'}, windows of {config.measure:g} s, "
+        f"{'budget ' + str(config.max_epochs) + ' epoch(s), ' if config.max_epochs else ''}"
+        f"think {config.think:g} s{', plus one browser' if config.browser else ''}",
+        flush=True,
+    )
     try:
         report = asyncio.run(run_classroom(config))
     except RuntimeError as error:  # the server did not start: nothing was measured

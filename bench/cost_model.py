@@ -17,9 +17,15 @@ from core.models import ModelSpec, build_model
 from core.training import TrainConfig, make_optimizer
 
 CASES = (
-    (ModelSpec(), 64), (ModelSpec(), 1), (ModelSpec(), 16), (ModelSpec(), 512),
-    (ModelSpec(hidden_sizes=()), 64), (ModelSpec(hidden_sizes=(1024, 1024)), 16),
-    (ModelSpec(hidden_sizes=(4096, 4096)), 64), (ModelSpec(kind="cnn"), 64), (ModelSpec(kind="cnn"), 1),
+    (ModelSpec(), 64),
+    (ModelSpec(), 1),
+    (ModelSpec(), 16),
+    (ModelSpec(), 512),
+    (ModelSpec(hidden_sizes=()), 64),
+    (ModelSpec(hidden_sizes=(1024, 1024)), 16),
+    (ModelSpec(hidden_sizes=(4096, 4096)), 64),
+    (ModelSpec(kind="cnn"), 64),
+    (ModelSpec(kind="cnn"), 1),
 )
 
 

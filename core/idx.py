@@ -25,7 +25,6 @@ def raw_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / "MNIST" / "raw"
 
 
-
 def read_idx(path: Path | str) -> np.ndarray:
     """An IDX file (MNIST's own format: big-endian header, then raw bytes) as a uint8 array."""
     path = Path(path)

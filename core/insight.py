@@ -26,24 +26,30 @@ from core.models import CNN, MLP
 INPUT_SHAPES = ((1, 28, 28), (1, 1, 28, 28))  # one normalized image, as preprocess and data give it
 PIXELS = 784
 # (stage, the module whose output it is, kind): the CNN's forward, stage by stage
-CNN_STAGES = (("conv1", "conv1", "conv"), ("pool1", "relu1", "pool"),
-              ("conv2", "conv2", "conv"), ("pool2", "relu2", "pool"))
+CNN_STAGES = (
+    ("conv1", "conv1", "conv"),
+    ("pool1", "relu1", "pool"),
+    ("conv2", "conv2", "conv"),
+    ("pool2", "relu2", "pool"),
+)
 
 
 class InsightError(CodedError, ValueError):
     """An input, class or model that ``core.insight`` cannot look inside."""
 
-    templates = MappingProxyType({
-        "insight.not_tensor": "expected the image as a torch tensor or NumPy array, got {type}",
-        "insight.bad_shape": "expected one normalized image of shape [1, 28, 28] or [1, 1, 28, 28], got {shape}",
-        "insight.bad_dtype": "expected a floating-point (normalized) image, got dtype {dtype}",
-        "insight.not_finite": "the image contains NaN or infinite values",
-        "insight.unknown_model": "can only look inside the playground's MLP and CNN, not {type}",
-        "insight.not_image_model": "this MLP reads {in_features} features, not a 28×28 image",
-        "insight.not_mlp": "first-layer units exist only for an MLP, not for a {kind}",
-        "insight.bad_target": "the class must be an integer in 0..{last}, got {target}",
-        "insight.bad_k": "k must be a positive integer, got {k}",
-    })
+    templates = MappingProxyType(
+        {
+            "insight.not_tensor": "expected the image as a torch tensor or NumPy array, got {type}",
+            "insight.bad_shape": "expected one normalized image of shape [1, 28, 28] or [1, 1, 28, 28], got {shape}",
+            "insight.bad_dtype": "expected a floating-point (normalized) image, got dtype {dtype}",
+            "insight.not_finite": "the image contains NaN or infinite values",
+            "insight.unknown_model": "can only look inside the playground's MLP and CNN, not {type}",
+            "insight.not_image_model": "this MLP reads {in_features} features, not a 28×28 image",
+            "insight.not_mlp": "first-layer units exist only for an MLP, not for a {kind}",
+            "insight.bad_target": "the class must be an integer in 0..{last}, got {target}",
+            "insight.bad_k": "k must be a positive integer, got {k}",
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,7 @@ def _capture(model: nn.Module, x: torch.Tensor, names) -> tuple[dict, torch.Tens
         def hook(module, inputs, output):
             if threading.get_ident() == thread:  # not another user's forward through the same model
                 seen[name].append(output.detach().clone())
+
         return hook
 
     handles = []

@@ -34,18 +34,21 @@ from core.training import (
 JOB_STATUSES = ("queued", "running", "stopped", "finished", "diverged", "failed")
 FINAL_STATUSES = ("stopped", "finished", "diverged", "failed")
 
-MESSAGES = MappingProxyType({
-    "job.queued": "Waiting to start.",
-    "job.running": "Training on {device}.",
-    "job.finished": "Finished {epochs} epochs. Test accuracy {accuracy:.2%}.",
-    "job.stopped": "Stopped at step {step}. Test accuracy {accuracy:.2%}.",
-    "job.stopped_early": "Stopped before it started.",
-    "job.stopping": "Stopping: measuring the test accuracy of what it trained.",
-    "job.budget": "Stopped at step {step}: the room's limit of {minutes:g} minutes of training per run was "
-                  "reached. Test accuracy {accuracy:.2%}.",
-    "job.diverged": "Diverged at step {step}: the loss became {loss}.",
-    "job.failed": "Training failed: {error}",
-})
+MESSAGES = MappingProxyType(
+    {
+        "job.queued": "Waiting to start.",
+        "job.running": "Training on {device}.",
+        "job.finished": "Finished {epochs} epochs. Test accuracy {accuracy:.2%}.",
+        "job.stopped": "Stopped at step {step}. Test accuracy {accuracy:.2%}.",
+        "job.stopped_early": "Stopped before it started.",
+        "job.stopping": "Stopping: measuring the test accuracy of what it trained.",
+        "job.budget": "Stopped at step {step}: the room's limit of {minutes:g} minutes of training per run was "
+        "reached. Test accuracy {accuracy:.2%}.",
+        "job.diverged": "Diverged at step {step}: the loss became {loss}.",
+        "job.failed": "Training failed: {error}",
+    }
+)
+
 
 @dataclass(frozen=True)
 class JobSnapshot:
@@ -107,9 +110,19 @@ class TrainingJob:
     this run, and nothing else. ``max_busy_s`` caps the seconds of training it may take.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig, train: Pair, test: Pair,
-                 device: torch.device | str | None = None, *, owner: str = "", label: str = "",
-                 max_busy_s: float | None = None, on_change: Callable[[TrainingJob], None] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train: Pair,
+        test: Pair,
+        device: torch.device | str | None = None,
+        *,
+        owner: str = "",
+        label: str = "",
+        max_busy_s: float | None = None,
+        on_change: Callable[[TrainingJob], None] | None = None,
+    ):
         config.validate()
         self.id = secrets.token_hex(6)  # unique per process, not guessable from another student's
         self.model, self.config, self.train, self.test = model, config, train, test
@@ -156,9 +169,24 @@ class TrainingJob:
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             s = self._state
-            return JobSnapshot(s.status, s.code, dict(s.params), s.step, self.total_steps, s.epoch, s.history.copy(),
-                               s.version, s.samples, s.samples_per_s, s.eta_s, s.sharing, s.position, s.busy_s,
-                               device_label(self.device), s.error)
+            return JobSnapshot(
+                s.status,
+                s.code,
+                dict(s.params),
+                s.step,
+                self.total_steps,
+                s.epoch,
+                s.history.copy(),
+                s.version,
+                s.samples,
+                s.samples_per_s,
+                s.eta_s,
+                s.sharing,
+                s.position,
+                s.busy_s,
+                device_label(self.device),
+                s.error,
+            )
 
     def run_to_end(self, slice_s: float = 0.5) -> JobSnapshot:
         """Train in the calling thread until the job ends (tests, scripts): no scheduler needed."""
@@ -253,8 +281,9 @@ class TrainingJob:
             self._loop.close()
             self._loop = None  # frees the optimizer's state (momentum buffers, Adam moments)
 
-    def _finish(self, status: str, code: str, params: dict, history: History | None,
-                error: BaseException | None = None) -> None:
+    def _finish(
+        self, status: str, code: str, params: dict, history: History | None, error: BaseException | None = None
+    ) -> None:
         with self._lock:
             s = self._state
             if history is not None:

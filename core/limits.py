@@ -36,16 +36,18 @@ EVAL_MAC_S = 2.0e-11  # forward only, batches of 2,048
 class LimitError(CodedError, ValueError):
     """A room setting that cannot be used, or a run the room cannot afford."""
 
-    templates = MappingProxyType({
-        "limits.bad_int": "{name} = {value!r} is not a whole number between {low:g} and {high:g}",
-        "limits.bad_number": "{name} = {value!r} is not a number between {low:g} and {high:g}",
-        "limits.unknown": "unknown room setting {name!r} (known: {known})",
-        "limits.bad_file": "cannot read the room settings {path}: {reason}",
-        "limits.epochs": "the room allows at most {limit} epochs per run; this run asks for {asked}",
-        "limits.units": "the room allows at most {limit} units per layer; this run asks for {asked}",
-        "limits.cost": "this run would take about {minutes:g} minutes of training; the room allows "
-                       "{limit:g} minutes per run",
-    })
+    templates = MappingProxyType(
+        {
+            "limits.bad_int": "{name} = {value!r} is not a whole number between {low:g} and {high:g}",
+            "limits.bad_number": "{name} = {value!r} is not a number between {low:g} and {high:g}",
+            "limits.unknown": "unknown room setting {name!r} (known: {known})",
+            "limits.bad_file": "cannot read the room settings {path}: {reason}",
+            "limits.epochs": "the room allows at most {limit} epochs per run; this run asks for {asked}",
+            "limits.units": "the room allows at most {limit} units per layer; this run asks for {asked}",
+            "limits.cost": "this run would take about {minutes:g} minutes of training; the room allows "
+            "{limit:g} minutes per run",
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,17 @@ class RoomLimits:
 
 
 # name → (kind, low, high) for the checks, and the environment variable of each field
-_BOUNDS = MappingProxyType({
-    "max_epochs": (int, 1, MAX_EPOCHS),
-    "train_images": (int, 0, 10_000_000),
-    "max_units": (int, 1, MAX_UNITS),
-    "run_minutes": (float, 0.1, 24 * 60),
-    "reconnect_minutes": (float, 0.0, 24 * 60),
-    "runs_per_student": (int, 1, 1000),
-    "storage_mb": (float, 1.0, 1_000_000),
-})
+_BOUNDS = MappingProxyType(
+    {
+        "max_epochs": (int, 1, MAX_EPOCHS),
+        "train_images": (int, 0, 10_000_000),
+        "max_units": (int, 1, MAX_UNITS),
+        "run_minutes": (float, 0.1, 24 * 60),
+        "reconnect_minutes": (float, 0.0, 24 * 60),
+        "runs_per_student": (int, 1, 1000),
+        "storage_mb": (float, 1.0, 1_000_000),
+    }
+)
 
 
 def env_name(field_name: str) -> str:
@@ -82,8 +86,9 @@ def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
-def load_limits(environ: Mapping[str, str] | None = None, path: Path | str | None = None
-                ) -> tuple[RoomLimits, list[LimitError]]:
+def load_limits(
+    environ: Mapping[str, str] | None = None, path: Path | str | None = None
+) -> tuple[RoomLimits, list[LimitError]]:
     """The limits from ``room.toml`` (if any), then environment variables on top.
 
     A bad value keeps its default and is reported, so a typo never stops a class.
@@ -137,8 +142,9 @@ def _checked(name: str, raw) -> int | float:
         number = math.nan
     fits = math.isfinite(number) and low <= number <= high and (kind is float or number.is_integer())
     if isinstance(raw, bool) or not fits:
-        raise LimitError("limits.bad_int" if kind is int else "limits.bad_number", name=name, value=raw,
-                         low=low, high=high)
+        raise LimitError(
+            "limits.bad_int" if kind is int else "limits.bad_number", name=name, value=raw, low=low, high=high
+        )
     return kind(number)
 
 

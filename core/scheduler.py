@@ -42,8 +42,13 @@ class Scheduler:
     An object, not module state: the app keeps exactly one per server process.
     """
 
-    def __init__(self, workers: int | None = None, slice_s: float = SLICE_S, max_active: int = MAX_ACTIVE,
-                 nice: int = WORKER_NICE):
+    def __init__(
+        self,
+        workers: int | None = None,
+        slice_s: float = SLICE_S,
+        max_active: int = MAX_ACTIVE,
+        nice: int = WORKER_NICE,
+    ):
         workers = default_workers() if workers is None else workers
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}")

@@ -28,22 +28,24 @@ MAX_CLASSES = 10  # what the lab's editable logits allow; MNIST has 10
 class SoftmaxError(CodedError, ValueError):
     """Input the softmax lab cannot compute with; the message says what to type instead."""
 
-    templates = MappingProxyType({
-        "softmax.overflow": "logits / temperature overflow float64 (|z/T| up to {largest:.3g}); "
-                            "use smaller logits or a larger temperature",
-        "softmax.text": "logits must be a list of numbers, not text",
-        "softmax.not_numbers": "logits must be numbers, got {value!r}",
-        "softmax.shape": "logits must be one list of numbers (one per class), got shape {shape}",
-        "softmax.classes": "need {low} to {high} classes, got {count}",
-        "softmax.not_finite": "logits must be finite numbers; class {index} is {value}",
-        "softmax.target_type": "target must be a whole number (a class index), got {value!r}",
-        "softmax.target_range": "target must be a class from 0 to {high}, got {value}",
-        "softmax.temperature_type": "temperature must be a number, got {value!r}",
-        "softmax.temperature": "temperature must be a positive number, got {value}",
-        "softmax.no_numbers": "type the logits as numbers separated by commas, e.g. 0.2, 0.1, -0.1",
-        "softmax.not_a_number": "“{part}” is not a number; type the logits like 0.2, 0.1, -0.1",
-        "softmax.not_finite_text": "“{part}” is not a finite number",
-    })
+    templates = MappingProxyType(
+        {
+            "softmax.overflow": "logits / temperature overflow float64 (|z/T| up to {largest:.3g}); "
+            "use smaller logits or a larger temperature",
+            "softmax.text": "logits must be a list of numbers, not text",
+            "softmax.not_numbers": "logits must be numbers, got {value!r}",
+            "softmax.shape": "logits must be one list of numbers (one per class), got shape {shape}",
+            "softmax.classes": "need {low} to {high} classes, got {count}",
+            "softmax.not_finite": "logits must be finite numbers; class {index} is {value}",
+            "softmax.target_type": "target must be a whole number (a class index), got {value!r}",
+            "softmax.target_range": "target must be a class from 0 to {high}, got {value}",
+            "softmax.temperature_type": "temperature must be a number, got {value!r}",
+            "softmax.temperature": "temperature must be a positive number, got {value}",
+            "softmax.no_numbers": "type the logits as numbers separated by commas, e.g. 0.2, 0.1, -0.1",
+            "softmax.not_a_number": "“{part}” is not a number; type the logits like 0.2, 0.1, -0.1",
+            "softmax.not_finite_text": "“{part}” is not a finite number",
+        }
+    )
 
 
 # --------------------------------------------------------------------------- the maths, plainly
@@ -237,14 +239,13 @@ def _check_temperature(temperature) -> float:
     return temperature
 
 
-
 # --------------------------------------------------------------------------- typed input
 
 _SEPARATORS = re.compile(r"[,;\s，；、]+")  # ASCII and full-width separators alike
 
 
 def parse_logits(text: str) -> list[float]:
-    """"0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; ``SoftmaxError`` saying what to type otherwise."""
+    """ "0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; ``SoftmaxError`` saying what to type otherwise."""
     cleaned = text.strip().strip("[]()").replace("−", "-")  # accept a pasted list and the minus sign
     parts = [p for p in _SEPARATORS.split(cleaned) if p]
     if not parts:

@@ -57,18 +57,21 @@ SCHEMA = (
 class StoreError(CodedError, ValueError):
     """Bad input from a user, or a store file that could not be used as it was."""
 
-    templates = MappingProxyType({
-        "store.bad_owner": "an owner id must be a non-empty string of at most {max} characters",
-        "store.bad_text": "{field} must have 1 to {max} characters once spaces are trimmed, got {length}",
-        "store.bad_choice": "{field} must be one of {allowed}, got {value}",
-        "store.not_json": "{field} must be a JSON object: {reason}",
-        "store.bad_number": "{field} must be a number in {low}..{high}, got {value}",
-        "store.bad_weights": "the weights must be bytes, got {kind}",
-        "store.too_large": "the weights take {size} bytes, more than the store's whole limit of {limit} bytes",
-        "store.damaged": "the run store {path} was damaged ({reason}); it was moved to {moved} "
-                         "and a new, empty store was started",
-        "store.newer_schema": "the run store {path} comes from a newer app (schema {found}; this one reads {supported})",
-    })
+    templates = MappingProxyType(
+        {
+            "store.bad_owner": "an owner id must be a non-empty string of at most {max} characters",
+            "store.bad_text": "{field} must have 1 to {max} characters once spaces are trimmed, got {length}",
+            "store.bad_choice": "{field} must be one of {allowed}, got {value}",
+            "store.not_json": "{field} must be a JSON object: {reason}",
+            "store.bad_number": "{field} must be a number in {low}..{high}, got {value}",
+            "store.bad_weights": "the weights must be bytes, got {kind}",
+            "store.too_large": "the weights take {size} bytes, more than the store's whole limit of {limit} bytes",
+            "store.damaged": "the run store {path} was damaged ({reason}); it was moved to {moved} "
+            "and a new, empty store was started",
+            "store.newer_schema": "the run store {path} comes from a newer app "
+            "(schema {found}; this one reads {supported})",
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,7 @@ class RunStore:
     processes (or another ``RunStore`` on the file) are serialised by SQLite's busy timeout.
     """
 
-    def __init__(self, path, max_runs_per_owner: int = 30, max_total_bytes: int = 512 * 2**20,
-                 timeout: float = 30.0):
+    def __init__(self, path, max_runs_per_owner: int = 30, max_total_bytes: int = 512 * 2**20, timeout: float = 30.0):
         if max_runs_per_owner < 1 or max_total_bytes < 1:
             raise ValueError("max_runs_per_owner and max_total_bytes must be positive")
         self.path = Path(path)
@@ -174,19 +176,38 @@ class RunStore:
         columns = RUN_COLUMNS if history else SUMMARY_COLUMNS
         return [_run(row) for row in self._rows(f"SELECT {columns} FROM runs WHERE {where} ORDER BY {order}", params)]
 
-    def add_run(self, owner: str, *, name: str, origin: str, status: str, spec: dict, config: dict,
-                history: dict, accuracy: float | None, weights: bytes, created: float | None = None,
-                meta: dict | None = None) -> tuple[StoredRun, list[StoredRun]]:
+    def add_run(
+        self,
+        owner: str,
+        *,
+        name: str,
+        origin: str,
+        status: str,
+        spec: dict,
+        config: dict,
+        history: dict,
+        accuracy: float | None,
+        weights: bytes,
+        created: float | None = None,
+        meta: dict | None = None,
+    ) -> tuple[StoredRun, list[StoredRun]]:
         """Keep a run as it finishes or stops; returns it and the runs pruned to respect the caps."""
         blob = _blob(weights, self.max_total_bytes)
         run = StoredRun(
-            id="r" + secrets.token_hex(6), owner=_owner(owner), name=_text("name", name, MAX_NAME),
-            origin=_choice("origin", origin, ORIGINS), status=_choice("status", status, STATUSES),
-            spec=_json_object("spec", spec), config=_json_object("config", config),
-            history=_json_object("history", history), size_bytes=len(blob), shared_as=None,
+            id="r" + secrets.token_hex(6),
+            owner=_owner(owner),
+            name=_text("name", name, MAX_NAME),
+            origin=_choice("origin", origin, ORIGINS),
+            status=_choice("status", status, STATUSES),
+            spec=_json_object("spec", spec),
+            config=_json_object("config", config),
+            history=_json_object("history", history),
+            size_bytes=len(blob),
+            shared_as=None,
             accuracy=None if accuracy is None else _number("accuracy", accuracy, 0, 1),
             created=time.time() if created is None else _number("created", created, 0, 1e11),
-            meta=_json_object("meta", meta or {}))
+            meta=_json_object("meta", meta or {}),
+        )
         with self._write() as db:
             db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})", _row(run))
             db.execute("INSERT INTO blobs VALUES (?, ?)", (run.id, blob))
@@ -196,7 +217,7 @@ class RunStore:
         """The owner's runs beyond the per-owner cap, then any runs until the bytes fit; never ``new``."""
         mine = db.execute(f"SELECT id FROM runs WHERE owner = ? AND id <> ? {PRUNE_ORDER}", (new.owner, new.id))
         mine = [run_id for (run_id,) in mine]
-        pruned = _drop(db, mine[:max(0, len(mine) + 1 - self.max_runs_per_owner)])
+        pruned = _drop(db, mine[: max(0, len(mine) + 1 - self.max_runs_per_owner)])
         excess = db.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM runs").fetchone()[0] - self.max_total_bytes
         doomed = []
         for run_id, size in db.execute(f"SELECT id, size_bytes FROM runs WHERE id <> ? {PRUNE_ORDER}", (new.id,)):
@@ -220,8 +241,10 @@ class RunStore:
     def weights(self, run_id: str, owner: str | None = None) -> bytes | None:
         """The run's weights exactly as stored; ``owner=None`` as in ``get_run``."""
         owner = None if owner is None else _owner(owner)
-        rows = self._rows("SELECT data FROM blobs JOIN runs ON id = run_id "
-                          "WHERE id = ? AND (? IS NULL OR owner = ?)", (run_id, owner, owner))
+        rows = self._rows(
+            "SELECT data FROM blobs JOIN runs ON id = run_id WHERE id = ? AND (? IS NULL OR owner = ?)",
+            (run_id, owner, owner),
+        )
         return bytes(rows[0][0]) if rows else None
 
     def rename_run(self, run_id: str, owner: str, name: str) -> bool:
@@ -234,8 +257,12 @@ class RunStore:
 
     def _update(self, column: str, value, run_id: str, owner: str) -> bool:
         with self._write() as db:
-            return db.execute(f"UPDATE runs SET {column} = ? WHERE id = ? AND owner = ?",
-                              (value, run_id, _owner(owner))).rowcount > 0
+            return (
+                db.execute(
+                    f"UPDATE runs SET {column} = ? WHERE id = ? AND owner = ?", (value, run_id, _owner(owner))
+                ).rowcount
+                > 0
+            )
 
     def delete_run(self, run_id: str, owner: str) -> bool:
         """Delete one of the owner's own runs (and the active preference pointing at it)."""
@@ -245,8 +272,9 @@ class RunStore:
 
     def shared_runs(self, history: bool = True) -> list[StoredRun]:
         """Every owner's shared runs, best accuracy first, runs without one last."""
-        return self._runs("shared_as IS NOT NULL", order="accuracy IS NULL, accuracy DESC, created, seq",
-                          history=history)
+        return self._runs(
+            "shared_as IS NOT NULL", order="accuracy IS NULL, accuracy DESC, created, seq", history=history
+        )
 
     def usage(self) -> tuple[int, int]:
         """(number of runs, total weight bytes), for the teacher's page."""
@@ -255,10 +283,16 @@ class RunStore:
 
     def export_owner(self, owner: str) -> bytes:
         """One zip of the owner's runs: index.json with the records, "<id>.pt" with each blob as is."""
-        rows = self._rows(f"SELECT {RUN_COLUMNS}, data FROM runs JOIN blobs ON run_id = id "
-                          "WHERE owner = ? ORDER BY created, seq", (_owner(owner),))
-        index = {"format": "softmax-playground-runs", "version": 1, "owner": owner,
-                 "runs": [asdict(_run(row[:-1])) for row in rows]}
+        rows = self._rows(
+            f"SELECT {RUN_COLUMNS}, data FROM runs JOIN blobs ON run_id = id WHERE owner = ? ORDER BY created, seq",
+            (_owner(owner),),
+        )
+        index = {
+            "format": "softmax-playground-runs",
+            "version": 1,
+            "owner": owner,
+            "runs": [asdict(_run(row[:-1])) for row in rows],
+        }
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("index.json", json.dumps(index, indent=1), compress_type=zipfile.ZIP_DEFLATED)
@@ -275,11 +309,16 @@ class RunStore:
         """Remember the active run; False (nothing stored) when ``run_id`` is not one of the owner's."""
         owner = _owner(owner)
         with self._write() as db:
-            if run_id is not None and not db.execute(
-                    "SELECT 1 FROM runs WHERE id = ? AND owner = ?", (run_id, owner)).fetchone():
+            if (
+                run_id is not None
+                and not db.execute("SELECT 1 FROM runs WHERE id = ? AND owner = ?", (run_id, owner)).fetchone()
+            ):
                 return False
-            db.execute("INSERT INTO active VALUES (?, ?, ?) ON CONFLICT (owner) DO UPDATE "
-                       "SET run_id = excluded.run_id, picked = excluded.picked", (owner, run_id, int(bool(picked))))
+            db.execute(
+                "INSERT INTO active VALUES (?, ?, ?) ON CONFLICT (owner) DO UPDATE "
+                "SET run_id = excluded.run_id, picked = excluded.picked",
+                (owner, run_id, int(bool(picked))),
+            )
             return True
 
     def save_lesson(self, page: str, settings: dict, locked=()) -> Lesson:
@@ -290,8 +329,10 @@ class RunStore:
         with self._write() as db:
             while True:  # a collision (one in 2**40 per pair) just draws again
                 code = base64.b32encode(secrets.token_bytes(5)).decode("ascii").lower()
-                if db.execute("INSERT OR IGNORE INTO lessons VALUES (?, ?, ?, ?, ?)",
-                              (code, page, json.dumps(settings), json.dumps(locked), created)).rowcount:
+                if db.execute(
+                    "INSERT OR IGNORE INTO lessons VALUES (?, ?, ?, ?, ?)",
+                    (code, page, json.dumps(settings), json.dumps(locked), created),
+                ).rowcount:
                     return Lesson(code, page, settings, locked, created)
 
     def get_lesson(self, code) -> Lesson | None:
@@ -325,13 +366,39 @@ def _transaction(db: sqlite3.Connection):
 
 def _run(row: tuple) -> StoredRun:
     id_, owner, name, origin, status, spec, config, history, accuracy, created, size, shared_as, meta = row
-    return StoredRun(id_, owner, name, origin, status, json.loads(spec), json.loads(config), json.loads(history),
-                     accuracy, created, size, shared_as, json.loads(meta))
+    return StoredRun(
+        id_,
+        owner,
+        name,
+        origin,
+        status,
+        json.loads(spec),
+        json.loads(config),
+        json.loads(history),
+        accuracy,
+        created,
+        size,
+        shared_as,
+        json.loads(meta),
+    )
 
 
 def _row(run: StoredRun) -> tuple:
-    return (run.id, run.owner, run.name, run.origin, run.status, json.dumps(run.spec), json.dumps(run.config),
-            json.dumps(run.history), run.accuracy, run.created, run.size_bytes, run.shared_as, json.dumps(run.meta))
+    return (
+        run.id,
+        run.owner,
+        run.name,
+        run.origin,
+        run.status,
+        json.dumps(run.spec),
+        json.dumps(run.config),
+        json.dumps(run.history),
+        run.accuracy,
+        run.created,
+        run.size_bytes,
+        run.shared_as,
+        json.dumps(run.meta),
+    )
 
 
 def _drop(db: sqlite3.Connection, run_ids: list[str]) -> list[StoredRun]:

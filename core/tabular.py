@@ -40,27 +40,29 @@ MAX_NAMED_CLASSES = 5  # rare classes named in a message; more are shown as "…
 class TabularError(CodedError, ValueError):
     """A table the classifier cannot use; the code and params say why, for the person who uploaded it."""
 
-    templates = MappingProxyType({
-        "tabular.target_not_finite": "the target column has missing or infinite values",
-        "tabular.target_missing": "the target column has missing values",
-        "tabular.no_classes": "the target {target!r} has no values",
-        "tabular.one_class": "the target {target!r} has only one class ({only!r}): there is nothing to tell apart. "
-                             "Pick a column with at least two different values.",
-        "tabular.too_many_classes": "the target {target!r} has {classes:,} different values — more like an id or a "
-                                    "measurement than a category. A classifier needs a column of categories "
-                                    "(at most {limit} classes).",
-        "tabular.rare_classes": "{rare} of the {classes} classes of the target {target!r} have fewer than {min_rows} "
-                                "rows ({names}); each class needs at least one row to learn from and one to test "
-                                "on. Is this column really a category?",
-        "tabular.no_features": "there are no numeric feature columns to learn from",
-        "tabular.too_many_features": "{features:,} feature columns; this page takes at most {limit:,}",
-        "tabular.too_few_rows": "only {rows:,} row(s); a classifier needs at least {min_rows} to learn from "
-                                "and test on",
-        "tabular.too_many_rows": "{rows:,} rows; this page takes at most {limit:,} (use a sample)",
-        "tabular.not_finite": "non-finite values (missing, infinite or too large) in: {columns}",
-        "tabular.test_fraction": "the held-out fraction must be in {low:g}..{high:g}, got {value!r}",
-        "tabular.class_too_small": "class {label} has {rows:,} row(s); it cannot be in both parts",
-    })
+    templates = MappingProxyType(
+        {
+            "tabular.target_not_finite": "the target column has missing or infinite values",
+            "tabular.target_missing": "the target column has missing values",
+            "tabular.no_classes": "the target {target!r} has no values",
+            "tabular.one_class": "the target {target!r} has only one class ({only!r}): there is nothing to tell apart. "
+            "Pick a column with at least two different values.",
+            "tabular.too_many_classes": "the target {target!r} has {classes:,} different values — more like an id or a "
+            "measurement than a category. A classifier needs a column of categories "
+            "(at most {limit} classes).",
+            "tabular.rare_classes": "{rare} of the {classes} classes of the target {target!r} "
+            "have fewer than {min_rows} rows ({names}); each class needs at least one row to learn from "
+            "and one to test on. Is this column really a category?",
+            "tabular.no_features": "there are no numeric feature columns to learn from",
+            "tabular.too_many_features": "{features:,} feature columns; this page takes at most {limit:,}",
+            "tabular.too_few_rows": "only {rows:,} row(s); a classifier needs at least {min_rows} to learn from "
+            "and test on",
+            "tabular.too_many_rows": "{rows:,} rows; this page takes at most {limit:,} (use a sample)",
+            "tabular.not_finite": "non-finite values (missing, infinite or too large) in: {columns}",
+            "tabular.test_fraction": "the held-out fraction must be in {low:g}..{high:g}, got {value!r}",
+            "tabular.class_too_small": "class {label} has {rows:,} row(s); it cannot be in both parts",
+        }
+    )
 
 
 # ---- the data ---------------------------------------------------------------------------------
@@ -164,8 +166,14 @@ def check_classes(y: np.ndarray, class_names: tuple[str, ...], target: str = "ta
     rare = [name for name, count in zip(class_names, counts) if count < MIN_ROWS_PER_CLASS]
     if rare:
         shown = rare[:MAX_NAMED_CLASSES] + (["…"] if len(rare) > MAX_NAMED_CLASSES else [])
-        raise TabularError("tabular.rare_classes", target=target, rare=len(rare), classes=len(class_names),
-                           min_rows=MIN_ROWS_PER_CLASS, names=", ".join(shown))
+        raise TabularError(
+            "tabular.rare_classes",
+            target=target,
+            rare=len(rare),
+            classes=len(class_names),
+            min_rows=MIN_ROWS_PER_CLASS,
+            names=", ".join(shown),
+        )
 
 
 def check_features(X: np.ndarray, feature_names: tuple[str, ...]) -> None:
@@ -284,7 +292,7 @@ def prepare(data: TabularData, test_fraction: float = 0.2, seed: int = 0) -> Pre
 
 
 def split_labels(num_rows: int, test_idx: np.ndarray) -> np.ndarray:
-    """"train" or "held-out" for every row of the table, [N]."""
+    """ "train" or "held-out" for every row of the table, [N]."""
     labels = np.full(num_rows, "train", dtype=object)
     labels[test_idx] = "held-out"
     return labels

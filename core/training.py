@@ -40,21 +40,23 @@ Pair = tuple[torch.Tensor, torch.Tensor]  # (X float, y int64)
 class ConfigError(CodedError, ValueError):
     """Training settings ``fit`` cannot run, or data it cannot train on."""
 
-    templates = MappingProxyType({
-        "config.int_range": "{name} must be an integer in {low}..{high}, got {value!r}",
-        "config.lr": "lr (learning rate) must be a positive number, got {value!r}",
-        "config.momentum": "momentum must be in [0, 1), got {value!r}",
-        "config.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
-        "config.not_object": "a training config must be a JSON object, got {kind}",
-        "config.unknown_fields": "unknown training config fields: {fields}",
-        "history.not_object": "a history must be a JSON object, got {kind}",
-        "history.unknown_fields": "unknown history fields: {fields}",
-        "data.not_pair": "{name} must be an (X, y) pair of tensors",
-        "data.not_float": "{name} X must be floats (normalized inputs), got {dtype}",
-        "data.bad_labels": "{name} y must be int64 labels [N], got {dtype} {shape}",
-        "data.length_mismatch": "{name} has {inputs} inputs but {labels} labels",
-        "data.empty": "{name} set is empty",
-    })
+    templates = MappingProxyType(
+        {
+            "config.int_range": "{name} must be an integer in {low}..{high}, got {value!r}",
+            "config.lr": "lr (learning rate) must be a positive number, got {value!r}",
+            "config.momentum": "momentum must be in [0, 1), got {value!r}",
+            "config.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
+            "config.not_object": "a training config must be a JSON object, got {kind}",
+            "config.unknown_fields": "unknown training config fields: {fields}",
+            "history.not_object": "a history must be a JSON object, got {kind}",
+            "history.unknown_fields": "unknown history fields: {fields}",
+            "data.not_pair": "{name} must be an (X, y) pair of tensors",
+            "data.not_float": "{name} X must be floats (normalized inputs), got {dtype}",
+            "data.bad_labels": "{name} y must be int64 labels [N], got {dtype} {shape}",
+            "data.length_mismatch": "{name} has {inputs} inputs but {labels} labels",
+            "data.empty": "{name} set is empty",
+        }
+    )
 
 
 # --------------------------------------------------------------------------- config
@@ -265,7 +267,9 @@ def model_device(model: nn.Module) -> torch.device:
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE
+) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy in [0, 1]) of the model on (X, y)."""
     if len(X) == 0:
         raise ConfigError("data.empty", name="evaluation")
@@ -370,8 +374,15 @@ class TrainLoop:
     CPU) until ``finish()`` or ``close()`` puts it back where it came from, in eval mode.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig, train: Pair, test: Pair,
-                 device: torch.device | str | None = None, on_progress: Callable[[Progress], None] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train: Pair,
+        test: Pair,
+        device: torch.device | str | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
         config.validate()
         X_train, y_train = check_pair(train, "train")
         X_test, y_test = check_pair(test, "test")
@@ -409,8 +420,12 @@ class TrainLoop:
     def step(self) -> int:
         return self.history.steps
 
-    def run(self, max_batches: int | None = None, deadline: float | None = None,
-            should_stop: Callable[[], bool] | None = None) -> bool:
+    def run(
+        self,
+        max_batches: int | None = None,
+        deadline: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> bool:
         """Train until done, ``max_batches`` more batches, ``deadline`` (``time.perf_counter``) or
         ``should_stop()`` (checked before every batch); True when every epoch is done.
 
@@ -469,7 +484,9 @@ class TrainLoop:
     def _close_window(self) -> None:
         if self._window_batches:
             step = self.history.steps
-            self.history.running_loss.append(LossPoint(step, step / self.per_epoch, self._window_sum / self._window_batches))
+            self.history.running_loss.append(
+                LossPoint(step, step / self.per_epoch, self._window_sum / self._window_batches)
+            )
             self._window_sum, self._window_batches = 0.0, 0
 
     def _end_epoch(self, last_batch_s: float) -> float:
@@ -480,16 +497,18 @@ class TrainLoop:
         self.model.train()
         eval_s = time.perf_counter() - started
         seconds = self._epoch_seconds + last_batch_s + eval_s
-        self.history.epochs.append(EpochStats(self._epoch, self._epoch_loss_sum / len(self.train_X),
-                                              test_loss, test_accuracy, seconds))
+        self.history.epochs.append(
+            EpochStats(self._epoch, self._epoch_loss_sum / len(self.train_X), test_loss, test_accuracy, seconds)
+        )
         self._order = None
         return eval_s
 
     def _report(self) -> None:
         if self.on_progress is not None:
             step = self.history.steps
-            self.on_progress(Progress(step, self.total_steps, step / self.per_epoch, self._seen, self._elapsed,
-                                      self.history))
+            self.on_progress(
+                Progress(step, self.total_steps, step / self.per_epoch, self._seen, self._elapsed, self.history)
+            )
 
     def finish(self, stopped: bool = False) -> History:
         """End the run (early when ``stopped``): keep the last partial window, analyse the final

@@ -30,8 +30,15 @@ classes = list(range(len(logits)))
 if st.session_state.get("lab.target") not in classes:  # fewer classes than before: back to class 0
     st.session_state["lab.target"] = 0
 target = c2.selectbox(plain("softmax.target_label"), classes, key="lab.target")
-temperature = c3.slider(plain("softmax.temperature_label"), min_value=0.1, max_value=5.0, value=1.0, step=0.1,
-                        key="lab.temperature", help=plain("softmax.temperature_help"))
+temperature = c3.slider(
+    plain("softmax.temperature_label"),
+    min_value=0.1,
+    max_value=5.0,
+    value=1.0,
+    step=0.1,
+    key="lab.temperature",
+    help=plain("softmax.temperature_help"),
+)
 try:
     wt = walkthrough(logits, target, temperature)
 except SoftmaxError as error:
@@ -45,12 +52,18 @@ with st.container(key="lab-loss"):
     m1.metric(plain("softmax.metric_loss"), fmt.number(wt.loss))
     m2.metric(plain("softmax.metric_p_target", target=target), fmt.number(wt.probs[target]))
     m3.metric(plain("softmax.metric_prediction"), str(wt.prediction))
-    m4.metric(plain("softmax.metric_entropy"), plain("softmax.nats", value=fmt.number(wt.entropy)),
-              help=plain("softmax.entropy_help"))
+    m4.metric(
+        plain("softmax.metric_entropy"),
+        plain("softmax.nats", value=fmt.number(wt.entropy)),
+        help=plain("softmax.entropy_help"),
+    )
 
 st.subheader(t("softmax.every_step"))
-tables.show(figs.walkthrough_table(wt), {name: ".6g" for name in ("z", "z / T", "z/T − max", "exp", "probs",
-                                                                   "log probs", "∂loss/∂z")}, key="lab-steps")
+tables.show(
+    figs.walkthrough_table(wt),
+    {name: ".6g" for name in ("z", "z / T", "z/T − max", "exp", "probs", "log probs", "∂loss/∂z")},
+    key="lab-steps",
+)
 st.markdown(t("softmax.exp_sum", exp_sum=fmt.number(wt.exp_sum, ".6f")))
 st.plotly_chart(figs.step_bars_figure(wt), key="lab.steps_chart")
 
@@ -59,12 +72,14 @@ st.plotly_chart(figs.step_bars_figure(wt), key="lab.steps_chart")
 st.subheader(t("softmax.three_routes"))
 left, right = st.columns([1.2, 1], gap="large")
 with left:
-    tables.show(figs.routes_table(wt), {plain("figures.loss"): ".10f", plain("figures.difference"): "+.2e"},
-                key="lab-routes")
+    tables.show(
+        figs.routes_table(wt), {plain("figures.loss"): ".10f", plain("figures.difference"): "+.2e"}, key="lab-routes"
+    )
     verdict = st.success if wt.max_route_difference < 1e-6 else st.warning
     verdict(t("softmax.largest_difference", difference=fmt.number(wt.max_route_difference, ".2e")))
 with right:
-    st.code(f"""import numpy as np, torch, torch.nn as nn
+    st.code(
+        f"""import numpy as np, torch, torch.nn as nn
 z = {np.round(wt.z_scaled, 6).tolist()}  # z / T
 y = np.eye({wt.num_classes})[{target}]  # one-hot
 y_pred = np.exp(z) / np.exp(z).sum()
@@ -72,7 +87,10 @@ y_pred = np.exp(z) / np.exp(z).sum()
 nn.CrossEntropyLoss()(torch.tensor([z]), torch.tensor([{target}]))
 # {wt.loss_torch_ce:.6f}
 nn.NLLLoss()(nn.LogSoftmax(dim=1)(torch.tensor([z])), torch.tensor([{target}]))
-# {wt.loss_nll_logsoftmax:.6f}""", language="python", wrap_lines=True)
+# {wt.loss_nll_logsoftmax:.6f}""",
+        language="python",
+        wrap_lines=True,
+    )
 
 # ---- −log p and the gradient ------------------------------------------------------------------
 
@@ -96,8 +114,11 @@ except SoftmaxError as error:
     st.error(t("softmax.cannot_read", reason=i18n.Markdown(i18n.error_text(error))), icon="⚠️")
 else:
     naive = naive_softmax(huge)
-    tables.show(figs.overflow_table(huge, naive, softmax(huge)), {
-        "z": "g", "exp(z)": ".6g", plain("figures.naive"): ".6g", plain("figures.stable"): ".6g"}, key="lab-overflow")
+    tables.show(
+        figs.overflow_table(huge, naive, softmax(huge)),
+        {"z": "g", "exp(z)": ".6g", plain("figures.naive"): ".6g", plain("figures.stable"): ".6g"},
+        key="lab-overflow",
+    )
     if np.isfinite(naive).all():
         st.info(t("softmax.naive_works"))
     else:
@@ -106,6 +127,12 @@ else:
 # ---- the exercise --------------------------------------------------------------------------------
 
 st.subheader(t("softmax.exercise_title"))
-st.markdown(t("softmax.exercise", target=target, ce=fmt.number(wt.loss_torch_ce, ".8f"),
-              nll=fmt.number(wt.loss_nll_logsoftmax, ".8f"),
-              difference=fmt.number(abs(wt.loss_torch_ce - wt.loss_nll_logsoftmax), ".1e")))
+st.markdown(
+    t(
+        "softmax.exercise",
+        target=target,
+        ce=fmt.number(wt.loss_torch_ce, ".8f"),
+        nll=fmt.number(wt.loss_nll_logsoftmax, ".8f"),
+        difference=fmt.number(abs(wt.loss_torch_ce - wt.loss_nll_logsoftmax), ".1e"),
+    )
+)

@@ -23,8 +23,10 @@ except MnistLoadError as error:
     st.code("\n".join(error.failures), language=None, wrap_lines=True)
     st.stop()
 if mnist.is_subset:
-    st.warning(t("data.subset_warning", train=fmt.count(len(mnist.train_labels)),
-                 test=fmt.count(len(mnist.test_labels))), icon="🗂️")
+    st.warning(
+        t("data.subset_warning", train=fmt.count(len(mnist.train_labels)), test=fmt.count(len(mnist.test_labels))),
+        icon="🗂️",
+    )
 
 lesson = lessons.show_banner(room, "train")
 stored = runkit.current_settings(tr.TRAIN)
@@ -66,13 +68,20 @@ with main_col:
         st.error(i18n.error_text(error))
     run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
     runkit.show_plan(run_plan, "train.estimate")
-    st.button(t("train.start"), key="train.start", type="primary", on_click=start_clicked, args=(settings,),
-              disabled=busy or bool(errors) or not run_plan.allowed,
-              help=plain("train.start_busy_help") if busy else None)
+    st.button(
+        t("train.start"),
+        key="train.start",
+        type="primary",
+        on_click=start_clicked,
+        args=(settings,),
+        disabled=busy or bool(errors) or not run_plan.allowed,
+        help=plain("train.start_busy_help") if busy else None,
+    )
     if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):
         st.error(error)
-    training_tab, compare_tab, inside_tab = st.tabs([plain("train.tab_training"), plain("train.tab_compare"),
-                                                     plain("train.tab_inside")])
+    training_tab, compare_tab, inside_tab = st.tabs(
+        [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")]
+    )
     with training_tab:
         runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
         with st.expander(plain("train.architecture"), expanded=True):

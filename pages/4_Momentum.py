@@ -43,17 +43,27 @@ def shown(name: str) -> bool:
 
 
 if not locked:
-    st.selectbox(plain("momentum.show_me"), (CUSTOM, *mo.PRESET_KEYS), key=P + "preset", on_change=lab.apply_preset,
-                 format_func=lambda k: plain("momentum.my_settings") if k == CUSTOM
-                 else plain(f"momentum.preset.{k}.title"), help=plain("momentum.show_me_help"))
+    st.selectbox(
+        plain("momentum.show_me"),
+        (CUSTOM, *mo.PRESET_KEYS),
+        key=P + "preset",
+        on_change=lab.apply_preset,
+        format_func=lambda k: plain("momentum.my_settings") if k == CUSTOM else plain(f"momentum.preset.{k}.title"),
+        help=plain("momentum.show_me_help"),
+    )
 preset_key = st.session_state.get(P + "preset", CUSTOM)
 
 with st.container(border=True):
     c1, c2, c3 = st.columns([1.3, 1, 1])
     with c1:
         if shown("surface"):
-            st.selectbox(plain("momentum.label.surface"), mo.SURFACE_KEYS, key=P + "surface",
-                         on_change=lab.apply_surface_defaults, format_func=lambda k: plain(f"momentum.surface.{k}"))
+            st.selectbox(
+                plain("momentum.label.surface"),
+                mo.SURFACE_KEYS,
+                key=P + "surface",
+                on_change=lab.apply_surface_defaults,
+                format_func=lambda k: plain(f"momentum.surface.{k}"),
+            )
     surface = mo.get_surface(st.session_state[P + "surface"])
     c1.latex(surface.formula)
     x_min, x_max, y_min, y_max = surface.box
@@ -64,8 +74,13 @@ with st.container(border=True):
             st.number_input(plain("momentum.label.y0"), y_min, y_max, step=0.1, format="%.3f", key=P + "y0")
     with c3:
         if shown("extra"):
-            st.multiselect(plain("momentum.label.extra"), lab.EXTRA_OPTIMIZERS, key=P + "extra",
-                           format_func=figs.optimizer_name, help=plain("momentum.extra_help", betas=mo.ADAM_BETAS))
+            st.multiselect(
+                plain("momentum.label.extra"),
+                lab.EXTRA_OPTIMIZERS,
+                key=P + "extra",
+                format_func=figs.optimizer_name,
+                help=plain("momentum.extra_help", betas=mo.ADAM_BETAS),
+            )
         st.toggle(plain("momentum.log_axis"), key=P + "log_y")
     c4, c5, c6 = st.columns(3)
     with c4:
@@ -86,11 +101,22 @@ st.caption(t("momentum.effective", lr=lr, gamma=gamma, eff=eff, times=1 / (1 - g
 
 if preset_key != CUSTOM:
     preset = mo.get_preset(preset_key)
-    unchanged = (surface.key, (x0, y0), lr, gamma, steps) == (preset.surface, preset.start, preset.lr, preset.gamma,
-                                                               preset.steps)
-    st.info(t("momentum.preset_box", title=plain(f"momentum.preset.{preset_key}.title"),
-              lesson=i18n.Markdown(t(f"momentum.preset.{preset_key}.lesson")))
-            + ("" if unchanged else " " + t("momentum.preset_changed")), icon="👀")
+    unchanged = (surface.key, (x0, y0), lr, gamma, steps) == (
+        preset.surface,
+        preset.start,
+        preset.lr,
+        preset.gamma,
+        preset.steps,
+    )
+    st.info(
+        t(
+            "momentum.preset_box",
+            title=plain(f"momentum.preset.{preset_key}.title"),
+            lesson=i18n.Markdown(t(f"momentum.preset.{preset_key}.lesson")),
+        )
+        + ("" if unchanged else " " + t("momentum.preset_changed")),
+        icon="👀",
+    )
 
 # ---- the race -------------------------------------------------------------------------------------
 
@@ -105,16 +131,26 @@ for path in paths:
     name = figs.optimizer_name(path.optimizer)
     if path.diverged:
         growing = path.optimizer in ("momentum", "nesterov") and gamma > 0
-        st.warning(t("momentum.diverged_growing" if growing else "momentum.diverged", name=name, step=path.diverged_at,
-                     lr=lr, eff=eff), icon="💥")
+        st.warning(
+            t(
+                "momentum.diverged_growing" if growing else "momentum.diverged",
+                name=name,
+                step=path.diverged_at,
+                lr=lr,
+                eff=eff,
+            ),
+            icon="💥",
+        )
     elif not surface.in_box(path.final_point):
         st.info(t("momentum.outside", name=name, x=path.final_point[0], y=path.final_point[1]))
 
 with st.container(key="momentum-final"):
     for column, path in zip(st.columns(len(paths)), paths):
-        column.metric(plain("momentum.final_loss", name=figs.optimizer_name(path.optimizer)),
-                      fmt.number(path.final_loss, ".4g"),
-                      help=plain("momentum.final_loss_help", steps=len(path.points) - 1, minimum=surface.min_value))
+        column.metric(
+            plain("momentum.final_loss", name=figs.optimizer_name(path.optimizer)),
+            fmt.number(path.final_loss, ".4g"),
+            help=plain("momentum.final_loss_help", steps=len(path.points) - 1, minimum=surface.min_value),
+        )
 
 left, right = st.columns([1.3, 1], gap="large")
 with left:
@@ -139,11 +175,24 @@ if rows:
     tables.show(figs.update_table(rows), figs.UPDATE_FORMATS, key="momentum-updates")
     row = rows[int(worked) - 1]
     vec = figs.pair_text
-    st.markdown(t("momentum.worked", lr=lr, gamma=gamma, before=lab.sub(row.t - 1), after=lab.sub(row.t),
-                  theta_before=vec(row.theta_before), grad=vec(row.grad), v_before=vec(row.v_before),
-                  momentum_term=vec(row.momentum_term), gradient_term=vec(row.gradient_term), v=vec(row.v),
-                  theta=vec(row.theta), loss_before=fmt.number(row.loss_before, ".6g"),
-                  loss=fmt.number(row.loss, ".6g")))
+    st.markdown(
+        t(
+            "momentum.worked",
+            lr=lr,
+            gamma=gamma,
+            before=lab.sub(row.t - 1),
+            after=lab.sub(row.t),
+            theta_before=vec(row.theta_before),
+            grad=vec(row.grad),
+            v_before=vec(row.v_before),
+            momentum_term=vec(row.momentum_term),
+            gradient_term=vec(row.gradient_term),
+            v=vec(row.v),
+            theta=vec(row.theta),
+            loss_before=fmt.number(row.loss_before, ".6g"),
+            loss=fmt.number(row.loss, ".6g"),
+        )
+    )
 else:
     st.warning(t("momentum.first_diverged"))
 st.caption(t("momentum.pytorch_form"))
@@ -157,8 +206,10 @@ mnist_lr = mo.nearest_on_log_grid(lr, LR_GRID)
 if np.isclose(mnist_lr, lr):
     st.caption(t("momentum.on_grid", lr=lr))
 else:
-    st.info(t("momentum.snapped", grid=", ".join(f"{v:g}" for v in LR_GRID[:4]), last=LR_GRID[-1], lr=lr,
-              sent=mnist_lr), icon="📏")
+    st.info(
+        t("momentum.snapped", grid=", ".join(f"{v:g}" for v in LR_GRID[:4]), last=LR_GRID[-1], lr=lr, sent=mnist_lr),
+        icon="📏",
+    )
 st.caption(t("momentum.curvatures"))
 advice = lr_advice(TrainSettings(optimizer="sgd", lr=mnist_lr, momentum=gamma))
 if advice is not None:

@@ -47,8 +47,14 @@ def choose_model() -> None:
         picked = runs.picked_run(page.student, room)
         active = runs.active_run(page.student, room)
         st.session_state["draw.model"] = active.id if picked and active is not None else "newest"
-        st.selectbox(plain("draw.model_picker"), ids, key="draw.model", format_func=names.get,
-                     on_change=model_chosen, args=(student_runs,))
+        st.selectbox(
+            plain("draw.model_picker"),
+            ids,
+            key="draw.model",
+            format_func=names.get,
+            on_change=model_chosen,
+            args=(student_runs,),
+        )
     uploads.checkpoint_upload(room, page.student, "draw.upload", activate=True)
 
 
@@ -65,8 +71,11 @@ def the_model():
     run = runs.active_run(page.student, room)
     if run is not None:
         accuracy = fmt.percent(run.accuracy, 1) if run.accuracy is not None else "—"
-        return run.model, t("draw.predicting_with", name=run.name, label=run.spec.label(), accuracy=accuracy), \
-            run.history
+        return (
+            run.model,
+            t("draw.predicting_with", name=run.name, label=run.spec.label(), accuracy=accuracy),
+            run.history,
+        )
     state = room.default_model.state()
     if state.ready:
         accuracy = fmt.percent(state.history.final_accuracy, 1)
@@ -166,9 +175,17 @@ def pad() -> None:
     answer_line = st.container(key="draw-answer-line")
     pad_col, answer_col = st.columns([1, 1.3], gap="large")
     with pad_col:
-        canvas = st_canvas(stroke_width=st.session_state.get("draw.pen", 18), stroke_color="#FFFFFF",
-                           background_color="#000000", height=draw.CANVAS_SIZE, width=draw.CANVAS_SIZE,
-                           drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY, on_change=stroked)
+        canvas = st_canvas(
+            stroke_width=st.session_state.get("draw.pen", 18),
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=draw.CANVAS_SIZE,
+            width=draw.CANVAS_SIZE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=CANVAS_KEY,
+            on_change=stroked,
+        )
         pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
     drawn, problem = current_input(canvas)
     st.session_state["draw.input"] = drawn
@@ -195,10 +212,16 @@ def show_answer(drawn: draw.DrawInput | None, result: draw.DrawPrediction | None
     with st.container(key="draw-prediction", horizontal=True):
         with st.container(key="draw-predicted-digit", width="content"):  # the browser test reads the digit here
             st.metric(plain("draw.prediction"), str(result.prediction) if result is not None else "—")
-        st.metric(plain("draw.probability"), fmt.percent(result.confidence, 1) if result is not None else "—", width="content")
+        st.metric(
+            plain("draw.probability"), fmt.percent(result.confidence, 1) if result is not None else "—", width="content"
+        )
         entropy = plain("softmax.nats", value=fmt.number(result.entropy, ".2f")) if result is not None else "—"
-        st.metric(plain("draw.entropy"), entropy, width="content",
-                  help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")))
+        st.metric(
+            plain("draw.entropy"),
+            entropy,
+            width="content",
+            help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")),
+        )
         if drawn is not None and drawn.source == "test":
             st.metric(plain("draw.true_digit"), str(drawn.test_label), width="content")
 
@@ -207,8 +230,15 @@ def pad_options() -> None:
     """Below the pad and outside its fragment (a stroke does not resend them): the pen, test images."""
     pen_col, test_col = st.columns([1, 2.3], gap="large")
     with pen_col:
-        st.slider(plain("draw.pen_width"), min_value=5, max_value=40, value=18, step=1, key="draw.pen",
-                  help=plain("draw.pen_help"))
+        st.slider(
+            plain("draw.pen_width"),
+            min_value=5,
+            max_value=40,
+            value=18,
+            step=1,
+            key="draw.pen",
+            help=plain("draw.pen_help"),
+        )
     with test_col:
         test_image_buttons()
 
@@ -217,9 +247,14 @@ def test_image_buttons() -> None:
     st.markdown(f"**{t('draw.try_test_image')}**")
     with st.container(horizontal=True, key="draw-test-buttons"):
         st.button(t("draw.test_random"), key="draw.test_random", on_click=test_image_clicked, args=("random",))
-        st.button(t("draw.test_mistake"), key="draw.test_mistake", on_click=test_image_clicked, args=("mistake",),
-                  disabled=model_history is None or not model_history.misclassified,
-                  help=plain("draw.test_mistake_help"))
+        st.button(
+            t("draw.test_mistake"),
+            key="draw.test_mistake",
+            on_click=test_image_clicked,
+            args=("mistake",),
+            disabled=model_history is None or not model_history.misclassified,
+            help=plain("draw.test_mistake_help"),
+        )
     with st.container(horizontal=True, vertical_alignment="bottom", key="draw-test-digit"):
         st.selectbox(plain("draw.test_digit"), list(range(10)), key="draw.test_digit", width=110)
         st.button(t("draw.test_of_digit"), key="draw.test_digit_button", on_click=test_image_clicked, args=("digit",))
@@ -238,7 +273,7 @@ def square_box(image: np.ndarray) -> np.ndarray:
     side = max(h, w)
     box = np.zeros((side, side), dtype=np.float32)
     top, left = (side - h) // 2, (side - w) // 2
-    box[top:top + h, left:left + w] = image
+    box[top : top + h, left : left + w] = image
     return box
 
 
@@ -246,8 +281,9 @@ def show_preprocessing(drawn: draw.DrawInput) -> None:
     st.subheader(t("draw.preprocessing_title"))
     if drawn.source == "test":
         st.caption(t("draw.test_image_caption", index=drawn.test_index, label=drawn.test_label))
-        st.image(np.clip(drawn.image, 0, 1), width=STEP_BOX, clamp=True,
-                 caption=plain("draw.step_centred", shape="28×28"))
+        st.image(
+            np.clip(drawn.image, 0, 1), width=STEP_BOX, clamp=True, caption=plain("draw.step_centred", shape="28×28")
+        )
         return
     st.caption(t("draw.preprocessing_caption"))
     steps = drawn.steps
@@ -262,8 +298,11 @@ def show_preprocessing(drawn: draw.DrawInput) -> None:
         for image, caption in shown:
             st.image(square_box(np.clip(image, 0.0, 1.0)), caption=caption, clamp=True, width=STEP_BOX)
         with st.container(width=STEP_BOX + 90):
-            st.plotly_chart(figs.pixel_heatmap(steps.tensor[0].numpy(), height=STEP_BOX + 40), key="draw.tensor_heatmap",
-                            config={"displayModeBar": False})
+            st.plotly_chart(
+                figs.pixel_heatmap(steps.tensor[0].numpy(), height=STEP_BOX + 40),
+                key="draw.tensor_heatmap",
+                config={"displayModeBar": False},
+            )
             st.caption(t("draw.step_tensor", shape="×".join(map(str, shapes["tensor"]))))
 
 
@@ -271,8 +310,13 @@ def true_label_control(result: draw.DrawPrediction) -> int:
     """The class the loss is computed for: the prediction unless the student picks another."""
     chosen = st.session_state.get(TRUE_KEY)
     st.session_state["draw.true_pick"] = chosen if chosen is not None else result.prediction
-    st.segmented_control(plain("draw.true_label"), list(range(10)), key="draw.true_pick",
-                         on_change=true_label_picked, help=plain("draw.true_label_help"))
+    st.segmented_control(
+        plain("draw.true_label"),
+        list(range(10)),
+        key="draw.true_pick",
+        on_change=true_label_picked,
+        help=plain("draw.true_label_help"),
+    )
     if chosen is None:
         st.caption(t("draw.true_follows", digit=result.prediction))
     return chosen if chosen is not None else result.prediction
@@ -288,20 +332,40 @@ def show_numbers(drawn: draw.DrawInput, result: draw.DrawPrediction) -> int:
     left, right = st.columns([1, 1], gap="large")
     with left:
         target = true_label_control(result)
-        temperature = st.slider(plain("draw.temperature"), min_value=0.1, max_value=5.0, value=1.0, step=0.1,
-                                key="draw.temperature", help=plain("softmax.temperature_help"))
+        temperature = st.slider(
+            plain("draw.temperature"),
+            min_value=0.1,
+            max_value=5.0,
+            value=1.0,
+            step=0.1,
+            key="draw.temperature",
+            help=plain("softmax.temperature_help"),
+        )
     wt = walkthrough(result.logits, target, temperature)
     with left:
-        tables.show(figs.walkthrough_table(wt), {name: ".4g" for name in ("z", "z / T", "z/T − max", "exp", "probs",
-                                                                          "log probs", "∂loss/∂z")}, key="draw-numbers")
-        st.markdown(t("draw.numbers_line", exp_sum=fmt.number(wt.exp_sum), target=target, loss=fmt.number(wt.loss),
-                      entropy=fmt.number(wt.entropy, ".3f")))
+        tables.show(
+            figs.walkthrough_table(wt),
+            {name: ".4g" for name in ("z", "z / T", "z/T − max", "exp", "probs", "log probs", "∂loss/∂z")},
+            key="draw-numbers",
+        )
+        st.markdown(
+            t(
+                "draw.numbers_line",
+                exp_sum=fmt.number(wt.exp_sum),
+                target=target,
+                loss=fmt.number(wt.loss),
+                entropy=fmt.number(wt.entropy, ".3f"),
+            )
+        )
     with right:
         if temperature != 1.0:
-            st.plotly_chart(figs.probs_bar_figure(wt.probs, title=plain("draw.temperature_bars", t=temperature),
-                                                  height=260), key="draw.temperature_chart")
-        tables.show(figs.routes_table(wt), {plain("figures.loss"): ".6f", plain("figures.difference"): ".3e"},
-                    key="draw-routes")
+            st.plotly_chart(
+                figs.probs_bar_figure(wt.probs, title=plain("draw.temperature_bars", t=temperature), height=260),
+                key="draw.temperature_chart",
+            )
+        tables.show(
+            figs.routes_table(wt), {plain("figures.loss"): ".6f", plain("figures.difference"): ".3e"}, key="draw-routes"
+        )
         st.caption(t("draw.routes_agree", difference=fmt.number(wt.max_route_difference, ".1e")))
     return target
 
@@ -311,23 +375,39 @@ def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
     anatomy = insight.activations(model, drawn.tensor)
     if anatomy.kind == "cnn":
         st.caption(t("draw.inside_cnn"))
-        stage = st.segmented_control(plain("draw.cnn_stage"), [layer.name for layer in anatomy.layers], key="draw.stage",
-                                     default="conv1", format_func=lambda name: plain(f"draw.stage.{name}"))
-        st.plotly_chart(inside_figs.cnn_maps_figure(anatomy, stage or "conv1"), key="draw.maps",
-                        config={"displayModeBar": False})
+        stage = st.segmented_control(
+            plain("draw.cnn_stage"),
+            [layer.name for layer in anatomy.layers],
+            key="draw.stage",
+            default="conv1",
+            format_func=lambda name: plain(f"draw.stage.{name}"),
+        )
+        st.plotly_chart(
+            inside_figs.cnn_maps_figure(anatomy, stage or "conv1"), key="draw.maps", config={"displayModeBar": False}
+        )
     else:
         st.caption(t("draw.inside_mlp"))
         st.plotly_chart(inside_figs.mlp_layers_figure(anatomy), key="draw.layers", config={"displayModeBar": False})
         units = insight.first_layer_units(model, drawn.tensor, k=6)
         st.markdown(f"**{t('draw.units_title')}**")
         st.caption(t("draw.units_caption"))
-        st.plotly_chart(inside_figs.units_figure(units, drawn.image), key="draw.units", config={"displayModeBar": False})
+        st.plotly_chart(
+            inside_figs.units_figure(units, drawn.image), key="draw.units", config={"displayModeBar": False}
+        )
     st.markdown(f"**{t('draw.saliency_heading')}**")
     why_col, _ = st.columns([1, 2])
-    why = why_col.selectbox(plain("draw.why_class"), list(range(10)), index=result.prediction, key="draw.why",
-                            format_func=lambda c: plain("draw.why_option", digit=c, predicted=c == result.prediction))
-    st.plotly_chart(inside_figs.saliency_figure(drawn.image, insight.saliency(model, drawn.tensor, int(why)), int(why)),
-                    key="draw.saliency", config={"displayModeBar": False})
+    why = why_col.selectbox(
+        plain("draw.why_class"),
+        list(range(10)),
+        index=result.prediction,
+        key="draw.why",
+        format_func=lambda c: plain("draw.why_option", digit=c, predicted=c == result.prediction),
+    )
+    st.plotly_chart(
+        inside_figs.saliency_figure(drawn.image, insight.saliency(model, drawn.tensor, int(why)), int(why)),
+        key="draw.saliency",
+        config={"displayModeBar": False},
+    )
     st.caption(t("draw.saliency_caption"))
 
 

@@ -51,15 +51,25 @@ def load_table():
     """(DataFrame, its name, an id) of the chosen source, or (None, "", None) with the reason shown."""
     # kept across a visit to another page (Streamlit forgets a widget once its page is left), so a
     # student coming back finds the table they uploaded, not the demo
-    source = st.radio(plain("own.source"), (DEMO, UPLOAD), key=widgets.remembered(P, "source", DEMO),
-                      horizontal=True, format_func=lambda v: plain(f"own.source_{v}"))
+    source = st.radio(
+        plain("own.source"),
+        (DEMO, UPLOAD),
+        key=widgets.remembered(P, "source", DEMO),
+        horizontal=True,
+        format_func=lambda v: plain(f"own.source_{v}"),
+    )
     widgets.remember(P, ("source",))
     if source == DEMO:
         st.caption(t("own.iris_caption"))
         return demo_table(), plain("own.iris_name"), DEMO
-    upload = st.file_uploader(plain("own.upload", megabytes=reading.MAX_UPLOAD_MB), type=["csv"], key=P + "upload",
-                              max_upload_size=reading.MAX_UPLOAD_MB, on_change=forget_cleared_upload,
-                              help=plain("own.upload_help"))
+    upload = st.file_uploader(
+        plain("own.upload", megabytes=reading.MAX_UPLOAD_MB),
+        type=["csv"],
+        key=P + "upload",
+        max_upload_size=reading.MAX_UPLOAD_MB,
+        on_change=forget_cleared_upload,
+        help=plain("own.upload_help"),
+    )
     parsed = st.session_state.get(P + "parsed")
     if upload is None and parsed is not None and parsed[2][0] == "ok":  # back from another page
         st.caption(t("own.still_using", name=parsed[1]))
@@ -121,12 +131,16 @@ def describe(data) -> None:
     classes_col, features_col = st.columns([2, 3])
     with classes_col:
         st.markdown(f"**{t('own.classes_title')}**")
-        tables.show(figs.class_table(data), {plain("own.col.rows"): fmt.count, plain("own.col.share"): ".1f"},
-                    key="own-classes")
+        tables.show(
+            figs.class_table(data), {plain("own.col.rows"): fmt.count, plain("own.col.share"): ".1f"}, key="own-classes"
+        )
     with features_col:
         st.markdown(f"**{t('own.features_title')}**")
-        tables.show(figs.feature_table(data), {plain("own.col.mean"): ".4g", "std": ".4g", "min": ".4g", "max": ".4g"},
-                    key="own-features")
+        tables.show(
+            figs.feature_table(data),
+            {plain("own.col.mean"): ".4g", "std": ".4g", "min": ".4g", "max": ".4g"},
+            key="own-features",
+        )
 
 
 # ---- training -----------------------------------------------------------------------------------
@@ -139,11 +153,19 @@ def start_clicked(data, settings, source: str) -> None:
 def live_body(entry, snap) -> None:
     epochs = entry.job.config.epochs
     table = entry.details["table"]
-    st.caption(t("own.training_on", source=entry.name, train=fmt.count(len(table.split.train_idx)),
-                 held_out=fmt.count(len(table.split.test_idx)), label=entry.details["spec"].label()))
+    st.caption(
+        t(
+            "own.training_on",
+            source=entry.name,
+            train=fmt.count(len(table.split.train_idx)),
+            held_out=fmt.count(len(table.split.test_idx)),
+            label=entry.details["spec"].label(),
+        )
+    )
     runkit.show_status(own.TEXTS, entry, snap, epochs)
-    figure = rebuilt_when_changed(P + "live_figure", (entry.job.id, snap.version),
-                                  lambda: figs.live_loss_figure(snap.history, epochs=epochs))
+    figure = rebuilt_when_changed(
+        P + "live_figure", (entry.job.id, snap.version), lambda: figs.live_loss_figure(snap.history, epochs=epochs)
+    )
     st.plotly_chart(figure, key=P + "live_chart", config={"displayModeBar": False})
 
 
@@ -172,8 +194,9 @@ def show_results(entry, current) -> None:
     constant = split.standardizer.constant_features(data.feature_names)
     if constant:
         st.info(t("own.constant_features", columns=", ".join(constant)), icon="ℹ️")
-    st.plotly_chart(confusion_figure(history.confusion, data.class_names), key=P + "confusion",
-                    config={"displayModeBar": False})
+    st.plotly_chart(
+        confusion_figure(history.confusion, data.class_names), key=P + "confusion", config={"displayModeBar": False}
+    )
     st.markdown(f"**{t('own.softmax_title')}**")
     frame = figs.predictions_frame(data, split.test_idx, probs, rows="held-out")
     if len(frame) > SHOWN_ROWS:
@@ -181,13 +204,22 @@ def show_results(entry, current) -> None:
     formats = {figs.probability_column(name): ".3f" for name in data.class_names}
     formats |= {feature: ".4g" for feature in data.feature_names}
     tables.show(frame.head(SHOWN_ROWS), formats, key="own-probs")
-    rows = st.radio(plain("own.download_rows"), ("held-out", "all"), key=P + "download_rows", horizontal=True,
-                    format_func=lambda v: plain(f"own.download_rows_{v.replace('-', '_')}"))
+    rows = st.radio(
+        plain("own.download_rows"),
+        ("held-out", "all"),
+        key=P + "download_rows",
+        horizontal=True,
+        format_func=lambda v: plain(f"own.download_rows_{v.replace('-', '_')}"),
+    )
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in entry.name.split(" · ")[0].rsplit(".", 1)[0])
-    st.download_button(t("own.download", rows=plain(f"own.download_rows_{rows.replace('-', '_')}")),
-                       data=lambda: own.to_csv_bytes(figs.predictions_frame(data, split.test_idx, probs, rows=rows)),
-                       file_name=f"{stem}_predictions_{rows}.csv", mime="text/csv", key=P + "download",
-                       on_click="ignore")
+    st.download_button(
+        t("own.download", rows=plain(f"own.download_rows_{rows.replace('-', '_')}")),
+        data=lambda: own.to_csv_bytes(figs.predictions_frame(data, split.test_idx, probs, rows=rows)),
+        file_name=f"{stem}_predictions_{rows}.csv",
+        mime="text/csv",
+        key=P + "download",
+        on_click="ignore",
+    )
 
 
 # ---- the page -----------------------------------------------------------------------------------
@@ -219,9 +251,15 @@ with main_col:
         for error in errors:
             st.error(i18n.error_text(error))
         source = plain("own.source_line", table=table_name, target=target)
-        st.button(t("own.train"), key=P + "train", type="primary", disabled=busy or bool(errors),
-                  on_click=start_clicked, args=(data, settings, source),
-                  help=plain("train.start_busy_help") if busy else None)
+        st.button(
+            t("own.train"),
+            key=P + "train",
+            type="primary",
+            disabled=busy or bool(errors),
+            on_click=start_clicked,
+            args=(data, settings, source),
+            help=plain("train.start_busy_help") if busy else None,
+        )
     if error := st.session_state.pop(own.OWN.prefix + "start_error", None):
         st.error(error)
     runkit.live_panel(own.OWN, room, page.student, page.session_id, live_body, idle)

@@ -14,8 +14,9 @@ st.caption(t("teacher.caption"))
 if not teacher.gate():
     st.stop()
 
-room_tab, board_tab, lesson_tab = st.tabs([plain("teacher.tab_room"), plain("teacher.tab_board"),
-                                           plain("teacher.tab_lessons")])
+room_tab, board_tab, lesson_tab = st.tabs(
+    [plain("teacher.tab_room"), plain("teacher.tab_board"), plain("teacher.tab_lessons")]
+)
 with room_tab:
     teacher.room_panel(room, page.session_id)
     if room.store.notice is not None:

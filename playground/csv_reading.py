@@ -62,60 +62,64 @@ _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")  # the C
 class CsvError(CodedError, ValueError):
     """An upload that cannot be read as a table; the code and params say why and what to do."""
 
-    templates = MappingProxyType({
-        "csv.not_csv": "{name} is not a .csv file. Save the table as CSV (comma-separated values).",
-        "csv.too_large": "{name} is {megabytes:.1f} MB; this page reads files up to {limit_mb} MB. "
-                         "Upload a sample of the rows.",
-        "csv.empty": "{name} is empty.",
-        "csv.zip": "{name} is a zip archive or an Excel workbook (.xlsx), not a CSV text file. "
-                   "Export the table as CSV first.",
-        "csv.xls": "{name} is an old Excel workbook (.xls), not a CSV text file. Export the table as CSV first.",
-        "csv.pdf": "{name} is a PDF document, not a CSV text file. Export the table as CSV first.",
-        "csv.gzip": "{name} is a gzip archive, not a CSV text file. Export the table as CSV first.",
-        "csv.binary": "{name} is a binary file, not a CSV text file. Export the table as CSV first.",
-        "csv.bad_unicode": "{name} starts with a {encoding} byte-order mark but is not valid {encoding} text. "
-                           "Save it again as CSV (UTF-8).",
-        "csv.utf16_no_bom": "{name} looks like UTF-16 text without a byte-order mark, but it cannot be read as "
-                            "such. Save it again as CSV (UTF-8).",
-        "csv.not_text": "{name} is not readable text (neither UTF-8 nor Windows-1252).",
-        "csv.short_first_line": "The first line of {name} has {fields} field(s) but the rows below it have "
-                                "{row_fields}, so it cannot be the row of column names (a title?). Skip the first "
-                                "line, or delete it from the file so that the column names come first.",
-        "csv.counts_first_line": "The first line of {name} holds counts ({rows:,} rows, {features} features), not "
-                                 "column names: scikit-learn's format, whose rows come without a header. Skip the "
-                                 "first line to read the rows with numbered columns.",
-        "csv.ragged": "{name} could not be read as CSV: line {line:,} has {found} fields where the header has "
-                      "{expected}.",
-        "csv.parse": "{name} could not be read as CSV: {reason}",
-        "csv.no_data_rows": "{name} has a header row but no data rows.",
-        "csv.one_column": "{name} has only one column ({column!r}). A classifier needs feature columns and a "
-                          "target column, separated by commas.",
-        "csv.too_many_rows": "{name} has {rows:,} rows; this page takes at most {limit:,}. Upload a sample.",
-        "csv.too_many_columns": "{name} has {columns:,} columns; this page takes at most {limit:,}.",
-        "csv.no_numeric": "{name} has no numeric columns, so there are no features to learn from. "
-                          "The classifier reads numbers: encode text columns as numbers first.",
-        "csv.no_column": "there is no column {column!r}",
-        "csv.no_features": "besides the target {target!r} there is no numeric column to use as a feature. "
-                           "The classifier reads numbers: encode text columns as numbers, or pick another target.",
-        "csv.missing_values": "Missing values in {columns} (empty cells per column: {cells}): {rows:,} of the "
-                              "{total:,} rows have a gap. Drop those rows to train on the other {remaining:,}, "
-                              "or fill the gaps in the file.",
-    })
+    templates = MappingProxyType(
+        {
+            "csv.not_csv": "{name} is not a .csv file. Save the table as CSV (comma-separated values).",
+            "csv.too_large": "{name} is {megabytes:.1f} MB; this page reads files up to {limit_mb} MB. "
+            "Upload a sample of the rows.",
+            "csv.empty": "{name} is empty.",
+            "csv.zip": "{name} is a zip archive or an Excel workbook (.xlsx), not a CSV text file. "
+            "Export the table as CSV first.",
+            "csv.xls": "{name} is an old Excel workbook (.xls), not a CSV text file. Export the table as CSV first.",
+            "csv.pdf": "{name} is a PDF document, not a CSV text file. Export the table as CSV first.",
+            "csv.gzip": "{name} is a gzip archive, not a CSV text file. Export the table as CSV first.",
+            "csv.binary": "{name} is a binary file, not a CSV text file. Export the table as CSV first.",
+            "csv.bad_unicode": "{name} starts with a {encoding} byte-order mark but is not valid {encoding} text. "
+            "Save it again as CSV (UTF-8).",
+            "csv.utf16_no_bom": "{name} looks like UTF-16 text without a byte-order mark, but it cannot be read as "
+            "such. Save it again as CSV (UTF-8).",
+            "csv.not_text": "{name} is not readable text (neither UTF-8 nor Windows-1252).",
+            "csv.short_first_line": "The first line of {name} has {fields} field(s) but the rows below it have "
+            "{row_fields}, so it cannot be the row of column names (a title?). Skip the first "
+            "line, or delete it from the file so that the column names come first.",
+            "csv.counts_first_line": "The first line of {name} holds counts ({rows:,} rows, {features} features), not "
+            "column names: scikit-learn's format, whose rows come without a header. Skip the "
+            "first line to read the rows with numbered columns.",
+            "csv.ragged": "{name} could not be read as CSV: line {line:,} has {found} fields where the header has "
+            "{expected}.",
+            "csv.parse": "{name} could not be read as CSV: {reason}",
+            "csv.no_data_rows": "{name} has a header row but no data rows.",
+            "csv.one_column": "{name} has only one column ({column!r}). A classifier needs feature columns and a "
+            "target column, separated by commas.",
+            "csv.too_many_rows": "{name} has {rows:,} rows; this page takes at most {limit:,}. Upload a sample.",
+            "csv.too_many_columns": "{name} has {columns:,} columns; this page takes at most {limit:,}.",
+            "csv.no_numeric": "{name} has no numeric columns, so there are no features to learn from. "
+            "The classifier reads numbers: encode text columns as numbers first.",
+            "csv.no_column": "there is no column {column!r}",
+            "csv.no_features": "besides the target {target!r} there is no numeric column to use as a feature. "
+            "The classifier reads numbers: encode text columns as numbers, or pick another target.",
+            "csv.missing_values": "Missing values in {columns} (empty cells per column: {cells}): {rows:,} of the "
+            "{total:,} rows have a gap. Drop those rows to train on the other {remaining:,}, "
+            "or fill the gaps in the file.",
+        }
+    )
 
 
-NOTE_TEMPLATES = MappingProxyType({
-    "csv.note.semicolon": "Read with ';' between columns and ',' as the decimal mark.",
-    "csv.note.separator": "Read with {separator!r} between columns.",
-    "csv.note.windows_1252": "{name} is not UTF-8; read it as Windows-1252 text.",
-    "csv.note.unicode": "{name} is {encoding} text; read it as such.",
-    "csv.note.utf16_no_bom": "{name} looks like {encoding} text without a byte-order mark; read it as such.",
-    "csv.note.skipped_first_line": "Skipped the first line ({fields} field(s)): {line}",
-    "csv.note.counts_line": "Skipped scikit-learn's counts line ({line}); the file has no column names, "
-                            "so the columns are called {columns}.",
-    "csv.note.text_columns": "Not numeric, so not used as features: {columns}.",
-    "csv.note.row_numbers": "A running row number (like 1, 2, 3, …), so not used as a feature: {columns}.",
-    "csv.note.dropped_rows": "Left out {dropped:,} row(s) with missing values; {remaining:,} remain.",
-})
+NOTE_TEMPLATES = MappingProxyType(
+    {
+        "csv.note.semicolon": "Read with ';' between columns and ',' as the decimal mark.",
+        "csv.note.separator": "Read with {separator!r} between columns.",
+        "csv.note.windows_1252": "{name} is not UTF-8; read it as Windows-1252 text.",
+        "csv.note.unicode": "{name} is {encoding} text; read it as such.",
+        "csv.note.utf16_no_bom": "{name} looks like {encoding} text without a byte-order mark; read it as such.",
+        "csv.note.skipped_first_line": "Skipped the first line ({fields} field(s)): {line}",
+        "csv.note.counts_line": "Skipped scikit-learn's counts line ({line}); the file has no column names, "
+        "so the columns are called {columns}.",
+        "csv.note.text_columns": "Not numeric, so not used as features: {columns}.",
+        "csv.note.row_numbers": "A running row number (like 1, 2, 3, …), so not used as a feature: {columns}.",
+        "csv.note.dropped_rows": "Left out {dropped:,} row(s) with missing values; {remaining:,} remain.",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -200,9 +204,15 @@ def _parse(text: str, separator: str, name: str, names: list[str] | None, skippe
             # a first row wider than the header: with index_col=False pandas would drop the extra fields
             warnings.simplefilter("error", pd.errors.ParserWarning)
             # index_col=False: a header shorter than the rows must never turn leading columns into the index
-            return pd.read_csv(io.StringIO(text), sep=separator, decimal="," if separator == ";" else ".",
-                               skipinitialspace=True, index_col=False,
-                               header=None if names else "infer", names=names)
+            return pd.read_csv(
+                io.StringIO(text),
+                sep=separator,
+                decimal="," if separator == ";" else ".",
+                skipinitialspace=True,
+                index_col=False,
+                header=None if names else "infer",
+                names=names,
+            )
     except pd.errors.EmptyDataError:
         raise CsvError("csv.empty", name=name) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as error:
@@ -235,7 +245,7 @@ def _decode(data: bytes, name: str) -> tuple[str, list[ReadNote]]:
     for bom, codec, encoding in UNICODE_BOMS:
         if data.startswith(bom):
             try:
-                text = data[len(bom):].decode(codec)
+                text = data[len(bom) :].decode(codec)
             except UnicodeDecodeError:
                 raise CsvError("csv.bad_unicode", name=name, encoding=encoding) from None
             return text, [_note("csv.note.unicode", name=name, encoding=encoding)]
@@ -253,7 +263,7 @@ def _decode(data: bytes, name: str) -> tuple[str, list[ReadNote]]:
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
-    """"utf-16-le" or "utf-16-be" when the NULs sit in every other byte, as in UTF-16 text; else None.
+    """ "utf-16-le" or "utf-16-be" when the NULs sit in every other byte, as in UTF-16 text; else None.
 
     A CSV's digits, separators and line ends are ASCII: stored as UTF-16, each has a NUL high
     byte, and low bytes are almost never NUL. Binary files spread their NULs over both
@@ -387,11 +397,13 @@ def _has_unnamed_fields(row: list[str], names: int) -> bool:
 def _check_first_line(first: _FirstLine, name: str) -> None:
     """Refuse a first line that cannot be the column names, or a first row pandas would cut short."""
     if first.counts:
-        raise CsvError("csv.counts_first_line", name=name, line=first.line, rows=first.counts[0],
-                       features=first.counts[1])
+        raise CsvError(
+            "csv.counts_first_line", name=name, line=first.line, rows=first.counts[0], features=first.counts[1]
+        )
     if first.short:
-        raise CsvError("csv.short_first_line", name=name, line=first.line, fields=first.fields,
-                       row_fields=first.row_fields)
+        raise CsvError(
+            "csv.short_first_line", name=name, line=first.line, fields=first.fields, row_fields=first.row_fields
+        )
     _refuse_wider_first_row(first, name, 0)
 
 
@@ -414,7 +426,7 @@ def _counts(first: list[str], width: int, text: str) -> tuple[int, int] | None:
 def _without_first_line(text: str) -> tuple[str, int]:
     """The text after its first line with content, and the number of lines cut off."""
     end = text.find("\n", _leading_blank_lines(text))
-    return ("", text.count("\n") + 1) if end < 0 else (text[end + 1:], text[:end + 1].count("\n"))
+    return ("", text.count("\n") + 1) if end < 0 else (text[end + 1 :], text[: end + 1].count("\n"))
 
 
 def _check_shape(df: pd.DataFrame, name: str) -> None:
@@ -547,5 +559,11 @@ def describe_missing(missing: dict[str, int], rows: int, total: int) -> CsvError
 
     ``columns`` and ``cells`` are parallel lists: the i-th column has the i-th number of empty cells.
     """
-    return CsvError("csv.missing_values", columns=", ".join(missing), cells=", ".join(map(str, missing.values())),
-                    rows=rows, total=total, remaining=total - rows)
+    return CsvError(
+        "csv.missing_values",
+        columns=", ".join(missing),
+        cells=", ".join(map(str, missing.values())),
+        rows=rows,
+        total=total,
+        remaining=total - rows,
+    )

@@ -33,8 +33,7 @@ def default_config(n_train: int, samples: int = DEFAULT_SAMPLES) -> TrainConfig:
         raise ValueError(f"need at least one training image, got {n_train}")
     epochs = max(1, math.ceil(samples / n_train))
     # log_every large: the default model's loss curve is never shown, only its accuracy.
-    return TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, momentum=0.0, seed=0, log_every=10_000,
-                       optimizer="adam")
+    return TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, momentum=0.0, seed=0, log_every=10_000, optimizer="adam")
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,9 @@ class DefaultModel:
         return checkpoint.model, checkpoint.history
 
     def _train(self, mnist, config: TrainConfig) -> None:
-        job = TrainingJob(build_model(DEFAULT_SPEC, seed=0), config, mnist.train, mnist.test, device="cpu",
-                          label="default model")
+        job = TrainingJob(
+            build_model(DEFAULT_SPEC, seed=0), config, mnist.train, mnist.test, device="cpu", label="default model"
+        )
         with self._lock:
             self._job = job
             self._state = DefaultState("training")

@@ -36,11 +36,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 class DrawError(CodedError, ValueError):
     """Canvas data that is not the canvas's own drawing: refused before it is decoded."""
 
-    templates = MappingProxyType({
-        "draw.too_large": "the drawing is {size:,} bytes, more than a {width}×{height} canvas can send",
-        "draw.not_png": "the drawing is not a PNG image",
-        "draw.wrong_size": "the drawing is {found_width}×{found_height} pixels; the canvas is {width}×{height}",
-    })
+    templates = MappingProxyType(
+        {
+            "draw.too_large": "the drawing is {size:,} bytes, more than a {width}×{height} canvas can send",
+            "draw.not_png": "the drawing is not a PNG image",
+            "draw.wrong_size": "the drawing is {found_width}×{found_height} pixels; the canvas is {width}×{height}",
+        }
+    )
 
 
 def decode_canvas_png(png: bytes, width: int = CANVAS_SIZE, height: int = CANVAS_SIZE) -> np.ndarray:
@@ -55,8 +57,9 @@ def decode_canvas_png(png: bytes, width: int = CANVAS_SIZE, height: int = CANVAS
         raise DrawError("draw.not_png")
     found_width, found_height = struct.unpack(">II", png[16:24])
     if (found_width, found_height) != (width, height):
-        raise DrawError("draw.wrong_size", found_width=found_width, found_height=found_height, width=width,
-                        height=height)
+        raise DrawError(
+            "draw.wrong_size", found_width=found_width, found_height=found_height, width=width, height=height
+        )
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as image:

@@ -152,8 +152,12 @@ def _format(key: str, params: dict, escape: bool) -> str:
         entry = entry.get("one") if count == 1 and "one" in entry else entry["other"]
     if escape:
         in_code = _fields_in_code_spans(entry)
-        params = {name: _literal(value, name in in_code) if isinstance(value, str) and not isinstance(value, Markdown)
-                  else value for name, value in params.items()}
+        params = {
+            name: _literal(value, name in in_code)
+            if isinstance(value, str) and not isinstance(value, Markdown)
+            else value
+            for name, value in params.items()
+        }
     return entry.format(**params)
 
 

@@ -38,7 +38,7 @@ export default function(component) {
   // dropped values the page had set for them (Your own data's target column).
   if (id !== data.proposed) setStateValue("id", id);
 }
-""" % {"key": repr(STORAGE_KEY), "cookie": repr(COOKIE)}
+""" % {"key": repr(STORAGE_KEY), "cookie": repr(COOKIE)}  # noqa: UP031 (JavaScript: braces)
 
 _component = None
 
@@ -72,8 +72,13 @@ def student_id() -> str:
 
 def _ask_the_browser(proposed: str) -> str | None:
     try:
-        result = _identity_component()(key="playground-identity", data={"proposed": proposed},
-                                       default={"id": proposed}, on_id_change=_adopt, height=0)
+        result = _identity_component()(
+            key="playground-identity",
+            data={"proposed": proposed},
+            default={"id": proposed},
+            on_id_change=_adopt,
+            height=0,
+        )
     except Exception:  # outside a server (scripts, some tests): the proposal stands
         return None
     return getattr(result, "id", None)

@@ -38,7 +38,9 @@ def create(room: Room, page: str, title: str, values: dict[str, Any], locked: li
     """Keep a lesson in the store; returns its ``core.store.Lesson`` (with the code for the link)."""
     if page not in PAGES:
         raise ValueError(f"lessons prepare {', '.join(PAGES)}, not {page!r}")
-    return room.store.save_lesson(page, {"title": title.strip()[:80], "values": values}, [n for n in locked if n in values])
+    return room.store.save_lesson(
+        page, {"title": title.strip()[:80], "values": values}, [n for n in locked if n in values]
+    )
 
 
 def link(base_url: str, page: str, code: str, lang: str) -> str:
@@ -92,5 +94,6 @@ def room_limits_caption(room: Room) -> None:
     """The room's caps, and why they are there (one laptop serves the class)."""
     limits = room.limits
     images = i18n.plain("limits.all_images") if not limits.train_images else f"{limits.train_images:,}"
-    st.caption(t("limits.caption", epochs=limits.max_epochs, images=images, minutes=limits.run_minutes,
-                 units=limits.max_units))
+    st.caption(
+        t("limits.caption", epochs=limits.max_epochs, images=images, minutes=limits.run_minutes, units=limits.max_units)
+    )

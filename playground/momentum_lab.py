@@ -49,11 +49,22 @@ def apply_surface_defaults() -> None:
 def restore_controls() -> None:
     """Give each control its value from an earlier visit or, on the first visit, its default."""
     start = mo.QUADRATIC
-    widgets.remember_all(P, {
-        "preset": CUSTOM, "surface": start.key, "x0": float(start.start[0]), "y0": float(start.start[1]),
-        "extra": [], "log_y": True, "lr": start.lr, "gamma": start.gamma, "steps": start.steps,
-        "table_steps": 5, "worked_t": 1,
-    })
+    widgets.remember_all(
+        P,
+        {
+            "preset": CUSTOM,
+            "surface": start.key,
+            "x0": float(start.start[0]),
+            "y0": float(start.start[1]),
+            "extra": [],
+            "log_y": True,
+            "lr": start.lr,
+            "gamma": start.gamma,
+            "steps": start.steps,
+            "table_steps": 5,
+            "worked_t": 1,
+        },
+    )
 
 
 def lesson_values(values: dict) -> tuple[dict, list[str]]:

@@ -66,12 +66,19 @@ PAGE_CSS = """<style>
 
 def _sidebar(current: str) -> None:
     with st.sidebar:
-        st.segmented_control(plain("nav.language"), i18n.LANGUAGES, key=LANGUAGE_WIDGET,
-                             default=i18n.current_language(), format_func=i18n.LANGUAGE_NAMES.get,
-                             on_change=_language_chosen, label_visibility="collapsed")
+        st.segmented_control(
+            plain("nav.language"),
+            i18n.LANGUAGES,
+            key=LANGUAGE_WIDGET,
+            default=i18n.current_language(),
+            format_func=i18n.LANGUAGE_NAMES.get,
+            on_change=_language_chosen,
+            label_visibility="collapsed",
+        )
         for key, script, icon in PAGES:
-            st.page_link(script, label=plain(f"pages.{key}.nav"), icon=icon,
-                         query_params={"lang": i18n.current_language()})
+            st.page_link(
+                script, label=plain(f"pages.{key}.nav"), icon=icon, query_params={"lang": i18n.current_language()}
+            )
 
 
 def _language_chosen() -> None:

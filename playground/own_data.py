@@ -27,10 +27,25 @@ from playground.settings import OWN_DATA_CONTROLS, TrainSettings
 # Defaults a teacher can show on the iris demo, chosen over seeds 0–39 (each a different split
 # and initialization): 95.4% held-out accuracy on average, 88.9% at worst, and seed 0 gives
 # 95.6% — typical, not lucky. 30% held out (45 rows) makes one mistake cost 2.2 points, not 3.3.
-DEFAULTS = TrainSettings(hidden_sizes=(32,), activation="relu", optimizer="sgd", lr=0.05, momentum=0.9,
-                         batch_size=16, epochs=100, seed=0, log_every=2, test_fraction=0.3)
-OWN = runkit.RunPage(page="own", prefix="own.w.", controls=OWN_DATA_CONTROLS, defaults=DEFAULTS,
-                     highs={"epochs": 1000, "batch_size": 4096})
+DEFAULTS = TrainSettings(
+    hidden_sizes=(32,),
+    activation="relu",
+    optimizer="sgd",
+    lr=0.05,
+    momentum=0.9,
+    batch_size=16,
+    epochs=100,
+    seed=0,
+    log_every=2,
+    test_fraction=0.3,
+)
+OWN = runkit.RunPage(
+    page="own",
+    prefix="own.w.",
+    controls=OWN_DATA_CONTROLS,
+    defaults=DEFAULTS,
+    highs={"epochs": 1000, "batch_size": 4096},
+)
 TEXTS = runkit.PanelTexts("own")
 
 
@@ -67,15 +82,25 @@ def start_run(room: Room, student: str, data: TabularData, settings: TrainSettin
         split = prepare(data, settings.test_fraction, settings.seed)
     except TabularError as error:
         problems.append(error)
-    run_plan = runkit.plan(room, settings, len(data.y), len(data.y), data.num_features, data.num_classes,
-                           cap_epochs=False) if not problems else None
+    run_plan = (
+        runkit.plan(room, settings, len(data.y), len(data.y), data.num_features, data.num_classes, cap_epochs=False)
+        if not problems
+        else None
+    )
     if problems or not run_plan.allowed:
         st.session_state[OWN.prefix + "start_error"] = i18n.error_text(problems[0] if problems else run_plan.refused)
         return None
     spec = settings.spec(data.num_features, data.num_classes)
     # the CPU even where a GPU exists: batches of a few rows are launch-bound on a GPU
-    job = TrainingJob(build_model(spec, seed=settings.seed), run_plan.config, split.train, split.test, device="cpu",
-                      owner=student, max_busy_s=room.limits.run_seconds)
+    job = TrainingJob(
+        build_model(spec, seed=settings.seed),
+        run_plan.config,
+        split.train,
+        split.test,
+        device="cpu",
+        owner=student,
+        max_busy_s=room.limits.run_seconds,
+    )
     table = TableRun(data, split, source, table_fingerprint(data))
     details = {"spec": spec, "settings": settings, "table": table, "save": lambda e, s: save_table_run(room, e, s)}
     return runkit.start(room, OWN, student, job, source, details)
@@ -86,11 +111,24 @@ def save_table_run(room: Room, entry: RoomJob, snapshot) -> tuple[str, list]:
     table: TableRun = entry.details["table"]
     spec, job = entry.details["spec"], entry.job
     record, pruned = room.store.add_run(
-        entry.student, name=entry.name[:80], origin="trained", status=snapshot.status, spec=spec.to_dict(),
-        config=job.config.to_dict(), history=snapshot.history.to_dict(), accuracy=snapshot.history.final_accuracy,
+        entry.student,
+        name=entry.name[:80],
+        origin="trained",
+        status=snapshot.status,
+        spec=spec.to_dict(),
+        config=job.config.to_dict(),
+        history=snapshot.history.to_dict(),
+        accuracy=snapshot.history.final_accuracy,
         weights=checkpoint_bytes(job.model, spec, job.config, snapshot.history),
-        meta={"page": "own", "dataset": "table", "table": table.table_id, "features": list(table.data.feature_names),
-              "classes": list(table.data.class_names), "test_fraction": entry.details["settings"].test_fraction})
+        meta={
+            "page": "own",
+            "dataset": "table",
+            "table": table.table_id,
+            "features": list(table.data.feature_names),
+            "classes": list(table.data.class_names),
+            "test_fraction": entry.details["settings"].test_fraction,
+        },
+    )
     return record.id, pruned
 
 

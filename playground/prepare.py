@@ -34,17 +34,27 @@ def prepare() -> int:
             return 1
         for lang in i18n.LANGUAGES:
             with i18n.using(lang):
-                print(plain("prepare.mnist", source=plain(f"prepare.source.{mnist.source}"),
-                            train=len(mnist.train_labels), test=len(mnist.test_labels)))
+                print(
+                    plain(
+                        "prepare.mnist",
+                        source=plain(f"prepare.source.{mnist.source}"),
+                        train=len(mnist.train_labels),
+                        test=len(mnist.test_labels),
+                    )
+                )
         room.default_model.prepare()
-        while not (state := room.default_model.state()).status in ("ready", "failed"):
+        while (state := room.default_model.state()).status not in ("ready", "failed"):
             time.sleep(0.1)
         if state.status == "failed":
             say("prepare.default_failed", reason=str(state.error))
             return 1
         key = "prepare.default_loaded" if state.from_disk else "prepare.default_trained"
-        say(key, accuracy=state.history.final_accuracy, seconds=time.perf_counter() - started,
-            path=str(room.default_model.path(mnist.source)))
+        say(
+            key,
+            accuracy=state.history.final_accuracy,
+            seconds=time.perf_counter() - started,
+            path=str(room.default_model.path(mnist.source)),
+        )
         return 0
     finally:
         room.close()

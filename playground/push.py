@@ -93,8 +93,13 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
     client = session._client_state
     # No widget states: the widgets keep the values they have; sending the last ones back would
     # replay a button click.
-    data = RerunData(query_string=client.query_string, page_script_hash=client.page_script_hash,
-                     page_name=client.page_name, fragment_id=fragment_id, is_auto_rerun=True)
+    data = RerunData(
+        query_string=client.query_string,
+        page_script_hash=client.page_script_hash,
+        page_name=client.page_name,
+        fragment_id=fragment_id,
+        is_auto_rerun=True,
+    )
     runner = session._scriptrunner
     if runner is None:
         session._create_scriptrunner(data)
@@ -102,8 +107,9 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
         # The run has ended but its last messages are still queued for the tab. A new runner now
         # would drop them: Streamlit ignores the events of a runner it has replaced, and under
         # load that lost a stroke's bars. Ask again once the old runner has shut down.
-        runtime._get_async_objs().eventloop.call_later(RETRY_S, _rerun_on_event_loop, runtime, session_id,
-                                                        fragment_key, attempt + 1)
+        runtime._get_async_objs().eventloop.call_later(
+            RETRY_S, _rerun_on_event_loop, runtime, session_id, fragment_key, attempt + 1
+        )
 
 
 @dataclass(order=True)

@@ -84,9 +84,15 @@ def load_mnist_data() -> MnistData:
     # model would be scored against the full test set (or the other way round).
     test = mnist_data.load_mnist_split(train=False, sources=(train.source,))
     return MnistData(
-        train_images=train.images, train_labels=train.labels, test_images=test.images, test_labels=test.labels,
-        train_X=mnist_data.normalize(train.images), test_X=mnist_data.normalize(test.images),
-        source=train.source, location=train.location, failures=train.failures,
+        train_images=train.images,
+        train_labels=train.labels,
+        test_images=test.images,
+        test_labels=test.labels,
+        train_X=mnist_data.normalize(train.images),
+        test_X=mnist_data.normalize(test.images),
+        source=train.source,
+        location=train.location,
+        failures=train.failures,
     )
 
 
@@ -109,10 +115,16 @@ class RoomJob:
 class Room:
     """One per server process (``get_room()``); tests make their own and ``close()`` them."""
 
-    def __init__(self, data_dir: Path | str | None = None, limits: RoomLimits | None = None,
-                 workers: int | None = None, loader: Callable[[], MnistData] = load_mnist_data,
-                 connected: Callable[[str], bool | None] = push.session_is_connected,
-                 exists: Callable[[str], bool | None] = push.session_exists, prepare_default: bool = True):
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        limits: RoomLimits | None = None,
+        workers: int | None = None,
+        loader: Callable[[], MnistData] = load_mnist_data,
+        connected: Callable[[str], bool | None] = push.session_is_connected,
+        exists: Callable[[str], bool | None] = push.session_exists,
+        prepare_default: bool = True,
+    ):
         self.data_dir = Path(data_dir) if data_dir is not None else mnist_data.default_data_dir()
         if limits is None:
             limits, self.limit_problems = load_limits()
@@ -122,8 +134,11 @@ class Room:
         self.scheduler = Scheduler(workers=workers)
         self.pusher = push.Pusher()
         self.later = push.OneAtATime()  # Draw's details: one tab at a time, after the bars
-        self.store = RunStore(self.data_dir / STORE_FILE, max_runs_per_owner=limits.runs_per_student,
-                              max_total_bytes=int(limits.storage_mb * 2**20))
+        self.store = RunStore(
+            self.data_dir / STORE_FILE,
+            max_runs_per_owner=limits.runs_per_student,
+            max_total_bytes=int(limits.storage_mb * 2**20),
+        )
         self._loader = loader
         self._connected, self._exists = connected, exists
         self._lock = threading.RLock()
@@ -142,8 +157,9 @@ class Room:
         self._reaper.start()
         stats = os.environ.get(STATS_ENV, "").strip()
         if stats:
-            threading.Thread(target=self._write_stats_forever, args=(Path(stats),), name="room-stats",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._write_stats_forever, args=(Path(stats),), name="room-stats", daemon=True
+            ).start()
         self.default_model = DefaultModel(self)
         if prepare_default:
             self.default_model.prepare()  # in the background: ready before the class opens Draw
@@ -245,11 +261,17 @@ class Room:
         job = entry.job
         spec = entry.details["spec"]
         record, pruned = self.store.add_run(
-            entry.student, name=entry.name, origin="trained", status=snapshot.status, spec=spec.to_dict(),
-            config=job.config.to_dict(), history=snapshot.history.to_dict(),
-            accuracy=snapshot.history.final_accuracy, weights=checkpoint_bytes(job.model, spec, job.config,
-                                                                              snapshot.history),
-            meta={"page": entry.page, "dataset": "mnist", "source": self.mnist().source})
+            entry.student,
+            name=entry.name,
+            origin="trained",
+            status=snapshot.status,
+            spec=spec.to_dict(),
+            config=job.config.to_dict(),
+            history=snapshot.history.to_dict(),
+            accuracy=snapshot.history.final_accuracy,
+            weights=checkpoint_bytes(job.model, spec, job.config, snapshot.history),
+            meta={"page": entry.page, "dataset": "mnist", "source": self.mnist().source},
+        )
         self.remember_model(record.id, job.model)
         active, picked = self.store.get_active(entry.student)
         if not picked or active is None or self.store.get_run(active, entry.student) is None:
@@ -386,8 +408,16 @@ class Room:
                 jobs = []
                 for entry in entries:
                     snap = entry.job.snapshot()
-                    jobs.append({"id": entry.job.id, "student": entry.student, "status": snap.status,
-                                 "samples": snap.samples, "busy_s": round(snap.busy_s, 4), "label": entry.job.label})
+                    jobs.append(
+                        {
+                            "id": entry.job.id,
+                            "student": entry.student,
+                            "status": snap.status,
+                            "samples": snap.samples,
+                            "busy_s": round(snap.busy_s, 4),
+                            "label": entry.job.label,
+                        }
+                    )
                 out.write(json.dumps({"t": time.time(), "jobs": jobs, "sessions": len(self._sessions)}) + "\n")
                 out.flush()
 

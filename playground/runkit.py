@@ -86,8 +86,13 @@ def forget_widgets(page: RunPage) -> None:
 # --------------------------------------------------------------------------- the controls
 
 
-def draw_controls(page: RunPage, stored: TrainSettings, n_train: int, locked: Mapping[str, object] = {},
-                  limits: RoomLimits | None = None) -> TrainSettings:
+def draw_controls(
+    page: RunPage,
+    stored: TrainSettings,
+    n_train: int,
+    locked: Mapping[str, object] = {},
+    limits: RoomLimits | None = None,
+) -> TrainSettings:
     """Every control of the page in its box, each with room for advice; ``locked`` ones are fixed.
 
     A lesson link locks controls: they are not drawn as widgets, their value is shown instead.
@@ -105,8 +110,13 @@ def draw_controls(page: RunPage, stored: TrainSettings, n_train: int, locked: Ma
                 current = stored.with_overrides(**choices)
                 control = BY_NAME[name]
                 if name in locked:
-                    st.caption(t("controls.locked", label=plain(f"settings.{name}.label"),
-                                 value=_shown(control, getattr(stored, name))))
+                    st.caption(
+                        t(
+                            "controls.locked",
+                            label=plain(f"settings.{name}.label"),
+                            value=_shown(control, getattr(stored, name)),
+                        )
+                    )
                     continue
                 choices[name] = _widget(page, control, current, limits)
                 slots[name] = st.empty()
@@ -138,22 +148,50 @@ def _widget(page: RunPage, control: Control, current: TrainSettings, limits: Roo
     disabled = control.applies is not None and not control.applies(current)
     value = getattr(current, name)
     if control.widget == "choice":
-        return st.radio(label, control.choices, key=_seed(key, value), horizontal=True, help=help_text,
-                        format_func=lambda v, n=name: i18n.choice(n, v), disabled=disabled)
+        return st.radio(
+            label,
+            control.choices,
+            key=_seed(key, value),
+            horizontal=True,
+            help=help_text,
+            format_func=lambda v, n=name: i18n.choice(n, v),
+            disabled=disabled,
+        )
     if control.widget == "log":
         options = sorted(set(control.choices) | {value})
-        return float(st.select_slider(label, options, key=_seed(key, value), help=help_text,
-                                      format_func=lambda v: f"{v:g}", disabled=disabled))
+        return float(
+            st.select_slider(
+                label, options, key=_seed(key, value), help=help_text, format_func=lambda v: f"{v:g}", disabled=disabled
+            )
+        )
     if control.widget == "slider":
-        return float(st.slider(label, float(control.low), float(page.high(control)), step=control.step,
-                               key=_seed(key, float(value)), help=help_text, disabled=disabled))
+        return float(
+            st.slider(
+                label,
+                float(control.low),
+                float(page.high(control)),
+                step=control.step,
+                key=_seed(key, float(value)),
+                help=help_text,
+                disabled=disabled,
+            )
+        )
     if control.widget == "sizes":
         return _sizes(page, control, value, disabled)
     # Epochs beyond the room's limit stay choosable: the plan then says it caps them, where a
     # lowered maximum would change a link's or a lesson's value without a word.
     high = int(page.high(control))
-    return int(st.number_input(label, int(control.low), high, step=int(control.step), help=help_text,
-                               key=_seed(key, min(int(value), high)), disabled=disabled))
+    return int(
+        st.number_input(
+            label,
+            int(control.low),
+            high,
+            step=int(control.step),
+            help=help_text,
+            key=_seed(key, min(int(value), high)),
+            disabled=disabled,
+        )
+    )
 
 
 def _help(name: str) -> str | None:
@@ -167,24 +205,45 @@ def _sizes(page: RunPage, control: Control, stored: tuple[int, ...], disabled: b
         return tuple(stored)
     from core.models import MAX_HIDDEN_LAYERS
 
-    depth = st.number_input(plain("settings.depth.label"), 0, MAX_HIDDEN_LAYERS, step=1, help=_help("depth"),
-                            key=_seed(page.prefix + "depth", len(stored)))
+    depth = st.number_input(
+        plain("settings.depth.label"),
+        0,
+        MAX_HIDDEN_LAYERS,
+        step=1,
+        help=_help("depth"),
+        key=_seed(page.prefix + "depth", len(stored)),
+    )
     sizes: list[int] = []
     columns = st.columns(4)
     for i in range(int(depth)):
         default = stored[i] if i < len(stored) else (512 if i == 0 else max(1, sizes[i - 1] // 2))
         with columns[i % 4]:
-            sizes.append(int(st.number_input(plain("settings.layer.label", number=i + 1), int(control.low),
-                                             int(control.high), step=int(control.step),
-                                             key=_seed(f"{page.prefix}hidden.{i}", default))))
+            sizes.append(
+                int(
+                    st.number_input(
+                        plain("settings.layer.label", number=i + 1),
+                        int(control.low),
+                        int(control.high),
+                        step=int(control.step),
+                        key=_seed(f"{page.prefix}hidden.{i}", default),
+                    )
+                )
+            )
     return tuple(sizes)
 
 
 # --------------------------------------------------------------------------- the plan
 
 
-def plan(room: Room, settings: TrainSettings, n_train: int, n_test: int, in_features: int = 784,
-         num_classes: int = 10, cap_epochs: bool = True) -> RunPlan:
+def plan(
+    room: Room,
+    settings: TrainSettings,
+    n_train: int,
+    n_test: int,
+    in_features: int = 784,
+    num_classes: int = 10,
+    cap_epochs: bool = True,
+) -> RunPlan:
     """What the room lets this run do (capped epochs, fewer images, or refused)."""
     limits = room.limits
     if not cap_epochs:  # a small table trains many short epochs; only its cost counts
@@ -225,16 +284,25 @@ class PanelTexts:
         if snap.status in ("finished", "stopped") and snap.step:
             text += " " + (t(f"{self.page}.status.kept", name=name) if filed else t("run.status.saving"))
         kind = {"finished": "success", "stopped": "warning", "diverged": "error", "failed": "error"}.get(
-            snap.status, "info")
+            snap.status, "info"
+        )
         return kind, text
 
 
 def progress_text(page: str, snap: JobSnapshot, epochs: int) -> str:
     per_epoch = max(1, -(-snap.total_steps // max(epochs, 1)))
     epoch = min(epochs, snap.step // per_epoch + 1)
-    return plain(f"{page}.progress", epoch=epoch, epochs=epochs, batch=snap.step - (epoch - 1) * per_epoch,
-                 batches=per_epoch, rate=fmt.count(snap.samples_per_s or 0), eta=fmt.duration(snap.eta_s),
-                 count=max(0, snap.sharing - 1), device=snap.device)
+    return plain(
+        f"{page}.progress",
+        epoch=epoch,
+        epochs=epochs,
+        batch=snap.step - (epoch - 1) * per_epoch,
+        batches=per_epoch,
+        rate=fmt.count(snap.samples_per_s or 0),
+        eta=fmt.duration(snap.eta_s),
+        count=max(0, snap.sharing - 1),
+        device=snap.device,
+    )
 
 
 def show_status(texts: PanelTexts, entry: RoomJob, snap: JobSnapshot, epochs: int) -> None:
@@ -254,8 +322,14 @@ def show_status(texts: PanelTexts, entry: RoomJob, snap: JobSnapshot, epochs: in
             st.error(t("run.status.save_failed", reason=i18n.Markdown(i18n.error_text(entry.save_error))))
 
 
-def live_panel(page: RunPage, room: Room, student: str, session_id: str | None,
-               body: Callable[[RoomJob, JobSnapshot], None], idle: Callable[[], None]) -> None:
+def live_panel(
+    page: RunPage,
+    room: Room,
+    student: str,
+    session_id: str | None,
+    body: Callable[[RoomJob, JobSnapshot], None],
+    idle: Callable[[], None],
+) -> None:
     """The run's live panel: refreshed by the room when the run gains a point or ends."""
     entry = room.job_of(student, page.page)
     running = entry is not None and not entry.job.done
@@ -270,8 +344,13 @@ def live_panel(page: RunPage, room: Room, student: str, session_id: str | None,
         if not snap.done:
             room.watch(current, session_id, key)
             if not current.job.stop_requested:  # pressed once is enough: the status says it is stopping
-                st.button(t("run.stop"), key=page.prefix + "stop", on_click=room.stop, args=(current,),
-                          help=plain("run.stop_help"))
+                st.button(
+                    t("run.stop"),
+                    key=page.prefix + "stop",
+                    on_click=room.stop,
+                    args=(current,),
+                    help=plain("run.stop_help"),
+                )
         body(current, snap)
         if snap.done and running and st.session_state.get(page.prefix + "announced") != current.job.id:
             st.session_state[page.prefix + "announced"] = current.job.id

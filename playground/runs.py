@@ -86,7 +86,9 @@ def _room(room: Room | None) -> Room:
 def list_runs(student: str, room: Room | None = None, dataset: str = MNIST) -> list[Run]:
     """The student's runs on ``dataset``, oldest first (histories are not read for a list)."""
     room = _room(room)
-    return [Run(r, room) for r in room.store.list_runs(student, history=False) if r.meta.get("dataset", MNIST) == dataset]
+    return [
+        Run(r, room) for r in room.store.list_runs(student, history=False) if r.meta.get("dataset", MNIST) == dataset
+    ]
 
 
 def get_run(student: str, run_id: str | None, room: Room | None = None) -> Run | None:
@@ -132,8 +134,9 @@ def share_run(student: str, run_id: str, nickname: str | None, room: Room | None
     return _room(room).store.share_run(run_id, student, nickname)
 
 
-def add_uploaded(student: str, data: bytes, file_name: str, room: Room | None = None,
-                 activate: bool = True) -> tuple[Run, list]:
+def add_uploaded(
+    student: str, data: bytes, file_name: str, room: Room | None = None, activate: bool = True
+) -> tuple[Run, list]:
     """A checkpoint file as one of the student's runs; ``CheckpointError`` saying why if unusable.
 
     The file's own history may describe another test set (the full MNIST when this server runs
@@ -148,10 +151,17 @@ def add_uploaded(student: str, data: bytes, file_name: str, room: Room | None = 
     config = checkpoint.config if checkpoint.config is not None else TrainConfig()
     stem = file_name.rsplit(".", 1)[0] or file_name
     record, pruned = room.store.add_run(
-        student, name=stem[:80], origin="uploaded", status="finished", spec=checkpoint.spec.to_dict(),
-        config=config.to_dict(), history=history.to_dict(), accuracy=history.final_accuracy,
+        student,
+        name=stem[:80],
+        origin="uploaded",
+        status="finished",
+        spec=checkpoint.spec.to_dict(),
+        config=config.to_dict(),
+        history=history.to_dict(),
+        accuracy=history.final_accuracy,
         weights=checkpoint_bytes(checkpoint.model, checkpoint.spec, config, history),
-        meta={"dataset": MNIST, "file": file_name})
+        meta={"dataset": MNIST, "file": file_name},
+    )
     room.remember_model(record.id, checkpoint.model)
     if activate:  # chosen on purpose: a later run does not take over (the student can switch back)
         room.store.set_active(student, record.id, picked=True)

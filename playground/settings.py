@@ -63,13 +63,24 @@ class TrainSettings:
     def spec(self, in_features: int = 784, num_classes: int = 10) -> ModelSpec:
         if self.kind == "cnn":
             return ModelSpec(kind="cnn")
-        return ModelSpec(kind="mlp", hidden_sizes=tuple(self.hidden_sizes), activation=self.activation,
-                         in_features=in_features, num_classes=num_classes)
+        return ModelSpec(
+            kind="mlp",
+            hidden_sizes=tuple(self.hidden_sizes),
+            activation=self.activation,
+            in_features=in_features,
+            num_classes=num_classes,
+        )
 
     def config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           momentum=self.momentum if self.optimizer == "sgd" else 0.0, seed=self.seed,
-                           log_every=self.log_every, optimizer=self.optimizer)
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum if self.optimizer == "sgd" else 0.0,
+            seed=self.seed,
+            log_every=self.log_every,
+            optimizer=self.optimizer,
+        )
 
     def errors(self, in_features: int = 784, num_classes: int = 10) -> list[Exception]:
         """Why these settings cannot train (coded errors from core; empty when they can)."""
@@ -127,12 +138,26 @@ def _is_mlp(s: TrainSettings) -> bool:
 CONTROLS: tuple[Control, ...] = (
     Control("kind", "choice", "model", choices=KINDS, group="network"),
     Control("hidden_sizes", "sizes", "hidden", low=1, high=MAX_UNITS, step=16, applies=_is_mlp, group="network"),
-    Control("activation", "choice", "act", choices=ACTIVATIONS, group="network",
-            applies=lambda s: s.kind == "mlp" and bool(s.hidden_sizes)),
+    Control(
+        "activation",
+        "choice",
+        "act",
+        choices=ACTIVATIONS,
+        group="network",
+        applies=lambda s: s.kind == "mlp" and bool(s.hidden_sizes),
+    ),
     Control("optimizer", "choice", "opt", choices=OPTIMIZERS, group="optimizer"),
     Control("lr", "log", "lr", low=LR_MIN, high=LR_MAX, choices=LR_GRID, group="optimizer"),
-    Control("momentum", "slider", "momentum", low=0.0, high=MOMENTUM_MAX, step=0.01, group="optimizer",
-            applies=lambda s: s.optimizer == "sgd"),
+    Control(
+        "momentum",
+        "slider",
+        "momentum",
+        low=0.0,
+        high=MOMENTUM_MAX,
+        step=0.01,
+        group="optimizer",
+        applies=lambda s: s.optimizer == "sgd",
+    ),
     Control("batch_size", "int", "batch", low=1, high=BATCH_MAX, step=16),
     Control("epochs", "int", "epochs", low=1, high=EPOCHS_MAX, step=1),
     Control("seed", "int", "seed", low=0, high=SEED_MAX, step=1),
@@ -150,8 +175,12 @@ OWN_DATA_CONTROLS = tuple(c.name for c in CONTROLS if c.name != "kind")
 def _parse_choice(control: Control, raw: str, default, notes: list[Note]):
     if raw.lower() in control.choices:
         return raw.lower()
-    notes.append(Note("url.not_choice", {"name": control.url, "raw": raw, "default": default,
-                                         "choices": ", ".join(control.choices)}))
+    notes.append(
+        Note(
+            "url.not_choice",
+            {"name": control.url, "raw": raw, "default": default, "choices": ", ".join(control.choices)},
+        )
+    )
     return default
 
 
@@ -167,8 +196,12 @@ def _parse_number(control: Control, raw: str, default, notes: list[Note]):
         return default
     if not control.low <= value <= control.high:
         clamped = kind(min(max(value, control.low), control.high))
-        notes.append(Note("url.outside", {"name": control.url, "raw": raw, "low": control.low, "high": control.high,
-                                          "used": clamped}))
+        notes.append(
+            Note(
+                "url.outside",
+                {"name": control.url, "raw": raw, "low": control.low, "high": control.high, "used": clamped},
+            )
+        )
         return clamped
     return value
 
@@ -182,7 +215,9 @@ def _parse_sizes(control: Control, raw: str, default, notes: list[Note]):
         notes.append(Note("url.bad_sizes", {"name": control.url, "raw": raw}))
         return default
     if len(sizes) > MAX_HIDDEN_LAYERS:
-        notes.append(Note("url.too_many_layers", {"name": control.url, "count": len(sizes), "limit": MAX_HIDDEN_LAYERS}))
+        notes.append(
+            Note("url.too_many_layers", {"name": control.url, "count": len(sizes), "limit": MAX_HIDDEN_LAYERS})
+        )
         sizes = sizes[:MAX_HIDDEN_LAYERS]
     if any(size < 1 for size in sizes):  # 0,0,0 would silently become a 784-1-1-1-10 network
         notes.append(Note("url.empty_layer", {"name": control.url, "raw": raw, "high": int(control.high)}))
@@ -193,8 +228,13 @@ def _parse_sizes(control: Control, raw: str, default, notes: list[Note]):
     return sizes
 
 
-_PARSERS = {"choice": _parse_choice, "int": _parse_number, "slider": _parse_number, "log": _parse_number,
-            "sizes": _parse_sizes}
+_PARSERS = {
+    "choice": _parse_choice,
+    "int": _parse_number,
+    "slider": _parse_number,
+    "log": _parse_number,
+    "sizes": _parse_sizes,
+}
 
 
 def to_query_params(settings: TrainSettings, names=TRAIN_CONTROLS) -> dict[str, str]:
@@ -202,8 +242,9 @@ def to_query_params(settings: TrainSettings, names=TRAIN_CONTROLS) -> dict[str, 
     return {BY_NAME[n].url: BY_NAME[n].to_url(getattr(settings, n)) for n in names if BY_NAME[n].url}
 
 
-def from_query_params(params: Mapping[str, Any], defaults: TrainSettings = TrainSettings(),
-                      names=TRAIN_CONTROLS) -> tuple[TrainSettings, list[Note]]:
+def from_query_params(
+    params: Mapping[str, Any], defaults: TrainSettings = TrainSettings(), names=TRAIN_CONTROLS
+) -> tuple[TrainSettings, list[Note]]:
     """Settings from a URL (missing keys keep ``defaults``), plus one note per value replaced."""
     notes: list[Note] = []
     values = {}
@@ -248,10 +289,16 @@ def advice(settings: TrainSettings, n_train: int | None = None) -> dict[str, Not
         if settings.batch_size >= n_train:
             notes["batch_size"] = Note("advice.batch_whole_set", {"n_train": n_train})
         if settings.log_every > batches:
-            notes["log_every"] = Note("advice.log_once_per_epoch", {"batches": batches, "batch_size": settings.batch_size,
-                                                                    "log_every": settings.log_every})
+            notes["log_every"] = Note(
+                "advice.log_once_per_epoch",
+                {"batches": batches, "batch_size": settings.batch_size, "log_every": settings.log_every},
+            )
         elif batches * settings.epochs / settings.log_every > CURVE_POINTS_MAX:
-            notes["log_every"] = Note("advice.curve_points", {
-                "points": batches * settings.epochs // settings.log_every,
-                "suggest": math.ceil(batches * settings.epochs / CURVE_POINTS_MAX)})
+            notes["log_every"] = Note(
+                "advice.curve_points",
+                {
+                    "points": batches * settings.epochs // settings.log_every,
+                    "suggest": math.ceil(batches * settings.epochs / CURVE_POINTS_MAX),
+                },
+            )
     return notes

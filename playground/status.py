@@ -18,5 +18,9 @@ def device_line() -> str:
 
 def source_line(mnist) -> str:
     """One line for users: which MNIST this is and where it came from."""
-    return t(f"status.source.{mnist.source}", train=fmt.count(len(mnist.train_labels)),
-             test=fmt.count(len(mnist.test_labels)), location=mnist.location)
+    return t(
+        f"status.source.{mnist.source}",
+        train=fmt.count(len(mnist.train_labels)),
+        test=fmt.count(len(mnist.test_labels)),
+        location=mnist.location,
+    )

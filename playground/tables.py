@@ -10,9 +10,8 @@ pandas and Arrow, which a room of thirty students drawing on Draw paid on every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import html
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -34,8 +33,10 @@ def cell_text(value, how: Format | None) -> str:
 def text_frame(frame: pd.DataFrame, formats: Mapping[str, Format] | None = None) -> pd.DataFrame:
     """The table as the strings a reader sees (no markdown escaping): what tests compare with."""
     formats = formats or {}
-    text = pd.DataFrame({column: [cell_text(v, formats.get(column)) for v in frame[column]] for column in frame.columns},
-                        index=[str(i) for i in frame.index])
+    text = pd.DataFrame(
+        {column: [cell_text(v, formats.get(column)) for v in frame[column]] for column in frame.columns},
+        index=[str(i) for i in frame.index],
+    )
     text.index.name = frame.index.name
     return text
 
@@ -51,8 +52,14 @@ TABLE_CSS = """<style>
 </style>"""
 
 
-def show(frame: pd.DataFrame, formats: Mapping[str, Format] | None = None, *, key: str | None = None,
-         index: bool = False, width: str = "content") -> pd.DataFrame:
+def show(
+    frame: pd.DataFrame,
+    formats: Mapping[str, Format] | None = None,
+    *,
+    key: str | None = None,
+    index: bool = False,
+    width: str = "content",
+) -> pd.DataFrame:
     """Draw ``frame`` with each column formatted; returns the text shown (for tests)."""
     text = text_frame(frame, formats)
     numeric = {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) or c in (formats or {})}
@@ -69,15 +76,16 @@ def html_table(text: pd.DataFrame, numeric: set[str], index: bool = False, stret
         css = ' class="num"' if column in numeric else ""
         return f"<{tag}{css}>{html.escape(value)}</{tag}>"
 
-    head = "".join(([cell("th", text.index.name or "", None)] if index else [])
-                   + [cell("th", c, c) for c in columns])
+    head = "".join(([cell("th", text.index.name or "", None)] if index else []) + [cell("th", c, c) for c in columns])
     rows = []
     for label, values in zip(text.index, text.itertuples(index=False), strict=True):
         cells = ([cell("th", str(label), None)] if index else []) + [cell("td", v, c) for c, v in zip(columns, values)]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     css = "sp-table sp-stretch" if stretch else "sp-table"
-    return (f'<div class="sp-table-wrap"><table class="{css}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="sp-table-wrap"><table class="{css}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def read_html_table(page: str) -> pd.DataFrame:

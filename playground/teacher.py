@@ -27,8 +27,7 @@ PASSCODE_ENV = "SOFTMAX_PLAYGROUND_TEACHER_PASSCODE"
 UNLOCKED_KEY = "teacher.unlocked"
 ATTEMPTS_KEY = "teacher.attempts"
 WRONG_DELAY_S = 1.0  # each wrong passcode waits this long: guessing by hand stays slow
-LESSON_PAGE = runkit.RunPage(page="lesson", prefix="teacher.lesson.", controls=TRAIN_CONTROLS,
-                             defaults=TrainSettings())
+LESSON_PAGE = runkit.RunPage(page="lesson", prefix="teacher.lesson.", controls=TRAIN_CONTROLS, defaults=TrainSettings())
 
 
 def configured_passcode() -> str | None:
@@ -93,8 +92,10 @@ def room_panel(room: Room, session_id: str | None) -> None:
         c1.metric(plain("teacher.connected"), fmt.count(len(room.connected_students())))
         c2.metric(plain("teacher.training_now"), fmt.count(len(active)))
         count, size = room.store.usage()
-        c3.metric(plain("teacher.kept_runs"), plain("teacher.kept_value", count=fmt.count(count),
-                                                      megabytes=fmt.number(size / 2**20, ".1f")))
+        c3.metric(
+            plain("teacher.kept_runs"),
+            plain("teacher.kept_value", count=fmt.count(count), megabytes=fmt.number(size / 2**20, ".1f")),
+        )
         if not entries:
             st.info(t("teacher.no_runs"))
             return
@@ -104,8 +105,9 @@ def room_panel(room: Room, session_id: str | None) -> None:
         if running:
             names = {e.job.id: f"{student_label(e.student)} · {e.name}" for e, _ in running}
             with st.container(horizontal=True, vertical_alignment="bottom", key="teacher-stop"):
-                chosen = st.selectbox(plain("teacher.stop_which"), list(names), format_func=names.get,
-                                      key="teacher.stop_id")
+                chosen = st.selectbox(
+                    plain("teacher.stop_which"), list(names), format_func=names.get, key="teacher.stop_id"
+                )
                 if st.button(t("teacher.stop"), key="teacher.stop_button"):
                     entry = next(e for e, _ in running if e.job.id == chosen)
                     room.stop(entry)
@@ -115,16 +117,19 @@ def room_panel(room: Room, session_id: str | None) -> None:
 
 
 def jobs_frame(entries, snapshots: list[JobSnapshot]) -> pd.DataFrame:
-    return pd.DataFrame({
-        plain("teacher.col.student"): [student_label(e.student) for e in entries],
-        plain("teacher.col.page"): [plain(f"pages.{e.page}.nav") for e in entries],
-        plain("teacher.col.run"): [e.name for e in entries],
-        plain("teacher.col.status"): [plain(f"teacher.status.{s.status}") for s in snapshots],
-        plain("teacher.col.progress"): [100 * s.fraction for s in snapshots],
-        plain("teacher.col.eta"): ["—" if s.done else fmt.duration(s.eta_s) for s in snapshots],
-        plain("teacher.col.accuracy"): [fmt.percent(s.history.final_accuracy) if s.done and s.history.confusion
-                                        else "—" for s in snapshots],
-    })
+    return pd.DataFrame(
+        {
+            plain("teacher.col.student"): [student_label(e.student) for e in entries],
+            plain("teacher.col.page"): [plain(f"pages.{e.page}.nav") for e in entries],
+            plain("teacher.col.run"): [e.name for e in entries],
+            plain("teacher.col.status"): [plain(f"teacher.status.{s.status}") for s in snapshots],
+            plain("teacher.col.progress"): [100 * s.fraction for s in snapshots],
+            plain("teacher.col.eta"): ["—" if s.done else fmt.duration(s.eta_s) for s in snapshots],
+            plain("teacher.col.accuracy"): [
+                fmt.percent(s.history.final_accuracy) if s.done and s.history.confusion else "—" for s in snapshots
+            ],
+        }
+    )
 
 
 # ---- the class board ---------------------------------------------------------------------------
@@ -139,23 +144,27 @@ def class_board(room: Room) -> None:
     from playground.runs import Run
 
     board = [Run(record, room) for record in shared]
-    frame = pd.DataFrame({
-        plain("teacher.col.rank"): list(range(1, len(board) + 1)),
-        plain("teacher.col.nickname"): [r.shared_as for r in board],
-        plain("teacher.col.run"): [r.name for r in board],
-        plain("teacher.col.model"): [r.spec.label() for r in board],
-        plain("runs.col.optimizer"): [plain(f"choice.optimizer.{r.config.optimizer}") for r in board],
-        "lr": [r.config.lr for r in board],
-        plain("runs.col.momentum"): [r.config.momentum if r.config.optimizer == "sgd" else None for r in board],
-        plain("runs.col.batch"): [r.config.batch_size for r in board],
-        plain("runs.col.epochs"): [r.config.epochs for r in board],
-        plain("runs.col.accuracy"): [100 * r.accuracy if r.accuracy is not None else None for r in board],
-    })
-    tables.show(frame, {"lr": "g", plain("runs.col.momentum"): "g", plain("runs.col.accuracy"): ".2f"},
-                key="teacher-board")
+    frame = pd.DataFrame(
+        {
+            plain("teacher.col.rank"): list(range(1, len(board) + 1)),
+            plain("teacher.col.nickname"): [r.shared_as for r in board],
+            plain("teacher.col.run"): [r.name for r in board],
+            plain("teacher.col.model"): [r.spec.label() for r in board],
+            plain("runs.col.optimizer"): [plain(f"choice.optimizer.{r.config.optimizer}") for r in board],
+            "lr": [r.config.lr for r in board],
+            plain("runs.col.momentum"): [r.config.momentum if r.config.optimizer == "sgd" else None for r in board],
+            plain("runs.col.batch"): [r.config.batch_size for r in board],
+            plain("runs.col.epochs"): [r.config.epochs for r in board],
+            plain("runs.col.accuracy"): [100 * r.accuracy if r.accuracy is not None else None for r in board],
+        }
+    )
+    tables.show(
+        frame, {"lr": "g", plain("runs.col.momentum"): "g", plain("runs.col.accuracy"): ".2f"}, key="teacher-board"
+    )
     shown = board[:10]
-    st.plotly_chart(figs.compare_figure([(f"{r.shared_as} · {r.name}", r.history) for r in shown]),
-                    key="teacher.board_chart")
+    st.plotly_chart(
+        figs.compare_figure([(f"{r.shared_as} · {r.name}", r.history) for r in shown]), key="teacher.board_chart"
+    )
     st.caption(t("teacher.board_caption", count=len(shown)))
 
 
@@ -163,10 +172,19 @@ def class_board(room: Room) -> None:
 
 
 def lesson_maker(room: Room) -> None:
-    page = st.radio(plain("teacher.lesson_page"), lessons.PAGES, horizontal=True, key="teacher.lesson_page",
-                    format_func=lambda p: plain(f"pages.{p}.nav"))
-    title = st.text_input(plain("teacher.lesson_title"), key="teacher.lesson_title", max_chars=80,
-                          placeholder=plain("teacher.lesson_title_placeholder"))
+    page = st.radio(
+        plain("teacher.lesson_page"),
+        lessons.PAGES,
+        horizontal=True,
+        key="teacher.lesson_page",
+        format_func=lambda p: plain(f"pages.{p}.nav"),
+    )
+    title = st.text_input(
+        plain("teacher.lesson_title"),
+        key="teacher.lesson_title",
+        max_chars=80,
+        placeholder=plain("teacher.lesson_title_placeholder"),
+    )
     if page == "train":
         values = _train_lesson_values(room)
         names = list(TRAIN_CONTROLS)
@@ -175,8 +193,13 @@ def lesson_maker(room: Room) -> None:
         values = _momentum_lesson_values()
         names = list(values)
         label = lambda n: plain(f"momentum.label.{n}")  # noqa: E731
-    free = st.multiselect(plain("teacher.students_may_change"), names, key=f"teacher.free.{page}",
-                          format_func=label, help=plain("teacher.students_may_change_help"))
+    free = st.multiselect(
+        plain("teacher.students_may_change"),
+        names,
+        key=f"teacher.free.{page}",
+        format_func=label,
+        help=plain("teacher.students_may_change_help"),
+    )
     if st.button(t("teacher.make_link"), key="teacher.make_link", type="primary"):
         lesson = lessons.create(room, page, title, values, [n for n in names if n not in free])
         st.session_state["teacher.lesson"] = (lesson.code, page)
@@ -186,8 +209,9 @@ def lesson_maker(room: Room) -> None:
 
 
 def _train_lesson_values(room: Room) -> dict:
-    settings = runkit.draw_controls(LESSON_PAGE, runkit.current_settings(LESSON_PAGE), room.images_per_run(),
-                                    limits=room.limits)
+    settings = runkit.draw_controls(
+        LESSON_PAGE, runkit.current_settings(LESSON_PAGE), room.images_per_run(), limits=room.limits
+    )
     runkit.store_settings(LESSON_PAGE, settings)
     run_plan = runkit.plan(room, settings, room.images_per_run(), 10_000)
     if not run_plan.allowed:
@@ -199,18 +223,38 @@ def _momentum_lesson_values() -> dict:
     from core import momentum as mo
 
     c1, c2, c3 = st.columns(3)
-    surface = c1.selectbox(plain("momentum.label.surface"), mo.SURFACE_KEYS, key="teacher.mo.surface",
-                           format_func=lambda k: plain(f"momentum.surface.{k}"))
+    surface = c1.selectbox(
+        plain("momentum.label.surface"),
+        mo.SURFACE_KEYS,
+        key="teacher.mo.surface",
+        format_func=lambda k: plain(f"momentum.surface.{k}"),
+    )
     box = mo.get_surface(surface).box
     start = mo.get_surface(surface).start
-    x0 = c2.number_input(plain("momentum.label.x0"), box[0], box[1], value=float(start[0]), key=f"teacher.mo.x0.{surface}")
-    y0 = c2.number_input(plain("momentum.label.y0"), box[2], box[3], value=float(start[1]), key=f"teacher.mo.y0.{surface}")
-    lr = c3.select_slider(plain("momentum.label.lr"), mo.LAB_LR_GRID, value=mo.get_surface(surface).lr,
-                          key=f"teacher.mo.lr.{surface}", format_func=lambda v: f"{v:g}")
+    x0 = c2.number_input(
+        plain("momentum.label.x0"), box[0], box[1], value=float(start[0]), key=f"teacher.mo.x0.{surface}"
+    )
+    y0 = c2.number_input(
+        plain("momentum.label.y0"), box[2], box[3], value=float(start[1]), key=f"teacher.mo.y0.{surface}"
+    )
+    lr = c3.select_slider(
+        plain("momentum.label.lr"),
+        mo.LAB_LR_GRID,
+        value=mo.get_surface(surface).lr,
+        key=f"teacher.mo.lr.{surface}",
+        format_func=lambda v: f"{v:g}",
+    )
     gamma = c3.slider(plain("momentum.label.gamma"), 0.0, 0.99, value=0.9, step=0.01, key="teacher.mo.gamma")
     steps = c1.slider(plain("momentum.label.steps"), 5, 500, value=60, step=5, key="teacher.mo.steps")
-    return {"surface": surface, "x0": float(x0), "y0": float(y0), "lr": lr, "gamma": float(gamma),
-            "steps": int(steps), "extra": []}
+    return {
+        "surface": surface,
+        "x0": float(x0),
+        "y0": float(y0),
+        "lr": lr,
+        "gamma": float(gamma),
+        "steps": int(steps),
+        "extra": [],
+    }
 
 
 def _show_link(code: str, page: str) -> None:
@@ -238,6 +282,3 @@ def _this_browser_base() -> str | None:
 
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-

@@ -34,12 +34,16 @@ def _table(student_runs, active) -> None:
     marks = ["✏️" if active is not None and r.id == active.id else "" for r in student_runs]
     frame.insert(0, plain("runs.col.active"), marks)
     frame.insert(1, plain("runs.col.shared"), ["📣" if r.shared_as else "" for r in student_runs])
-    tables.show(frame, {
-        plain("runs.col.params"): fmt.count,
-        "lr": "g",
-        plain("runs.col.momentum"): "g",
-        plain("runs.col.accuracy"): ".2f",
-    }, key="train-runs-table")
+    tables.show(
+        frame,
+        {
+            plain("runs.col.params"): fmt.count,
+            "lr": "g",
+            plain("runs.col.momentum"): "g",
+            plain("runs.col.accuracy"): ".2f",
+        },
+        key="train-runs-table",
+    )
     st.caption(t("compare.table_caption"))
 
 
@@ -51,12 +55,17 @@ def _overlay(student_runs) -> None:
     st.session_state[P + "overlay"] = chosen + [i for i in ids if i not in seen]  # new runs join by themselves
     st.session_state[P + "seen"] = ids
     selected = st.multiselect(plain("compare.overlay"), ids, format_func=names.get, key=P + "overlay")
-    by = st.radio(plain("compare.by"), ("epoch", "step"), horizontal=True, key=P + "by",
-                  format_func=lambda v: plain(f"figures.{v}"), help=plain("compare.by_help"))
+    by = st.radio(
+        plain("compare.by"),
+        ("epoch", "step"),
+        horizontal=True,
+        key=P + "by",
+        format_func=lambda v: plain(f"figures.{v}"),
+        help=plain("compare.by_help"),
+    )
     if selected:
         by_id = {r.id: r for r in student_runs}
-        st.plotly_chart(figs.compare_figure([(names[i], by_id[i].history) for i in selected], by=by),
-                        key=P + "chart")
+        st.plotly_chart(figs.compare_figure([(names[i], by_id[i].history) for i in selected], by=by), key=P + "chart")
 
 
 def _manage(room: Room, student: str, student_runs, active) -> None:
@@ -75,18 +84,30 @@ def _manage(room: Room, student: str, student_runs, active) -> None:
         if st.button(t("compare.use_on_draw"), key=P + "activate", disabled=is_active, help=plain("compare.use_help")):
             runs.set_active(student, run.id, room)
             st.rerun()
-        st.download_button(t("compare.download"), data=lambda: runs.download_bytes(run), file_name=runs.file_name(run),
-                           mime="application/octet-stream", key=P + "download", on_click="ignore",
-                           help=plain("compare.download_help"))
+        st.download_button(
+            t("compare.download"),
+            data=lambda: runs.download_bytes(run),
+            file_name=runs.file_name(run),
+            mime="application/octet-stream",
+            key=P + "download",
+            on_click="ignore",
+            help=plain("compare.download_help"),
+        )
         if st.button(t("compare.delete"), key=P + "delete", type="tertiary"):
             runs.delete_run(student, run.id, room)
             st.rerun()
     if is_active:
         st.caption(t("compare.is_active"))
     _share(room, student, run)
-    st.download_button(t("compare.download_all", count=len(student_runs)), data=lambda: room.store.export_owner(student),
-                       file_name="softmax-playground-runs.zip", mime="application/zip", key=P + "download_all",
-                       on_click="ignore", help=plain("compare.download_all_help"))
+    st.download_button(
+        t("compare.download_all", count=len(student_runs)),
+        data=lambda: room.store.export_owner(student),
+        file_name="softmax-playground-runs.zip",
+        mime="application/zip",
+        key=P + "download_all",
+        on_click="ignore",
+        help=plain("compare.download_all_help"),
+    )
 
 
 def _share(room: Room, student: str, run) -> None:
@@ -98,8 +119,13 @@ def _share(room: Room, student: str, run) -> None:
             st.rerun()
         return
     with st.container(horizontal=True, vertical_alignment="bottom", key="train-share"):
-        nickname = st.text_input(plain("share.nickname"), key=P + "nickname", max_chars=40,
-                                 placeholder=plain("share.placeholder"), help=plain("share.help"))
+        nickname = st.text_input(
+            plain("share.nickname"),
+            key=P + "nickname",
+            max_chars=40,
+            placeholder=plain("share.placeholder"),
+            help=plain("share.help"),
+        )
         if st.button(t("share.button"), key=P + "share", disabled=not nickname.strip()):
             try:
                 runs.share_run(student, run.id, nickname, room)

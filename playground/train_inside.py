@@ -28,8 +28,13 @@ def draw(room: Room, student: str, on_setup_cnn) -> None:
     ids = [r.id for r in student_runs]
     names = {r.id: r.name for r in student_runs}
     active = runs.active_run(student, room)
-    run_id = st.selectbox(plain("compare.run"), ids, format_func=names.get, key=P + "run",
-                          index=ids.index(active.id) if active is not None and active.id in ids else len(ids) - 1)
+    run_id = st.selectbox(
+        plain("compare.run"),
+        ids,
+        format_func=names.get,
+        key=P + "run",
+        index=ids.index(active.id) if active is not None and active.id in ids else len(ids) - 1,
+    )
     run = next(r for r in student_runs if r.id == run_id)
     history = run.history
     if not history.confusion:
@@ -38,13 +43,19 @@ def draw(room: Room, student: str, on_setup_cnn) -> None:
     accuracy_col, confusion_col = st.columns([2, 3])
     with accuracy_col:
         st.markdown(f"**{t('inside.per_digit')}**")
-        st.plotly_chart(figs.per_class_figure(history.per_class_accuracy), key=P + "per_class",
-                        config={"displayModeBar": False})
+        st.plotly_chart(
+            figs.per_class_figure(history.per_class_accuracy), key=P + "per_class", config={"displayModeBar": False}
+        )
         _why_not_higher(student_runs, on_setup_cnn)
     with confusion_col:
         st.markdown(f"**{t('inside.confusion')}**")
-        event = st.plotly_chart(figs.confusion_figure(history.confusion, selectable=True), key=P + "confusion",
-                                on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+        event = st.plotly_chart(
+            figs.confusion_figure(history.confusion, selectable=True),
+            key=P + "confusion",
+            on_select="rerun",
+            selection_mode="points",
+            config={"displayModeBar": False},
+        )
         pick_from_click(event)
     st.markdown(f"**{t('inside.mistakes')}**")
     _gallery(room, run.id, history)
@@ -67,12 +78,20 @@ def _digit_label(value) -> str:
 def _gallery(room: Room, run_id: str, history) -> None:
     choose_true, choose_pred = st.columns(2)
     true = choose_true.selectbox(plain("inside.true_digit"), [ANY, *DIGITS], key=P + "true", format_func=_digit_label)
-    pred = choose_pred.selectbox(plain("inside.predicted_as"), [ANY, *DIGITS], key=P + "pred",
-                                 format_func=_digit_label)
-    picked = [i for i, (a, b) in enumerate(zip(history.misclassified_true, history.misclassified_pred))
-              if (true == ANY or a == true) and (pred == ANY or b == pred)]
-    st.caption(t("inside.mistakes_caption", count=len(picked), total=fmt.count(history.misclassified_total),
-                 kept=len(history.misclassified)))
+    pred = choose_pred.selectbox(plain("inside.predicted_as"), [ANY, *DIGITS], key=P + "pred", format_func=_digit_label)
+    picked = [
+        i
+        for i, (a, b) in enumerate(zip(history.misclassified_true, history.misclassified_pred))
+        if (true == ANY or a == true) and (pred == ANY or b == pred)
+    ]
+    st.caption(
+        t(
+            "inside.mistakes_caption",
+            count=len(picked),
+            total=fmt.count(history.misclassified_total),
+            kept=len(history.misclassified),
+        )
+    )
     shown = picked[:SHOWN_MISTAKES]
     if not shown:
         st.info(t("inside.no_such_mistakes"))
@@ -82,8 +101,12 @@ def _gallery(room: Room, run_id: str, history) -> None:
         mnist = room.mnist()
         images = mnist.test_images[[history.misclassified[i] for i in shown]].numpy()  # [K, 28, 28]
         probs = np.asarray([history.misclassified_probs[i] for i in shown])  # [K, 10]
-        return figs.gallery_figure(images, probs, [history.misclassified_true[i] for i in shown],
-                                   [history.misclassified_pred[i] for i in shown])
+        return figs.gallery_figure(
+            images,
+            probs,
+            [history.misclassified_true[i] for i in shown],
+            [history.misclassified_pred[i] for i in shown],
+        )
 
     figure = cached_figure(("gallery", run_id, true, pred), build)
     st.plotly_chart(figure, key=P + "gallery", config={"displayModeBar": False})
@@ -123,9 +146,17 @@ def _why_not_higher(student_runs, on_setup_cnn) -> None:
     st.markdown(f"**{t('inside.why_title')}**")
     mlp, cnn = best.get("mlp"), best.get("cnn")
     if mlp and cnn:
-        st.markdown(t("inside.why_both", mlp=mlp.name, mlp_accuracy=fmt.percent(mlp.accuracy),
-                      mlp_params=fmt.count(mlp.parameters), cnn=cnn.name, cnn_accuracy=fmt.percent(cnn.accuracy),
-                      cnn_params=fmt.count(cnn.parameters)))
+        st.markdown(
+            t(
+                "inside.why_both",
+                mlp=mlp.name,
+                mlp_accuracy=fmt.percent(mlp.accuracy),
+                mlp_params=fmt.count(mlp.parameters),
+                cnn=cnn.name,
+                cnn_accuracy=fmt.percent(cnn.accuracy),
+                cnn_params=fmt.count(cnn.parameters),
+            )
+        )
         return
     st.markdown(t("inside.why_missing_cnn" if mlp else "inside.why_missing_mlp"))
     if mlp:

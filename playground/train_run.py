@@ -47,10 +47,18 @@ def start_run(room: Room, student: str, settings: TrainSettings) -> RoomJob | No
         st.session_state[TRAIN.prefix + "start_error"] = i18n.error_text(reason)
         return None
     spec = settings.spec()
-    job = TrainingJob(build_model(spec, seed=settings.seed), run_plan.config, mnist.train_slice(run_plan.n_train),
-                      mnist.test, device=pick_device(), owner=student, max_busy_s=room.limits.run_seconds)
-    return runkit.start(room, TRAIN, student, job, run_name(settings), {"spec": spec, "settings": settings,
-                                                                      "images": run_plan.n_train})
+    job = TrainingJob(
+        build_model(spec, seed=settings.seed),
+        run_plan.config,
+        mnist.train_slice(run_plan.n_train),
+        mnist.test,
+        device=pick_device(),
+        owner=student,
+        max_busy_s=room.limits.run_seconds,
+    )
+    return runkit.start(
+        room, TRAIN, student, job, run_name(settings), {"spec": spec, "settings": settings, "images": run_plan.n_train}
+    )
 
 
 def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
@@ -58,8 +66,13 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
     epochs = entry.job.config.epochs
     runkit.show_status(TEXTS, entry, snap, epochs)
     if snap.status == "finished":
-        st.caption(t("train.status.speed", seconds=fmt.number(snap.busy_s, ".1f"),
-                     rate=fmt.count(entry.details["images"] * len(snap.history.epochs) / max(snap.busy_s, 1e-9))))
+        st.caption(
+            t(
+                "train.status.speed",
+                seconds=fmt.number(snap.busy_s, ".1f"),
+                rate=fmt.count(entry.details["images"] * len(snap.history.epochs) / max(snap.busy_s, 1e-9)),
+            )
+        )
     version = (entry.job.id, snap.version)
     figure = rebuilt_when_changed("train.live_figure", version, lambda: figs.loss_figure(snap.history, epochs=epochs))
     st.plotly_chart(figure, key="train.live_chart", config={"displayModeBar": False})
@@ -68,8 +81,11 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
         st.metric(plain("train.metric_final"), fmt.percent(history.final_accuracy))
     elif history.test_accuracy:
         accuracy = history.test_accuracy
-        delta = t("train.metric_delta", points=fmt.number(100 * (accuracy[-1] - accuracy[-2]), "+.2f")) \
-            if len(accuracy) > 1 else None
+        delta = (
+            t("train.metric_delta", points=fmt.number(100 * (accuracy[-1] - accuracy[-2]), "+.2f"))
+            if len(accuracy) > 1
+            else None
+        )
         st.metric(plain("train.metric_epoch", epoch=len(accuracy)), fmt.percent(accuracy[-1]), delta=delta)
 
 

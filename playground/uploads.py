@@ -18,8 +18,13 @@ MAX_UPLOAD_MB = 20  # the server's own limit (.streamlit/config.toml): checkpoin
 
 def checkpoint_upload(room: Room, student: str, key: str, activate: bool) -> None:
     """The upload control; ``activate`` makes a restored run the model Draw predicts with."""
-    upload = st.file_uploader(plain(f"{key}.label"), type=["pt", "pth", "ckpt"], key=key,
-                              max_upload_size=MAX_UPLOAD_MB, help=plain("upload.help"))
+    upload = st.file_uploader(
+        plain(f"{key}.label"),
+        type=["pt", "pth", "ckpt"],
+        key=key,
+        max_upload_size=MAX_UPLOAD_MB,
+        help=plain("upload.help"),
+    )
     if upload is None:
         return
     done = st.session_state.setdefault(key + ".done", {})

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
-import pytest
+import pytest  # noqa: E402
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_the_page_links_follow_the_lecture_with_their_blurbs(home):
             key = LECTURE_ORDER[i // 2][3]
             blurb = nodes[i + 1]
             assert type(blurb).__name__ == "Caption" and blurb.value == english(f"home.blurb.{key}")
-    for path, script, _, _ in LECTURE_ORDER:
+    for _, script, _, _ in LECTURE_ORDER:
         assert (ROOT / script).is_file(), script
     on_disk = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
     assert {script for _, script, _, _ in LECTURE_ORDER} == on_disk, "every page is linked exactly once"
@@ -67,8 +67,10 @@ def test_the_data_line_says_the_subset_served_mnist(home):
     mnist = get_room().mnist()
     assert mnist.source == "subset"  # tests/conftest.py: the shipped subset
     shown = texts(home, "warning")
-    assert f"the MNIST subset shipped with the app — {len(mnist.train_labels):,} training and " \
-           f"{len(mnist.test_labels):,} test images" in shown
+    assert (
+        f"the MNIST subset shipped with the app — {len(mnist.train_labels):,} training and "
+        f"{len(mnist.test_labels):,} test images" in shown
+    )
     assert "6,000 + 1,000-image subset shipped with it" in texts(home, "markdown")
 
 

@@ -34,6 +34,7 @@ GRID_COLORSCALE = [[0.0, "#ffffff"], [0.9 / 256, "#ffffff"], [1 / 256, "#000000"
 LABEL_ROWS = 9  # mosaic rows above each image, room for its caption
 GAP_COLS = 3
 
+
 def counts_sentence(train_counts: Sequence[int]) -> str:
     """How balanced the digits are, in words."""
     low, high = min(train_counts), max(train_counts)
@@ -72,7 +73,7 @@ def grid_page(labels, digit: int | str, page: int, per_page: int) -> GridPage:
     pages = max(1, math.ceil(len(matching) / per_page))
     page = min(max(int(page), 1), pages)
     start = (page - 1) * per_page
-    return GridPage(matching[start:start + per_page].astype(np.int64), page, pages, len(matching), per_page)
+    return GridPage(matching[start : start + per_page].astype(np.int64), page, pages, len(matching), per_page)
 
 
 def _mosaic(images: np.ndarray, cols: int) -> tuple[np.ndarray, int]:
@@ -83,12 +84,13 @@ def _mosaic(images: np.ndarray, cols: int) -> tuple[np.ndarray, int]:
     mosaic = np.full((rows * cell_h, cols * cell_w - GAP_COLS), GAP, dtype=np.int16)
     for i, image in enumerate(images):
         top, left = (i // cols) * cell_h + LABEL_ROWS, (i % cols) * cell_w
-        mosaic[top:top + h, left:left + w] = image
+        mosaic[top : top + h, left : left + w] = image
     return mosaic, rows
 
 
-def image_grid_figure(images, indices: Sequence[int], labels: Sequence[int], cols: int = 8,
-                      picked: int | None = None) -> go.Figure:
+def image_grid_figure(
+    images, indices: Sequence[int], labels: Sequence[int], cols: int = 8, picked: int | None = None
+) -> go.Figure:
     """Training images in one heatmap (one trace: fast to build and small to send), each captioned
     "label · #index". An invisible marker sits on each image so a click can say which one (its customdata).
     """
@@ -100,19 +102,37 @@ def image_grid_figure(images, indices: Sequence[int], labels: Sequence[int], col
     centers_y = [(i // cols) * cell_h + LABEL_ROWS + 13.5 for i in range(len(images))]
     heatmap = go.Heatmap(z=mosaic, zmin=GAP, zmax=255, colorscale=GRID_COLORSCALE, showscale=False, hoverinfo="skip")
     markers = go.Scatter(
-        x=centers_x, y=centers_y, mode="markers", customdata=[int(i) for i in indices],
-        marker=dict(symbol="square", size=30, opacity=0.01, color="black"), showlegend=False,
-        hovertemplate=f"{plain('data.grid_hover')} #%{{customdata}}<extra>{plain('data.grid_hover_hint')}</extra>", name="images",
+        x=centers_x,
+        y=centers_y,
+        mode="markers",
+        customdata=[int(i) for i in indices],
+        marker=dict(symbol="square", size=30, opacity=0.01, color="black"),
+        showlegend=False,
+        hovertemplate=f"{plain('data.grid_hover')} #%{{customdata}}<extra>{plain('data.grid_hover_hint')}</extra>",
+        name="images",
     )
-    captions = [dict(x=x, y=(i // cols) * cell_h + LABEL_ROWS / 2, text=f"{int(label)} · #{int(index)}",
-                     showarrow=False, font=dict(size=10, color=PICKED_COLOR if index == picked else "black"))
-                for i, (x, index, label) in enumerate(zip(centers_x, indices, labels))]
-    return go.Figure([heatmap, markers], layout=dict(
-        annotations=captions, height=85 * rows + 10, margin=dict(l=0, r=0, t=5, b=5),
-        xaxis=dict(visible=False, range=[-0.5, mosaic.shape[1] - 0.5]),
-        yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"),
-        clickmode="event+select", dragmode=False,
-    ))
+    captions = [
+        dict(
+            x=x,
+            y=(i // cols) * cell_h + LABEL_ROWS / 2,
+            text=f"{int(label)} · #{int(index)}",
+            showarrow=False,
+            font=dict(size=10, color=PICKED_COLOR if index == picked else "black"),
+        )
+        for i, (x, index, label) in enumerate(zip(centers_x, indices, labels))
+    ]
+    return go.Figure(
+        [heatmap, markers],
+        layout=dict(
+            annotations=captions,
+            height=85 * rows + 10,
+            margin=dict(l=0, r=0, t=5, b=5),
+            xaxis=dict(visible=False, range=[-0.5, mosaic.shape[1] - 0.5]),
+            yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"),
+            clickmode="event+select",
+            dragmode=False,
+        ),
+    )
 
 
 def clicked_index(event) -> int | None:
@@ -130,22 +150,45 @@ def clicked_index(event) -> int | None:
     return None
 
 
-def class_counts_figure(train_counts: Sequence[int], test_counts: Sequence[int],
-                        picked: int | str = ALL_DIGITS, height: int = 300) -> go.Figure:
+def class_counts_figure(
+    train_counts: Sequence[int], test_counts: Sequence[int], picked: int | str = ALL_DIGITS, height: int = 300
+) -> go.Figure:
     """Images per digit, training and test side by side; the picked digit's training bar in red."""
     digits = [str(d) for d in range(len(train_counts))]
-    train_colors = [PICKED_COLOR if picked != ALL_DIGITS and d == int(picked) else TRAIN_COLOR
-                    for d in range(len(train_counts))]
-    fig = go.Figure([
-        go.Bar(x=digits, y=list(train_counts), name=plain("data.training"), marker_color=train_colors,
-               text=[f"{c:,}" for c in train_counts], textposition="outside", cliponaxis=False,
-               hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.training_images')}<extra></extra>"),
-        go.Bar(x=digits, y=list(test_counts), name=plain("data.test"), marker_color=TEST_COLOR,
-               hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.test_images')}<extra></extra>"),
-    ])
-    fig.update_layout(height=height, barmode="group", margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=plain("figures.digit"), type="category"), yaxis=dict(title=plain("data.images")),
-                      legend=dict(orientation="h", y=1.1))
+    train_colors = [
+        PICKED_COLOR if picked != ALL_DIGITS and d == int(picked) else TRAIN_COLOR for d in range(len(train_counts))
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=digits,
+                y=list(train_counts),
+                name=plain("data.training"),
+                marker_color=train_colors,
+                text=[f"{c:,}" for c in train_counts],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=(
+                    f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.training_images')}<extra></extra>"
+                ),
+            ),
+            go.Bar(
+                x=digits,
+                y=list(test_counts),
+                name=plain("data.test"),
+                marker_color=TEST_COLOR,
+                hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:,}} {plain('data.test_images')}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=height,
+        barmode="group",
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title=plain("figures.digit"), type="category"),
+        yaxis=dict(title=plain("data.images")),
+        legend=dict(orientation="h", y=1.1),
+    )
     return fig
 
 
@@ -155,12 +198,19 @@ def class_counts_figure(train_counts: Sequence[int], test_counts: Sequence[int],
 def pixel_values_figure(values, zmin: float, zmax: float, decimals: int = 0, height: int = 860) -> go.Figure:
     """A 28×28 image as a heatmap with every pixel's value written on it (row 0 at the top)."""
     values = np.asarray(values, dtype=np.float64).reshape(28, 28)
-    fig = go.Figure(go.Heatmap(
-        z=values, zmin=zmin, zmax=zmax, colorscale="gray", colorbar=dict(thickness=12, len=0.6),
-        texttemplate=f"%{{z:.{decimals}f}}", textfont=dict(size=9 if decimals else 10),
-        hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: "
-                      f"%{{z:.{4 if decimals else 0}f}}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale="gray",
+            colorbar=dict(thickness=12, len=0.6),
+            texttemplate=f"%{{z:.{decimals}f}}",
+            textfont=dict(size=9 if decimals else 10),
+            hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: "
+            f"%{{z:.{4 if decimals else 0}f}}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title=plain("data.column_w"), dtick=4, side="top", constrain="domain")
     fig.update_yaxes(title=plain("data.row_h"), dtick=4, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
@@ -170,54 +220,96 @@ def pixel_values_figure(values, zmin: float, zmax: float, decimals: int = 0, hei
 def flat_vector_figure(vector, height: int = 260) -> go.Figure:
     """The 784 numbers the MLP sees, in order: row 0's 28 pixels, then row 1's, … (dotted lines between rows)."""
     vector = np.asarray(vector, dtype=np.float64).reshape(-1)
-    fig = go.Figure(go.Scatter(
-        x=np.arange(len(vector)), y=vector, mode="lines", line=dict(color=TRAIN_COLOR, width=1),
-        customdata=np.stack([np.arange(len(vector)) // 28, np.arange(len(vector)) % 28], axis=1),
-        hovertemplate=f"x[%{{x}}] = %{{y:.4f}}<br>({plain('figures.row')} %{{customdata[0]}}, "
-                      f"{plain('figures.col')} %{{customdata[1]}})<extra></extra>",
-    ))
-    row_lines = [dict(type="line", xref="x", yref="paper", x0=row * 28 - 0.5, x1=row * 28 - 0.5, y0=0, y1=1,
-                      line=dict(color="#dddddd", width=1, dash="dot")) for row in range(1, len(vector) // 28)]
+    fig = go.Figure(
+        go.Scatter(
+            x=np.arange(len(vector)),
+            y=vector,
+            mode="lines",
+            line=dict(color=TRAIN_COLOR, width=1),
+            customdata=np.stack([np.arange(len(vector)) // 28, np.arange(len(vector)) % 28], axis=1),
+            hovertemplate=f"x[%{{x}}] = %{{y:.4f}}<br>({plain('figures.row')} %{{customdata[0]}}, "
+            f"{plain('figures.col')} %{{customdata[1]}})<extra></extra>",
+        )
+    )
+    row_lines = [
+        dict(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=row * 28 - 0.5,
+            x1=row * 28 - 0.5,
+            y0=0,
+            y1=1,
+            line=dict(color="#dddddd", width=1, dash="dot"),
+        )
+        for row in range(1, len(vector) // 28)
+    ]
     fig.update_layout(shapes=row_lines)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=plain("data.vector_position"), range=[-1, len(vector)]),
-                      yaxis=dict(title=plain("data.value")))
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title=plain("data.vector_position"), range=[-1, len(vector)]),
+        yaxis=dict(title=plain("data.value")),
+    )
     return fig
 
 
 def steps_frame(steps: Sequence[TransformStep]) -> pd.DataFrame:
     """One row per transform step: the code, and the shape, dtype and value range it leaves."""
-    return pd.DataFrame({
-        plain("data.col.step"): [plain(f"data.step.{s.key}") for s in steps],
-        plain("data.col.code"): [s.code for s in steps],
-        plain("data.col.shape"): [str(list(s.shape)) for s in steps],
-        "dtype": [s.dtype for s in steps],
-        "min": [s.min for s in steps],
-        "max": [s.max for s in steps],
-        plain("data.col.mean"): [s.mean for s in steps],
-    })
+    return pd.DataFrame(
+        {
+            plain("data.col.step"): [plain(f"data.step.{s.key}") for s in steps],
+            plain("data.col.code"): [s.code for s in steps],
+            plain("data.col.shape"): [str(list(s.shape)) for s in steps],
+            "dtype": [s.dtype for s in steps],
+            "min": [s.min for s in steps],
+            "max": [s.max for s in steps],
+            plain("data.col.mean"): [s.mean for s in steps],
+        }
+    )
 
 
 # ---- the whole training set --------------------------------------------------------------------
 
 
-def histograms_figure(before: Histogram, after: Histogram, stats: PixelStats, log_y: bool = True,
-                      height: int = 340) -> go.Figure:
+def histograms_figure(
+    before: Histogram, after: Histogram, stats: PixelStats, log_y: bool = True, height: int = 340
+) -> go.Figure:
     """Pixel values before (÷ 255) and after Normalize, side by side, with each side's mean marked."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        plain("data.hist_before", mean=stats.mean, std=stats.std),
-        plain("data.hist_after", lecture_mean=MNIST_MEAN, lecture_std=MNIST_STD, mean=stats.norm_mean,
-              std=stats.norm_std),
-    ))
-    for col, (hist, mean, std) in enumerate(((before, stats.mean, stats.std),
-                                             (after, stats.norm_mean, stats.norm_std)), start=1):
-        fig.add_trace(go.Bar(x=hist.centers, y=hist.counts, width=hist.widths, marker_color=TRAIN_COLOR,
-                             customdata=np.stack([hist.edges[:-1], hist.edges[1:]], axis=1), showlegend=False,
-                             hovertemplate=f"%{{customdata[0]:.3f}} – %{{customdata[1]:.3f}}: %{{y:,}} "
-                                           f"{plain('data.pixels')}<extra></extra>"), row=1, col=col)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            plain("data.hist_before", mean=stats.mean, std=stats.std),
+            plain(
+                "data.hist_after",
+                lecture_mean=MNIST_MEAN,
+                lecture_std=MNIST_STD,
+                mean=stats.norm_mean,
+                std=stats.norm_std,
+            ),
+        ),
+    )
+    for col, (hist, mean, std) in enumerate(
+        ((before, stats.mean, stats.std), (after, stats.norm_mean, stats.norm_std)), start=1
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=hist.centers,
+                y=hist.counts,
+                width=hist.widths,
+                marker_color=TRAIN_COLOR,
+                customdata=np.stack([hist.edges[:-1], hist.edges[1:]], axis=1),
+                showlegend=False,
+                hovertemplate=f"%{{customdata[0]:.3f}} – %{{customdata[1]:.3f}}: %{{y:,}} "
+                f"{plain('data.pixels')}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
         fig.add_vline(x=mean, line=dict(color=PICKED_COLOR, width=2), row=1, col=col)
-        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=PICKED_COLOR, opacity=0.08, line_width=0,
-                      row=1, col=col)
+        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=PICKED_COLOR, opacity=0.08, line_width=0, row=1, col=col)
     fig.update_yaxes(type="log" if log_y else "linear", title_text=plain("data.pixels"), row=1, col=1)
     fig.update_yaxes(type="log" if log_y else "linear", row=1, col=2)
     fig.update_xaxes(title_text=plain("data.pixel_value"), row=1, col=1)
@@ -229,9 +321,11 @@ def histograms_figure(before: Histogram, after: Histogram, stats: PixelStats, lo
 
 def stats_frame(stats: PixelStats) -> pd.DataFrame:
     """The live numbers next to the lecture's, and what Normalize makes of the pixels."""
-    return pd.DataFrame({
-        "": [plain("data.col.mean"), "std"],
-        plain("data.stats.this_set"): [stats.mean, stats.std],
-        plain("data.stats.lecture"): [MNIST_MEAN, MNIST_STD],
-        plain("data.stats.after"): [stats.norm_mean, stats.norm_std],
-    })
+    return pd.DataFrame(
+        {
+            "": [plain("data.col.mean"), "std"],
+            plain("data.stats.this_set"): [stats.mean, stats.std],
+            plain("data.stats.lecture"): [MNIST_MEAN, MNIST_STD],
+            plain("data.stats.after"): [stats.norm_mean, stats.norm_std],
+        }
+    )

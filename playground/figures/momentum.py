@@ -28,7 +28,7 @@ def path_color(optimizer: str) -> str:
 
 
 def optimizer_name(optimizer: str) -> str:
-    """"gradient descent", "momentum", … in the user's language."""
+    """ "gradient descent", "momentum", … in the user's language."""
     return plain(f"momentum.optimizer.{optimizer}")
 
 
@@ -49,38 +49,69 @@ def contour_figure(surface: Surface, paths: Sequence[Path], grid: int = 120, hei
     x and y share one scale, so a path that crosses the valley at right angles looks like it.
     """
     xs, ys, values = surface_grid(surface, grid)  # [n], [n], [n, n]
-    figure = go.Figure(go.Contour(
-        x=xs, y=ys, z=np.log10(values - surface.min_value + CONTOUR_FLOOR), ncontours=30,
-        colorscale=CONTOUR_COLORS, customdata=values, name="loss", showscale=False,  # darker = higher
-        hovertemplate="x = %{x:.3f}, y = %{y:.3f}<br>L = %{customdata:.4g}<extra></extra>",
-    ))
+    figure = go.Figure(
+        go.Contour(
+            x=xs,
+            y=ys,
+            z=np.log10(values - surface.min_value + CONTOUR_FLOOR),
+            ncontours=30,
+            colorscale=CONTOUR_COLORS,
+            customdata=values,
+            name="loss",
+            showscale=False,  # darker = higher
+            hovertemplate="x = %{x:.3f}, y = %{y:.3f}<br>L = %{customdata:.4g}<extra></extra>",
+        )
+    )
     for path in paths:
         steps = np.arange(len(path.points))
-        figure.add_trace(go.Scatter(
-            x=path.points[:, 0], y=path.points[:, 1], mode="lines+markers", name=_path_name(path),
-            line=dict(color=path_color(path.optimizer), width=2), marker=dict(size=4),
-            customdata=np.column_stack([steps, path.losses]),
-            hovertemplate=f"{plain('figures.step')} %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})<br>"
-                          f"L = %{{customdata[1]:.4g}}<extra>{optimizer_name(path.optimizer)}</extra>",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=path.points[:, 0],
+                y=path.points[:, 1],
+                mode="lines+markers",
+                name=_path_name(path),
+                line=dict(color=path_color(path.optimizer), width=2),
+                marker=dict(size=4),
+                customdata=np.column_stack([steps, path.losses]),
+                hovertemplate=f"{plain('figures.step')} %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})<br>"
+                f"L = %{{customdata[1]:.4g}}<extra>{optimizer_name(path.optimizer)}</extra>",
+            )
+        )
     if paths:
         x0, y0 = paths[0].points[0]
-        figure.add_trace(go.Scatter(x=[x0], y=[y0], mode="markers", name=plain("momentum.start"),
-                                    marker=dict(symbol="star", size=16, color="#ff7f0e",
-                                                line=dict(color="black", width=1))))
-    figure.add_trace(go.Scatter(
-        x=[m[0] for m in surface.minima], y=[m[1] for m in surface.minima], mode="markers", name=plain("momentum.minimum"),
-        marker=dict(symbol="x", size=13, color="black"),
-        hovertemplate=f"{plain('momentum.minimum')}, L* = {surface.min_value:g}<extra></extra>",
-    ))
+        figure.add_trace(
+            go.Scatter(
+                x=[x0],
+                y=[y0],
+                mode="markers",
+                name=plain("momentum.start"),
+                marker=dict(symbol="star", size=16, color="#ff7f0e", line=dict(color="black", width=1)),
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[m[0] for m in surface.minima],
+            y=[m[1] for m in surface.minima],
+            mode="markers",
+            name=plain("momentum.minimum"),
+            marker=dict(symbol="x", size=13, color="black"),
+            hovertemplate=f"{plain('momentum.minimum')}, L* = {surface.min_value:g}<extra></extra>",
+        )
+    )
     if surface.saddles:
-        figure.add_trace(go.Scatter(
-            x=[s[0] for s in surface.saddles], y=[s[1] for s in surface.saddles], mode="markers",
-            name=plain("momentum.saddle_point"), marker=dict(symbol="diamond-open", size=13, color="black", line=dict(width=2)),
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[s[0] for s in surface.saddles],
+                y=[s[1] for s in surface.saddles],
+                mode="markers",
+                name=plain("momentum.saddle_point"),
+                marker=dict(symbol="diamond-open", size=13, color="black", line=dict(width=2)),
+            )
+        )
     x_min, x_max, y_min, y_max = surface.box
     figure.update_layout(
-        height=height or contour_height(surface), margin=dict(l=10, r=10, t=10, b=10),
+        height=height or contour_height(surface),
+        margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(orientation="h", y=-0.15),
         xaxis=dict(title="x", range=[x_min, x_max], constrain="domain"),
         yaxis=dict(title="y", range=[y_min, y_max], scaleanchor="x", scaleratio=1, constrain="domain"),
@@ -94,15 +125,23 @@ def loss_figure(surface: Surface, paths: Sequence[Path], log_y: bool = True, hei
     for path in paths:
         steps = np.arange(len(path.losses))
         gap = np.maximum(path.losses - surface.min_value, LOG_FLOOR) if log_y else path.losses
-        figure.add_trace(go.Scatter(
-            x=steps, y=gap, mode="lines", name=_path_name(path),
-            line=dict(color=path_color(path.optimizer), width=2), customdata=path.losses,
-            hovertemplate=f"{plain('figures.step')} %{{x}}<br>L = %{{customdata:.6g}}"
-                          f"<extra>{optimizer_name(path.optimizer)}</extra>",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=steps,
+                y=gap,
+                mode="lines",
+                name=_path_name(path),
+                line=dict(color=path_color(path.optimizer), width=2),
+                customdata=path.losses,
+                hovertemplate=f"{plain('figures.step')} %{{x}}<br>L = %{{customdata:.6g}}"
+                f"<extra>{optimizer_name(path.optimizer)}</extra>",
+            )
+        )
     y_title = f"L(θₜ) − L*  (L* = {surface.min_value:g})" if log_y else "L(θₜ)"
     figure.update_layout(
-        height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.12),
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", y=-0.12),
         xaxis=dict(title=plain("momentum.iteration")),
         yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
     )
@@ -134,20 +173,23 @@ UPDATE_FORMATS = {**{column: pair_text for column in UPDATE_COLUMNS}, "L(θₜ)"
 
 def summary_table(surface: Surface, paths: Sequence[Path]) -> pd.DataFrame:
     """Per optimizer: final loss, steps to get within 1e-3 of L*, zig-zags, uphill steps, divergence."""
+
     def reached(path: Path):
         t = steps_to_reach(path, surface.min_value, CONVERGED_WITHIN)
         return "—" if t is None else str(t)
 
-    return pd.DataFrame({
-        plain("momentum.col.optimizer"): [optimizer_name(p.optimizer) for p in paths],
-        plain("momentum.col.final_loss"): [p.final_loss for p in paths],
-        plain("momentum.col.final_point"): [tuple(map(float, p.final_point)) for p in paths],
-        plain("momentum.col.steps_to", within=CONVERGED_WITHIN): [reached(p) for p in paths],
-        plain("momentum.col.x_reversals"): [reversals(p, 0) for p in paths],
-        plain("momentum.col.y_reversals"): [reversals(p, 1) for p in paths],
-        plain("momentum.col.uphill"): [loss_increases(p) for p in paths],
-        plain("momentum.col.diverged_at"): ["—" if p.diverged_at is None else str(p.diverged_at) for p in paths],
-    })
+    return pd.DataFrame(
+        {
+            plain("momentum.col.optimizer"): [optimizer_name(p.optimizer) for p in paths],
+            plain("momentum.col.final_loss"): [p.final_loss for p in paths],
+            plain("momentum.col.final_point"): [tuple(map(float, p.final_point)) for p in paths],
+            plain("momentum.col.steps_to", within=CONVERGED_WITHIN): [reached(p) for p in paths],
+            plain("momentum.col.x_reversals"): [reversals(p, 0) for p in paths],
+            plain("momentum.col.y_reversals"): [reversals(p, 1) for p in paths],
+            plain("momentum.col.uphill"): [loss_increases(p) for p in paths],
+            plain("momentum.col.diverged_at"): ["—" if p.diverged_at is None else str(p.diverged_at) for p in paths],
+        }
+    )
 
 
 def summary_formats() -> dict:

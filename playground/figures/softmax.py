@@ -32,8 +32,9 @@ def _class_names(n: int, labels: Sequence | None) -> list[str]:
     return [label(name) for name in labels] if labels is not None else [str(i) for i in range(n)]
 
 
-def probs_bar_figure(probs, labels: Sequence | None = None, title: str | None = None, height: int = 320,
-                     static: bool = False) -> go.Figure:
+def probs_bar_figure(
+    probs, labels: Sequence | None = None, title: str | None = None, height: int = 320, static: bool = False
+) -> go.Figure:
     """One bar per class, the winner highlighted, each labelled with its probability in %.
 
     ``static`` drops the transitions and hover machinery, for a chart redrawn often.
@@ -42,12 +43,21 @@ def probs_bar_figure(probs, labels: Sequence | None = None, title: str | None = 
     names = _class_names(len(probs), labels)
     winner = int(np.argmax(probs))
     colors = [WINNER_COLOR if i == winner else BAR_COLOR for i in range(len(probs))]
-    figure = go.Figure(go.Bar(
-        x=names, y=probs, marker_color=colors, text=[f"{p:.1%}" for p in probs], textposition="outside",
-        cliponaxis=False, hovertemplate=f"{plain('figures.class')} %{{x}}: p = %{{y:.6f}}<extra></extra>",
-    ))
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=probs,
+            marker_color=colors,
+            text=[f"{p:.1%}" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate=f"{plain('figures.class')} %{{x}}: p = %{{y:.6f}}<extra></extra>",
+        )
+    )
     figure.update_layout(
-        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=title,
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         xaxis=dict(title=plain("figures.class"), type="category"),
         yaxis=dict(title=plain("figures.softmax_probability"), range=[0, 1.12], tickformat=".0%"),
         showlegend=False,
@@ -84,15 +94,19 @@ def probs_bars_html(probs, title: str, empty: bool = False, height: int = 220) -
     for c, p in enumerate(probs):
         shown = "" if empty else f"{p:.1%}"
         color = WINNER_COLOR if c == winner else BAR_COLOR
-        columns.append(f'<div class="sp-bar-col" data-class="{c}" data-p="{float(p)!r}"><span class="sp-bar-p">{shown}</span>'
-                       f'<div class="sp-bar" style="height:{100 * p:.2f}%;background:{color}"></div></div>')
+        columns.append(
+            f'<div class="sp-bar-col" data-class="{c}" data-p="{float(p)!r}"><span class="sp-bar-p">{shown}</span>'
+            f'<div class="sp-bar" style="height:{100 * p:.2f}%;background:{color}"></div></div>'
+        )
         spoken.append(f"{c}: {shown or '—'}")
     classes = "".join(f"<span>{c}</span>" for c in range(len(probs)))
     label_text = html.escape(f"{title} — {', '.join(spoken)}")
-    return (f'{BARS_CSS % {"height": height}}<div class="sp-bars" role="img" aria-label="{label_text}">'
-            f'<div class="sp-bars-title">{html.escape(title)}</div><div class="sp-bars-plot">{"".join(columns)}</div>'
-            f'<div class="sp-bars-classes">{classes}</div>'
-            f'<div class="sp-bars-axis">{html.escape(plain("figures.class"))}</div></div>')
+    return (
+        f'{BARS_CSS % {"height": height}}<div class="sp-bars" role="img" aria-label="{label_text}">'
+        f'<div class="sp-bars-title">{html.escape(title)}</div><div class="sp-bars-plot">{"".join(columns)}</div>'
+        f'<div class="sp-bars-classes">{classes}</div>'
+        f'<div class="sp-bars-axis">{html.escape(plain("figures.class"))}</div></div>'
+    )
 
 
 def step_bars_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
@@ -108,9 +122,17 @@ def step_bars_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
     figure = make_subplots(rows=1, cols=len(steps), subplot_titles=[title for title, _ in steps])
     for col, (title, values) in enumerate(steps, start=1):
         colors = [TARGET_COLOR if i == wt.target else BAR_COLOR for i in range(wt.num_classes)]
-        figure.add_trace(go.Bar(x=names, y=values, marker_color=colors, name=title,
-                                hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:.6g}}<extra>{title}</extra>"),
-                         row=1, col=col)
+        figure.add_trace(
+            go.Bar(
+                x=names,
+                y=values,
+                marker_color=colors,
+                name=title,
+                hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:.6g}}<extra>{title}</extra>",
+            ),
+            row=1,
+            col=col,
+        )
     figure.update_xaxes(type="category")
     figure.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return figure
@@ -120,17 +142,32 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
     """loss = −log p of the true class: 0 at p = 1, growing without bound as p → 0."""
     p = np.linspace(0.001, 1.0, 400)
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=p, y=-np.log(p), mode="lines", name="−log p",
-                                hovertemplate="p = %{x:.3f}<br>loss = %{y:.3f}<extra></extra>"))
+    figure.add_trace(
+        go.Scatter(
+            x=p,
+            y=-np.log(p),
+            mode="lines",
+            name="−log p",
+            hovertemplate="p = %{x:.3f}<br>loss = %{y:.3f}<extra></extra>",
+        )
+    )
     p_shown = max(float(p_target), 1e-300)
     loss = -np.log(p_shown)
-    figure.add_trace(go.Scatter(
-        x=[p_shown], y=[loss], mode="markers+text", name=plain("figures.this_example"),
-        marker=dict(size=12, color=WINNER_COLOR), text=[f"p = {p_target:.4f}, loss = {loss:.4f}"],
-        textposition="top right",
-    ))
+    figure.add_trace(
+        go.Scatter(
+            x=[p_shown],
+            y=[loss],
+            mode="markers+text",
+            name=plain("figures.this_example"),
+            marker=dict(size=12, color=WINNER_COLOR),
+            text=[f"p = {p_target:.4f}, loss = {loss:.4f}"],
+            textposition="top right",
+        )
+    )
     figure.update_layout(
-        height=height, showlegend=False, margin=dict(l=10, r=10, t=10, b=10),
+        height=height,
+        showlegend=False,
+        margin=dict(l=10, r=10, t=10, b=10),
         xaxis=dict(title=plain("figures.p_target"), range=[0, 1.02]),
         yaxis=dict(title=plain("figures.neg_log_p"), range=[0, max(7.0, loss * 1.1)]),
     )
@@ -142,51 +179,87 @@ def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
     names = _class_names(wt.num_classes, None)
     colors = [GRAD_UP_COLOR if g > 0 else GRAD_DOWN_COLOR for g in wt.grad_formula]
     figure = go.Figure()
-    figure.add_trace(go.Bar(x=names, y=wt.grad_formula, marker_color=colors, name="(probs − one-hot) / T",
-                            text=[f"{g:+.4f}" for g in wt.grad_formula], textposition="outside", cliponaxis=False,
-                            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>formula</extra>"))
-    figure.add_trace(go.Scatter(x=names, y=wt.grad_autograd, mode="markers", name="autograd",
-                                marker=dict(symbol="x", size=11, color="black"),
-                                hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>autograd</extra>"))
-    figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
-                         xaxis=dict(title=plain("figures.class"), type="category"), yaxis=dict(title="∂loss/∂z"),
-                         legend=dict(orientation="h", y=1.12))
+    figure.add_trace(
+        go.Bar(
+            x=names,
+            y=wt.grad_formula,
+            marker_color=colors,
+            name="(probs − one-hot) / T",
+            text=[f"{g:+.4f}" for g in wt.grad_formula],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>formula</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=names,
+            y=wt.grad_autograd,
+            mode="markers",
+            name="autograd",
+            marker=dict(symbol="x", size=11, color="black"),
+            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>autograd</extra>",
+        )
+    )
+    figure.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title=plain("figures.class"), type="category"),
+        yaxis=dict(title="∂loss/∂z"),
+        legend=dict(orientation="h", y=1.12),
+    )
     return figure
 
 
 def pixel_heatmap(values, title: str | None = None, height: int = 300) -> go.Figure:
     """A 2-D array as a grey image with each pixel's value on hover (row 0 at the top)."""
     values = np.asarray(values, dtype=np.float64)
-    figure = go.Figure(go.Heatmap(
-        z=values, colorscale="Greys", reversescale=True, showscale=True,
-        hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: %{{z:.4f}}<extra></extra>",
-    ))
-    figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                         yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
-                         xaxis=dict(constrain="domain"))
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            colorscale="Greys",
+            reversescale=True,
+            showscale=True,
+            hovertemplate=f"{plain('figures.row')} %{{y}}, {plain('figures.col')} %{{x}}: %{{z:.4f}}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
+        xaxis=dict(constrain="domain"),
+    )
     return figure
 
 
 def walkthrough_table(wt: Walkthrough) -> pd.DataFrame:
     """One row per class, one column per step: the numbers to check by hand."""
-    return pd.DataFrame({
-        plain("figures.class"): range(wt.num_classes),
-        "z": wt.z,
-        "z / T": wt.z_scaled,
-        "z/T − max": wt.shifted,
-        "exp": wt.exp,
-        "probs": wt.probs,
-        "log probs": wt.log_probs,
-        "one-hot y": wt.one_hot.astype(int),
-        "∂loss/∂z": wt.grad_formula,
-    })
+    return pd.DataFrame(
+        {
+            plain("figures.class"): range(wt.num_classes),
+            "z": wt.z,
+            "z / T": wt.z_scaled,
+            "z/T − max": wt.shifted,
+            "exp": wt.exp,
+            "probs": wt.probs,
+            "log probs": wt.log_probs,
+            "one-hot y": wt.one_hot.astype(int),
+            "∂loss/∂z": wt.grad_formula,
+        }
+    )
 
 
 def routes_table(wt: Walkthrough) -> pd.DataFrame:
     """The loss by every route and its difference from −log p[target] (route names are code)."""
     routes = wt.losses
-    return pd.DataFrame({plain("figures.route"): list(routes), plain("figures.loss"): list(routes.values()),
-                         plain("figures.difference"): [loss - wt.loss for loss in routes.values()]})
+    return pd.DataFrame(
+        {
+            plain("figures.route"): list(routes),
+            plain("figures.loss"): list(routes.values()),
+            plain("figures.difference"): [loss - wt.loss for loss in routes.values()],
+        }
+    )
 
 
 def overflow_table(z, naive_probs, stable_probs) -> pd.DataFrame:
@@ -194,10 +267,12 @@ def overflow_table(z, naive_probs, stable_probs) -> pd.DataFrame:
     z = np.asarray(z, dtype=np.float64)
     with np.errstate(over="ignore"):
         exp_z = np.exp(z)
-    return pd.DataFrame({
-        plain("figures.class"): range(len(z)),
-        "z": z,
-        "exp(z)": exp_z,
-        plain("figures.naive"): np.asarray(naive_probs, dtype=np.float64),
-        plain("figures.stable"): np.asarray(stable_probs, dtype=np.float64),
-    })
+    return pd.DataFrame(
+        {
+            plain("figures.class"): range(len(z)),
+            "z": z,
+            "exp(z)": exp_z,
+            plain("figures.naive"): np.asarray(naive_probs, dtype=np.float64),
+            plain("figures.stable"): np.asarray(stable_probs, dtype=np.float64),
+        }
+    )

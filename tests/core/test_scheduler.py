@@ -147,9 +147,15 @@ def test_failed_and_diverged_jobs_leave_the_turns(scheduler):
     s = scheduler(workers=2, slice_s=0.01)
     bad = s.submit(TrainingJob(small_model(), TrainConfig(epochs=1), "nope", "nope", device="cpu"))
     X, y = blobs(200)
-    wild = s.submit(TrainingJob(build_model(ModelSpec(hidden_sizes=(32, 32), in_features=6, num_classes=3), seed=0),
-                                TrainConfig(epochs=50, batch_size=20, lr=1000.0, momentum=0.9), (X, y), (X, y),
-                                device="cpu"))
+    wild = s.submit(
+        TrainingJob(
+            build_model(ModelSpec(hidden_sizes=(32, 32), in_features=6, num_classes=3), seed=0),
+            TrainConfig(epochs=50, batch_size=20, lr=1000.0, momentum=0.9),
+            (X, y),
+            (X, y),
+            device="cpu",
+        )
+    )
     assert bad.wait(30) and wild.wait(30)
     assert bad.snapshot().status == "failed" and wild.snapshot().status == "diverged"
     assert wait_until(lambda: s.active == 0)

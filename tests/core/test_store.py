@@ -36,8 +36,10 @@ def add(store, owner="ada", *, weights=b"w" * 10, **fields) -> StoredRun:
 
 
 def add_pruning(store, owner="ada", *, weights=b"w" * 10, **fields) -> tuple[StoredRun, list[StoredRun]]:
-    values = dict(name="run", origin="trained", status="finished", spec=SPEC, config=CONFIG,
-                  history=HISTORY, accuracy=0.5) | fields
+    values = (
+        dict(name="run", origin="trained", status="finished", spec=SPEC, config=CONFIG, history=HISTORY, accuracy=0.5)
+        | fields
+    )
     return store.add_run(owner, weights=weights, **values)
 
 
@@ -59,8 +61,17 @@ def test_every_field_round_trips_and_survives_a_restart(tmp_path):
     store = RunStore(str(path))
     blob = random.Random(0).randbytes(5000)
     run, pruned = store.add_run(
-        "student-1", name="  my first MLP  ", origin="uploaded", status="stopped", spec=SPEC,
-        config=CONFIG, history=HISTORY, accuracy=0.875, weights=blob, created=1234.5)
+        "student-1",
+        name="  my first MLP  ",
+        origin="uploaded",
+        status="stopped",
+        spec=SPEC,
+        config=CONFIG,
+        history=HISTORY,
+        accuracy=0.875,
+        weights=blob,
+        created=1234.5,
+    )
     assert pruned == []
     assert run.id.startswith("r") and len(run.id) == 13
     assert (run.owner, run.name, run.origin, run.status) == ("student-1", "my first MLP", "uploaded", "stopped")
@@ -324,7 +335,11 @@ def test_lessons_round_trip_and_survive_a_restart(tmp_path):
     store = RunStore(tmp_path / "runs.db")
     lesson = store.save_lesson("train", {"lr": 0.1, "hidden": [64, 32]}, ["lr", "optimizer"])
     assert isinstance(lesson, Lesson) and LESSON_CODE.fullmatch(lesson.code)
-    assert (lesson.page, lesson.settings, lesson.locked) == ("train", {"lr": 0.1, "hidden": [64, 32]}, ("lr", "optimizer"))
+    assert (lesson.page, lesson.settings, lesson.locked) == (
+        "train",
+        {"lr": 0.1, "hidden": [64, 32]},
+        ("lr", "optimizer"),
+    )
     store.close()
     store = RunStore(tmp_path / "runs.db")
     assert store.get_lesson(lesson.code) == lesson
@@ -443,8 +458,13 @@ while True:
 
 def test_a_killed_writer_loses_no_committed_run(tmp_path):
     path = tmp_path / "runs.db"
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         reported = [writer.stdout.readline().split() for _ in range(25)]
         assert all(len(line) == 2 for line in reported), writer.stderr.read()
@@ -452,7 +472,7 @@ def test_a_killed_writer_loses_no_committed_run(tmp_path):
         writer.send_signal(signal.SIGKILL)
         writer.wait()
     rest = writer.stdout.read()  # lines printed before the kill; a cut-off last line does not count
-    reported += [line.split() for line in rest[:rest.rfind("\n") + 1].splitlines()]
+    reported += [line.split() for line in rest[: rest.rfind("\n") + 1].splitlines()]
     writer.stdout.close()
     writer.stderr.close()
     assert writer.returncode == -signal.SIGKILL
@@ -564,7 +584,7 @@ def test_a_file_damaged_inside_is_caught_by_the_check_on_open(tmp_path):
         add(store, name=f"run {i}", weights=bytes(3000))
     store.close()
     data = bytearray(path.read_bytes())
-    data[2 * 4096:2 * 4096 + 600] = b"\xff" * 600  # page 3 overwritten, the header intact
+    data[2 * 4096 : 2 * 4096 + 600] = b"\xff" * 600  # page 3 overwritten, the header intact
     path.write_bytes(bytes(data))
     store = RunStore(path)
     assert store.notice is not None and store.notice.code == "store.damaged"

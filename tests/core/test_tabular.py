@@ -45,12 +45,15 @@ def test_numeric_classes_sort_as_numbers_and_whole_floats_read_as_integers():
     assert fractional == ("0.5", "1.5")
 
 
-@pytest.mark.parametrize("values, code", [
-    (np.array([1.0, np.nan, 2.0]), "tabular.target_not_finite"),
-    (np.array([1.0, np.inf, 2.0]), "tabular.target_not_finite"),
-    (np.array(["a", None, "b"], dtype=object), "tabular.target_missing"),
-    (np.array(["a", "  ", "b"], dtype=object), "tabular.target_missing"),
-])
+@pytest.mark.parametrize(
+    "values, code",
+    [
+        (np.array([1.0, np.nan, 2.0]), "tabular.target_not_finite"),
+        (np.array([1.0, np.inf, 2.0]), "tabular.target_not_finite"),
+        (np.array(["a", None, "b"], dtype=object), "tabular.target_missing"),
+        (np.array(["a", "  ", "b"], dtype=object), "tabular.target_missing"),
+    ],
+)
 def test_a_target_with_gaps_is_refused(values, code):
     with pytest.raises(tb.TabularError, match="missing") as error:
         tb.encode_target(values)
@@ -131,7 +134,10 @@ def test_every_tabular_code_is_namespaced_and_errors_survive_pickling():
     error = tb.TabularError("tabular.one_class", target="kind", only="spam")
     again = pickle.loads(pickle.dumps(error))
     assert isinstance(again, ValueError) and (again.code, again.params, str(again)) == (
-        error.code, error.params, str(error))
+        error.code,
+        error.params,
+        str(error),
+    )
 
 
 def test_no_message_wraps_a_name_in_markdown():
@@ -236,8 +242,13 @@ def test_three_blobs_in_5d_are_learned_through_fit():
     data = tb.make_data(X, names, [f"x{i}" for i in range(5)])
     split = tb.prepare(data, 0.2, seed=0)
     spec = ModelSpec(kind="mlp", hidden_sizes=(16,), in_features=5, num_classes=3)
-    history = fit(build_model(spec, seed=0), TrainConfig(epochs=20, batch_size=16, lr=0.01, momentum=0.5),
-                  split.train, split.test, device="cpu")
+    history = fit(
+        build_model(spec, seed=0),
+        TrainConfig(epochs=20, batch_size=16, lr=0.01, momentum=0.5),
+        split.train,
+        split.test,
+        device="cpu",
+    )
     assert len(split.test_idx) == 60
     assert sum(map(sum, history.confusion)) == 60
     assert history.final_accuracy >= 0.95

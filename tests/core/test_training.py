@@ -65,15 +65,30 @@ def sgd_by_hand(model, config, X, y):
 
 def test_config_defaults_are_the_lecture():
     c = TrainConfig()
-    assert (c.epochs, c.batch_size, c.lr, c.momentum, c.seed, c.log_every, c.optimizer) == (10, 64, 0.01, 0.5, 0, 300, "sgd")
+    assert (c.epochs, c.batch_size, c.lr, c.momentum, c.seed, c.log_every, c.optimizer) == (
+        10,
+        64,
+        0.01,
+        0.5,
+        0,
+        300,
+        "sgd",
+    )
     assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
 @pytest.mark.parametrize(
     "changes, words",
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"lr": 0.0}, "lr"),
-     ({"lr": float("nan")}, "lr"), ({"momentum": 1.0}, "momentum"), ({"optimizer": "rmsprop"}, "optimizer"),
-     ({"log_every": 0}, "log_every"), ({"epochs": 2.5}, "epochs")],
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"log_every": 0}, "log_every"),
+        ({"epochs": 2.5}, "epochs"),
+    ],
 )
 def test_config_validate_names_the_problem(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -171,12 +186,16 @@ def test_train_loss_is_the_sample_mean_of_batch_losses():
     config = TrainConfig(epochs=1, batch_size=10, lr=0.05, log_every=1)  # batches of 10, 10, 5
     history = fit(small_model(), config, (X, y), (X, y), device="cpu")
     batch_losses = [p.loss for p in history.running_loss]
-    assert history.epochs[0].train_loss == pytest.approx((10 * batch_losses[0] + 10 * batch_losses[1] + 5 * batch_losses[2]) / 25)
+    assert history.epochs[0].train_loss == pytest.approx(
+        (10 * batch_losses[0] + 10 * batch_losses[1] + 5 * batch_losses[2]) / 25
+    )
 
 
 def test_training_learns():
     X, y = blobs(200)
-    history = fit(small_model(), TrainConfig(epochs=5, batch_size=20, lr=0.1, momentum=0.9), (X, y), (X, y), device="cpu")
+    history = fit(
+        small_model(), TrainConfig(epochs=5, batch_size=20, lr=0.1, momentum=0.9), (X, y), (X, y), device="cpu"
+    )
     assert history.epochs[-1].train_loss < history.epochs[0].train_loss
     assert history.final_accuracy > 0.9
 
@@ -200,8 +219,9 @@ def test_final_analysis_against_a_plain_loop():
     assert confidences == sorted(confidences, reverse=True)  # most confident mistakes first
     assert history.misclassified_true == [yt[i].item() for i in history.misclassified]
     assert history.misclassified_pred == [pred[i].item() for i in history.misclassified]
-    assert torch.allclose(torch.tensor(history.misclassified_probs).reshape(-1, 3),
-                          probs[history.misclassified].reshape(-1, 3), atol=1e-6)
+    assert torch.allclose(
+        torch.tensor(history.misclassified_probs).reshape(-1, 3), probs[history.misclassified].reshape(-1, 3), atol=1e-6
+    )
     assert history.final_accuracy == pytest.approx(1 - len(wrong) / 40)
 
 
@@ -267,7 +287,13 @@ def test_nan_loss_raises_diverged_at_that_step_before_the_update():
 def test_huge_learning_rate_diverges():
     X, y = blobs(200)
     with pytest.raises(DivergedError) as info:
-        fit(small_model(hidden=(32, 32)), TrainConfig(epochs=20, batch_size=20, lr=1000.0, momentum=0.9), (X, y), (X, y), device="cpu")
+        fit(
+            small_model(hidden=(32, 32)),
+            TrainConfig(epochs=20, batch_size=20, lr=1000.0, momentum=0.9),
+            (X, y),
+            (X, y),
+            device="cpu",
+        )
     assert info.value.step >= 1 and not math.isfinite(info.value.loss)
     assert f"step {info.value.step}" in str(info.value)
 
@@ -293,11 +319,13 @@ def test_fit_does_not_touch_the_global_rng():
 
 @pytest.mark.parametrize(
     "train, words",
-    [((torch.zeros(4, 6), torch.zeros(3, dtype=torch.int64)), "4 inputs but 3 labels"),
-     ((torch.zeros(4, 6), torch.zeros(4)), "int64"),
-     ((torch.zeros(4, 6, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)), "floats"),
-     ((torch.zeros(0, 6), torch.zeros(0, dtype=torch.int64)), "empty"),
-     ("nope", "pair")],
+    [
+        ((torch.zeros(4, 6), torch.zeros(3, dtype=torch.int64)), "4 inputs but 3 labels"),
+        ((torch.zeros(4, 6), torch.zeros(4)), "int64"),
+        ((torch.zeros(4, 6, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)), "floats"),
+        ((torch.zeros(0, 6), torch.zeros(0, dtype=torch.int64)), "empty"),
+        ("nope", "pair"),
+    ],
 )
 def test_bad_data_is_a_readable_error(train, words):
     X, y = blobs(10)
@@ -342,7 +370,9 @@ def test_default_mlp_one_epoch_on_the_shipped_subset_reaches_85_percent():
     # 6,000 images are 94 batches: the lecture's lr 0.01 / momentum 0.5 needs its 938 batches of
     # the full set for one good epoch, so the subset takes larger steps
     config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, seed=0)
-    history = fit(model, config, (normalize(train.images), train.labels), (normalize(test.images), test.labels), device="cpu")
+    history = fit(
+        model, config, (normalize(train.images), train.labels), (normalize(test.images), test.labels), device="cpu"
+    )
     assert history.test_accuracy[0] >= 0.85
     assert len(history.confusion) == 10 and sum(map(sum, history.confusion)) == len(test.images)
 
@@ -352,9 +382,16 @@ def test_history_copy_shares_no_list_with_the_original():
 
     from core.training import EpochStats, History, LossPoint
 
-    h = History(running_loss=[LossPoint(1, 0.1, 2.0)], epochs=[EpochStats(1, 1.0, 0.9, 0.5, 1.0)],
-                per_class_accuracy=[0.5, 0.5], confusion=[[1, 0], [0, 1]], misclassified=[3],
-                misclassified_probs=[[0.4, 0.6]], misclassified_pred=[1], misclassified_true=[0])
+    h = History(
+        running_loss=[LossPoint(1, 0.1, 2.0)],
+        epochs=[EpochStats(1, 1.0, 0.9, 0.5, 1.0)],
+        per_class_accuracy=[0.5, 0.5],
+        confusion=[[1, 0], [0, 1]],
+        misclassified=[3],
+        misclassified_probs=[[0.4, 0.6]],
+        misclassified_pred=[1],
+        misclassified_true=[0],
+    )
     c = h.copy()
     assert c == h
     for f in fields(History):

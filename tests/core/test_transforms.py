@@ -38,7 +38,7 @@ def test_each_step_is_the_maths_by_hand(image):
     # Normalize: (x − 0.1307) / 0.3081
     np.testing.assert_allclose(normalized, (tensor - 0.1307) / 0.3081, rtol=0, atol=1e-6)
     # view(-1, 784): row 0's 28 pixels, then row 1's, …
-    np.testing.assert_array_equal(flat[0, 28 * 5:28 * 6], normalized[0, 5, :])
+    np.testing.assert_array_equal(flat[0, 28 * 5 : 28 * 6], normalized[0, 5, :])
     np.testing.assert_array_equal(flat.reshape(1, 28, 28), normalized)
 
 
@@ -58,8 +58,9 @@ def test_step_ranges_follow_the_pixels(image):
     assert steps[3].mean == pytest.approx(((image / 255 - 0.1307) / 0.3081).mean(), abs=1e-6)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((28, 28), np.float32), np.zeros((1, 28, 28), np.uint8),
-                                 np.zeros((28, 27), np.uint8)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((28, 28), np.float32), np.zeros((1, 28, 28), np.uint8), np.zeros((28, 27), np.uint8)]
+)
 def test_anything_but_one_uint8_image_is_refused(bad):
     with pytest.raises(ValueError, match=r"uint8 image of shape \[28, 28\]"):
         transforms.lecture_transform_steps(bad)
@@ -130,9 +131,14 @@ def test_normalized_histogram_is_the_histogram_of_normalized_pixels(subset_image
     np.testing.assert_array_equal(after.counts, before.counts)  # same shape, moved and stretched
 
 
-@pytest.mark.parametrize("counts, bins, message", [
-    (np.ones(255), 32, "256 byte counts"), (np.ones(256), 0, "bins"), (np.ones(256), 257, "bins"),
-])
+@pytest.mark.parametrize(
+    "counts, bins, message",
+    [
+        (np.ones(255), 32, "256 byte counts"),
+        (np.ones(256), 0, "bins"),
+        (np.ones(256), 257, "bins"),
+    ],
+)
 def test_pixel_histogram_refuses_bad_arguments(counts, bins, message):
     with pytest.raises(ValueError, match=message):
         transforms.pixel_histogram(counts, bins)

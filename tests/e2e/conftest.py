@@ -37,7 +37,8 @@ def streamlit_server():
 
 @pytest.fixture(scope="session")
 def short_reconnect_server():
-    """The app with a reconnect window of 3 s (`SOFTMAX_PLAYGROUND_RECONNECT_MINUTES`): a student away longer loses the run's training."""
+    """The app with a reconnect window of 3 s (`SOFTMAX_PLAYGROUND_RECONNECT_MINUTES`):
+    a student away longer loses the run's training."""
     server = start_server("reconnect", SOFTMAX_PLAYGROUND_RECONNECT_MINUTES=str(RECONNECT_MINUTES))
     try:
         yield server

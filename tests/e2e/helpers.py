@@ -25,8 +25,14 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMAGES = ROOT / "docs" / "img"
 CHROMIUM = os.environ.get("SOFTMAX_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 90
 TEACHER_PASSCODE = "e2e-teacher-7Qx2-passcode"  # what the test servers are started with
@@ -100,16 +106,34 @@ def start_server(name: str, **room_env: str) -> Server:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"softmax-playground-e2e-{name}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOFTMAX_PLAYGROUND_")}
-    env.update(SOFTMAX_PLAYGROUND_SOURCES="subset", SOFTMAX_PLAYGROUND_DATA=str(data_dir),
-               SOFTMAX_PLAYGROUND_TEACHER_PASSCODE=TEACHER_PASSCODE, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-               **room_env)
+    env.update(
+        SOFTMAX_PLAYGROUND_SOURCES="subset",
+        SOFTMAX_PLAYGROUND_DATA=str(data_dir),
+        SOFTMAX_PLAYGROUND_TEACHER_PASSCODE=TEACHER_PASSCODE,
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        **room_env,
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / f"streamlit_{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [_python(), "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                _python(),
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", TEACHER_PASSCODE, data_dir, log_path, process)
     try:
@@ -170,8 +194,7 @@ def watch_problems(page) -> list[str]:
 
 def settled(page, timeout: float = 60_000) -> None:
     """Until Streamlit says no script run (of the page or a fragment) is going on."""
-    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(state="attached",
-                                                                                    timeout=timeout)
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(state="attached", timeout=timeout)
 
 
 def visible(page, selector: str):

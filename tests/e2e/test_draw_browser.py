@@ -16,7 +16,14 @@ import re
 import pytest
 
 from tests.e2e.helpers import (
-    DESKTOP, FIRST_VISIT_MS, PHONE, en, exceptions, screenshot, settled, visible, watch_problems,
+    DESKTOP,
+    FIRST_VISIT_MS,
+    PHONE,
+    en,
+    exceptions,
+    screenshot,
+    settled,
+    watch_problems,
 )
 
 pytestmark = pytest.mark.browser
@@ -86,7 +93,8 @@ def mouse_stroke(page, stroke) -> None:
 
 
 def touch_stroke(page, cdp, stroke) -> list:
-    """One finger down, along the stroke, up; returns the page's scroll positions during it (before the finger lifts)."""
+    """One finger down, along the stroke, up; returns the page's scroll positions during it
+    (before the finger lifts)."""
     points = on_canvas(canvas_box(page), stroke)
 
     def send(kind: str, at=None) -> None:
@@ -160,7 +168,8 @@ def test_drawing_a_one_and_a_zero_with_the_mouse_predicts_them(streamlit_server,
     inside.wait_for(timeout=60_000)
     page.locator(".st-key-draw-saliency .js-plotly-plot >> visible=true").first.wait_for(timeout=60_000)
     page.locator("[data-testid=stHeading]", has_text=en("draw.inside_title")).evaluate(
-        "(heading) => heading.scrollIntoView({block: 'start'})")
+        "(heading) => heading.scrollIntoView({block: 'start'})"
+    )
     screenshot(page, "draw_inside.png", "draw_inside.png")
     assert exceptions(page).count() == 0
     assert not problems, problems
@@ -184,9 +193,11 @@ def test_drawing_a_one_and_a_seven_with_a_finger_on_a_phone(streamlit_server, ne
         expect_prediction(page, digit)
         metric = page.locator(PREDICTION_METRIC).bounding_box()
         header = page.locator("[data-testid=stHeader]").bounding_box()  # drawn over the top of the page
-        assert metric and metric["y"] >= header["y"] + header["height"] \
-            and metric["y"] + metric["height"] <= PHONE["height"], \
-            f"the prediction is not on screen while the pad is: {metric} (header {header})"
+        assert (
+            metric
+            and metric["y"] >= header["y"] + header["height"]
+            and metric["y"] + metric["height"] <= PHONE["height"]
+        ), f"the prediction is not on screen while the pad is: {metric} (header {header})"
         box = page.locator(CANVAS).bounding_box()
         assert abs(box["width"] - box["height"]) < 1 and box["x"] + box["width"] <= PHONE["width"]
         screenshot(page, f"draw_phone_{digit}.png", "draw_phone.png" if digit == "7" else None)

@@ -12,7 +12,15 @@ import re
 import pytest
 
 from tests.e2e.helpers import (
-    FIRST_VISIT_MS, en, exceptions, screenshot, settled, stop_run, table_rows, visible, watch_problems,
+    FIRST_VISIT_MS,
+    en,
+    exceptions,
+    screenshot,
+    settled,
+    stop_run,
+    table_rows,
+    visible,
+    watch_problems,
 )
 
 pytestmark = pytest.mark.browser
@@ -73,7 +81,8 @@ def test_momentum_lab_sends_lr_and_gamma_to_a_new_training_run(streamlit_server,
         # a run started by itself: its progress, its end (it may diverge at a large lr), or its place in
         # line while the other tests' runs share the machine
         started = page.locator("[data-testid=stProgress]").or_(
-            page.get_by_text(re.compile(r"Finished|Diverged|Waiting for a place|Waiting to start")))
+            page.get_by_text(re.compile(r"Finished|Diverged|Waiting for a place|Waiting to start"))
+        )
         started.first.wait_for(timeout=60_000)
     finally:
         stop_run(page)

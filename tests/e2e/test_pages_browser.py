@@ -1,4 +1,5 @@
-"""Every page in a real Chromium: no exception, no page error, no clipped number; the sidebar; the momentum rule's numbers.
+"""Every page in a real Chromium: no exception, no page error, no clipped number; the sidebar;
+the momentum rule's numbers.
 
 The walk opens each page at a laptop's 1366×768 and at a phone's 390×844. For every cell of
 every `st.table` on the page (the app's numeric tables, `playground.tables.show`) the text
@@ -14,8 +15,17 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from tests.e2e.helpers import (
-    DESKTOP, FIRST_VISIT_MS, PAGE_PATHS, PHONE, clipped_cells, exceptions, screenshot, settled, table_rows,
-    visible, watch_problems,
+    DESKTOP,
+    FIRST_VISIT_MS,
+    PAGE_PATHS,
+    PHONE,
+    clipped_cells,
+    exceptions,
+    screenshot,
+    settled,
+    table_rows,
+    visible,
+    watch_problems,
 )
 
 pytestmark = pytest.mark.browser
@@ -33,8 +43,14 @@ READY = {
 }
 # The sidebar in the lecture's order, and where each entry leads.
 SIDEBAR = (
-    ("Home", "/"), ("Softmax & cross-entropy", "/Softmax_Lab"), ("MNIST data", "/MNIST_Data"), ("Train", "/Train"),
-    ("Momentum", "/Momentum"), ("Draw a digit", "/Draw"), ("Your own data", "/Your_Own_Data"), ("Teacher", "/Teacher"),
+    ("Home", "/"),
+    ("Softmax & cross-entropy", "/Softmax_Lab"),
+    ("MNIST data", "/MNIST_Data"),
+    ("Train", "/Train"),
+    ("Momentum", "/Momentum"),
+    ("Draw a digit", "/Draw"),
+    ("Your own data", "/Your_Own_Data"),
+    ("Teacher", "/Teacher"),
 )
 
 
@@ -101,8 +117,14 @@ def test_momentum_update_table_shows_core_numbers_digit_for_digit(streamlit_serv
     assert (float(x0_shown), float(y0_shown)) == tuple(map(float, surface.start))
 
     rows = mo.update_steps(surface, surface.start, surface.lr, surface.gamma, k)
-    expected = [[str(r.t), *(pair_text(v) for v in (r.theta_before, r.grad, r.momentum_term, r.gradient_term,
-                                                     r.v, r.theta)), fmt.number(r.loss, ".6g")] for r in rows]
+    expected = [
+        [
+            str(r.t),
+            *(pair_text(v) for v in (r.theta_before, r.grad, r.momentum_term, r.gradient_term, r.v, r.theta)),
+            fmt.number(r.loss, ".6g"),
+        ]
+        for r in rows
+    ]
     header, body = table_rows(page, "momentum-updates")
     assert header == ["t", *UPDATE_COLUMNS, "L(θₜ)"]
     assert body == expected

@@ -13,7 +13,15 @@ import re
 import pytest
 
 from tests.e2e.helpers import (
-    FIRST_VISIT_MS, en, exceptions, screenshot, settled, table_rows, unmarked, visible, watch_problems,
+    FIRST_VISIT_MS,
+    en,
+    exceptions,
+    screenshot,
+    settled,
+    table_rows,
+    unmarked,
+    visible,
+    watch_problems,
 )
 
 pytestmark = pytest.mark.browser
@@ -31,8 +39,11 @@ def unlock(page, base_url: str, passcode: str) -> None:
 
 
 def room_tabs(page):
-    return page.get_by_role("tab").filter(has_text=re.compile(
-        "|".join(re.escape(en(k)) for k in ("teacher.tab_room", "teacher.tab_board", "teacher.tab_lessons"))))
+    return page.get_by_role("tab").filter(
+        has_text=re.compile(
+            "|".join(re.escape(en(k)) for k in ("teacher.tab_room", "teacher.tab_board", "teacher.tab_lessons"))
+        )
+    )
 
 
 def press_right(page, slider_key: str, times: int) -> str:
@@ -108,11 +119,13 @@ def test_a_shared_run_reaches_the_board_and_a_lesson_link_fixes_settings(streaml
     # a lesson link for the Train page: lr 0.1 and momentum 0.9 fixed, students may change the epochs
     teacher.get_by_role("tab", name=en("teacher.tab_lessons")).click()
     assert press_right(teacher, "teacher-lesson-lr", 4) == "0.1"  # 0.01 → 0.02 → 0.03 → 0.05 → 0.1
-    teacher.locator(".st-key-teacher-lesson-lr [data-testid=stSliderThumbValue]", has_text="0.1") \
-        .wait_for(timeout=30_000)
+    teacher.locator(".st-key-teacher-lesson-lr [data-testid=stSliderThumbValue]", has_text="0.1").wait_for(
+        timeout=30_000
+    )
     press_right(teacher, "teacher-lesson-momentum", 40)  # 0.5 → 0.9 in steps of 0.01
-    teacher.locator(".st-key-teacher-lesson-momentum [data-testid=stSliderThumbValue]", has_text="0.90") \
-        .wait_for(timeout=30_000)
+    teacher.locator(".st-key-teacher-lesson-momentum [data-testid=stSliderThumbValue]", has_text="0.90").wait_for(
+        timeout=30_000
+    )
     settled(teacher)
     free = teacher.locator(".st-key-teacher-free-train input")
     free.click()

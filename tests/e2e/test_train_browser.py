@@ -12,7 +12,15 @@ import re
 import pytest
 
 from tests.e2e.helpers import (
-    FIRST_VISIT_MS, en, progress_step, screenshot, stop_run, unmarked, visible, wait_for_progress_beyond, wait_until,
+    FIRST_VISIT_MS,
+    en,
+    progress_step,
+    screenshot,
+    stop_run,
+    unmarked,
+    visible,
+    wait_for_progress_beyond,
+    wait_until,
     watch_problems,
 )
 
@@ -50,11 +58,14 @@ def run_names_in_compare_table(page) -> list[str]:
     table = visible(page, ".st-key-train-runs-table table.sp-table")
     table.wait_for(timeout=30_000)
     column = en("runs.col.name")
-    return table.evaluate("""(table, column) => {
+    return table.evaluate(
+        """(table, column) => {
         const names = [...table.querySelectorAll('thead th')].map(c => c.innerText.trim());
         const at = names.indexOf(column);
         return [...table.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')][at].innerText.trim());
-    }""", column)
+    }""",
+        column,
+    )
 
 
 def curve_is_drawn(page) -> None:
@@ -79,8 +90,10 @@ def test_one_short_run_draws_the_curve_and_the_compare_tab_shows_whole_labels(st
     chart = visible(page, CHART)
     # the running loss is a drawn line, and the test accuracy has one marker per epoch
     assert chart.locator("path.js-line").count() >= 2
-    markers = [chart.locator(".scatterlayer .trace").nth(i).locator("path.point").count()
-               for i in range(chart.locator(".scatterlayer .trace").count())]
+    markers = [
+        chart.locator(".scatterlayer .trace").nth(i).locator("path.point").count()
+        for i in range(chart.locator(".scatterlayer .trace").count())
+    ]
     assert 3 in markers, f"no trace with one marker per epoch: {markers}"
     assert visible(page, START).is_enabled()  # ready for the next run
     chart.scroll_into_view_if_needed()
@@ -135,8 +148,9 @@ def test_a_30_epoch_run_survives_a_cut_connection(streamlit_server, context):
         page.wait_for_timeout(1_000)  # what was already on its way has arrived
         frozen = page.locator("[data-testid=stProgress] >> visible=true").first.inner_text()
         page.wait_for_timeout(4_000)
-        assert page.locator("[data-testid=stProgress] >> visible=true").first.inner_text() == frozen, \
+        assert page.locator("[data-testid=stProgress] >> visible=true").first.inner_text() == frozen, (
             "the page kept hearing from the server: the connection was not cut"
+        )
         context.set_offline(False)
 
         # Streamlit finds the server again by itself; the same run is still training, further on
@@ -169,8 +183,11 @@ def test_closing_the_tab_does_not_stop_the_run(streamlit_server, context, new_co
             return int(connected.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
 
         # the room panel is refreshed by the server while a run trains: it sees the student here, then gone
-        with_student = wait_until(teacher, lambda: count() if count() >= 2 else None,
-                                  "the teacher's room panel counts the teacher and the student")
+        with_student = wait_until(
+            teacher,
+            lambda: count() if count() >= 2 else None,
+            "the teacher's room panel counts the teacher and the student",
+        )
         page.close()
         wait_until(teacher, lambda: count() == with_student - 1, "the room sees the student's tab gone")
         training = teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.running"))
@@ -187,8 +204,9 @@ def test_closing_the_tab_does_not_stop_the_run(streamlit_server, context, new_co
 
 
 @pytest.mark.timeout(240)
-def test_a_run_is_stopped_and_kept_when_its_student_stays_away_past_the_window(short_reconnect_server, context,
-                                                                              new_context):
+def test_a_run_is_stopped_and_kept_when_its_student_stays_away_past_the_window(
+    short_reconnect_server, context, new_context
+):
     """Away longer than the room's reconnect window (3 s here), the run stops and is kept; the student finds it so."""
     server = short_reconnect_server
     teacher = new_context().new_page()
@@ -201,12 +219,10 @@ def test_a_run_is_stopped_and_kept_when_its_student_stays_away_past_the_window(s
     start_training(page, server.url, LONG_RUN)
     try:
         wait_for_progress_beyond(page, 0)
-        teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.running")).first \
-            .wait_for(timeout=60_000)
+        teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.running")).first.wait_for(timeout=60_000)
         page.close()  # the student leaves and does not come back in time
         # the reaper stops the run; the room panel (refreshed by the server) says so
-        teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.stopped")).first \
-            .wait_for(timeout=60_000)
+        teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.stopped")).first.wait_for(timeout=60_000)
         assert teacher.locator(".st-key-teacher-jobs td", has_text=en("teacher.status.running")).count() == 0
 
         page = context.new_page()  # back, too late: the run is there, stopped where it was, and kept

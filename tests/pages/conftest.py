@@ -51,8 +51,9 @@ def open_page():
     """
     made: list[AppTest] = []
 
-    def make(page: str, lang: str = "en", student: str | None = None, check: bool = True,
-             query: dict[str, str] | None = None) -> AppTest:
+    def make(
+        page: str, lang: str = "en", student: str | None = None, check: bool = True, query: dict[str, str] | None = None
+    ) -> AppTest:
         at = new_app(student, lang)
         if query:
             at.query_params.update(query)
@@ -190,8 +191,13 @@ def configure_train(at: AppTest, *, depth: int = 1, size: int = 32, epochs: int 
         at.number_input(key=TRAIN_W + "hidden.0").set_value(size)
     at.number_input(key=TRAIN_W + "epochs").set_value(epochs)
     for name, value in others.items():
-        widget = {"lr": at.select_slider, "momentum": at.slider, "kind": at.radio, "activation": at.radio,
-                  "optimizer": at.radio}.get(name, at.number_input)
+        widget = {
+            "lr": at.select_slider,
+            "momentum": at.slider,
+            "kind": at.radio,
+            "activation": at.radio,
+            "optimizer": at.radio,
+        }.get(name, at.number_input)
         widget(key=TRAIN_W + name).set_value(value)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

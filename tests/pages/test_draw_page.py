@@ -59,7 +59,7 @@ def on_black_canvas(digit_28: np.ndarray, scale: int = 6, top: int = 40, left: i
     big = np.kron(digit_28, np.ones((scale, scale), dtype=np.uint8))  # [28·s, 28·s]
     h, w = big.shape
     for c in range(3):
-        canvas[top:top + h, left:left + w, c] = big
+        canvas[top : top + h, left : left + w, c] = big
     return canvas
 
 
@@ -92,8 +92,11 @@ def bar_probs(at) -> np.ndarray:
     must say the same."""
     bars = [h.proto.body for h in at.get("html") if 'class="sp-bars"' in h.proto.body]
     assert len(bars) == 1, f"{len(bars)} bar charts on the pad"
-    found = re.findall(r'data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span><div class="sp-bar" '
-                       r'style="height:([0-9.]+)%', bars[0])
+    found = re.findall(
+        r'data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span><div class="sp-bar" '
+        r'style="height:([0-9.]+)%',
+        bars[0],
+    )
     assert len(found) == 10, bars[0]
     probs = np.array([float(p) for p, _, _ in found])
     for p, shown, height in found:
@@ -192,14 +195,20 @@ def test_temperature_redraws_the_softmax_of_z_over_t(at, default_model):
     assert not has_chart(at, "draw.temperature_chart")
     at.slider(key="draw.temperature").set_value(3.0).run()
     logits = torch.from_numpy(expected(default_model, rgba).logits)
-    np.testing.assert_allclose(values(figure(at, "draw.temperature_chart")["data"][0]["y"]).astype(float),
-                               torch.softmax(logits / 3.0, dim=0).numpy(), atol=1e-9)
+    np.testing.assert_allclose(
+        values(figure(at, "draw.temperature_chart")["data"][0]["y"]).astype(float),
+        torch.softmax(logits / 3.0, dim=0).numpy(),
+        atol=1e-9,
+    )
 
 
-@pytest.mark.parametrize("png, reason", [
-    (png_bytes(np.zeros((2000, 2000, 4), dtype=np.uint8)), "it is 2000×2000 pixels, but the canvas is 280×280"),
-    (b"GIF89a" + bytes(200), "it is not a PNG image"),
-])
+@pytest.mark.parametrize(
+    "png, reason",
+    [
+        (png_bytes(np.zeros((2000, 2000, 4), dtype=np.uint8)), "it is 2000×2000 pixels, but the canvas is 280×280"),
+        (b"GIF89a" + bytes(200), "it is not a PNG image"),
+    ],
+)
 def test_canvas_data_that_is_not_the_canvas_is_refused_before_decoding(at, monkeypatch, png, reason):
     opened = []
     real_open = Image.open
@@ -226,8 +235,9 @@ def test_the_true_label_follows_the_prediction_until_the_student_picks_one(at, d
         assert f"Following the prediction ({answer.prediction})" in texts(at, "caption")
         target, loss = worked_loss(at)
         assert target == answer.prediction
-        by_torch = torch.nn.functional.cross_entropy(torch.from_numpy(answer.logits)[None],
-                                                     torch.tensor([target])).item()
+        by_torch = torch.nn.functional.cross_entropy(
+            torch.from_numpy(answer.logits)[None], torch.tensor([target])
+        ).item()
         assert loss == pytest.approx(by_torch, abs=1e-4)
     assert predictions[0] != predictions[1], "two drawings with the same prediction test nothing"
 
@@ -295,7 +305,7 @@ def test_the_preprocessing_images_are_square_boxes_of_one_width(at, monkeypatch)
         side = max(h, w)
         assert image.shape == (side, side)  # padded to a square, the step's own shape kept inside
         top, left = (side - h) // 2, (side - w) // 2
-        np.testing.assert_allclose(image[top:top + h, left:left + w], np.clip(step, 0, 1))
+        np.testing.assert_allclose(image[top : top + h, left : left + w], np.clip(step, 0, 1))
         assert image.sum() == pytest.approx(np.clip(step, 0, 1).sum())  # the padding is black
     assert steps.cropped.shape[0] != steps.cropped.shape[1]
     assert [i.captions[0].split(":")[0] for i in at.get("image")] == ["drawn", "cropped", "20 px", "centred"]
@@ -327,8 +337,12 @@ def test_the_look_inside_renders_for_an_mlp_and_a_cnn_run(open_page):
     other = (predicted + 1) % 10
     at.selectbox(key="draw.why").set_value(other).run()
     saliency = figure(at, "draw.saliency")
-    np.testing.assert_allclose(values(saliency["data"][1]["z"]).astype(float),
-                               insight.saliency(mlp_run.model, tensor, other)[::-1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        values(saliency["data"][1]["z"]).astype(float),
+        insight.saliency(mlp_run.model, tensor, other)[::-1],
+        rtol=1e-5,
+        atol=1e-7,
+    )
     assert f"∂ logit[{other}] / ∂ pixel" in [a["text"] for a in saliency["layout"]["annotations"]]
 
     at.switch_page("pages/3_Train.py").run()

@@ -16,8 +16,9 @@ def train_lesson(room=None, **overrides):
     values = {"hidden_sizes": [32], "lr": 0.1, "momentum": 0.9, "epochs": 2, "batch_size": 64}
     values.update(overrides.pop("values", {}))
     locked = overrides.pop("locked", ["lr", "momentum"])
-    return lessons.create(room or get_room(), "train", overrides.pop("title", "Who finds the best momentum?"),
-                          values, locked)
+    return lessons.create(
+        room or get_room(), "train", overrides.pop("title", "Who finds the best momentum?"), values, locked
+    )
 
 
 def test_a_train_lesson_applies_its_values_and_fixes_the_locked_controls(open_page):
@@ -64,8 +65,9 @@ def test_a_lesson_for_another_page_says_where_it_belongs(open_page):
     assert W + "lr" in widget_keys(at)
 
 
-def test_a_lesson_asking_more_epochs_than_the_room_allows_is_capped_before_the_run(open_page, install_room,
-                                                                                  monkeypatch):
+def test_a_lesson_asking_more_epochs_than_the_room_allows_is_capped_before_the_run(
+    open_page, install_room, monkeypatch
+):
     monkeypatch.setenv("SOFTMAX_PLAYGROUND_MAX_EPOCHS", "1")
     room = install_room()
     lesson = train_lesson(room, values={"epochs": 20}, locked=["epochs", "lr"])
@@ -79,12 +81,10 @@ def test_a_lesson_asking_more_epochs_than_the_room_allows_is_capped_before_the_r
     assert room.job_of(student_of(at), "train") is entry
 
 
-def test_a_lesson_whose_run_the_room_cannot_afford_is_refused_before_it_starts(open_page, install_room,
-                                                                                monkeypatch):
+def test_a_lesson_whose_run_the_room_cannot_afford_is_refused_before_it_starts(open_page, install_room, monkeypatch):
     monkeypatch.setenv("SOFTMAX_PLAYGROUND_RUN_MINUTES", "1")
     room = install_room()
-    lesson = train_lesson(room, values={"hidden_sizes": [4096, 4096], "epochs": 20},
-                          locked=["hidden_sizes", "epochs"])
+    lesson = train_lesson(room, values={"hidden_sizes": [4096, 4096], "epochs": 20}, locked=["hidden_sizes", "epochs"])
     at = open_page("3_Train", query={"lesson": lesson.code})
     assert at.button(key="train.start").disabled
     assert "This run cannot start here" in texts(at, "error")

@@ -39,8 +39,10 @@ def test_page_renders_every_part_and_says_the_data_is_the_subset(at, mnist):
         assert any(i.endswith(P + key) for i in ids), key
     source = texts(at, "warning")
     assert mnist.is_subset
-    assert f"the MNIST subset shipped with the app — {len(mnist.train_labels):,} training and " \
-           f"{len(mnist.test_labels):,} test images" in source
+    assert (
+        f"the MNIST subset shipped with the app — {len(mnist.train_labels):,} training and "
+        f"{len(mnist.test_labels):,} test images" in source
+    )
 
 
 def test_first_page_shows_the_first_32_training_images(at, mnist):
@@ -110,8 +112,9 @@ def test_the_step_table_follows_the_picked_image(at, mnist):
 
 def test_a_click_on_the_grid_opens_that_image(at, mnist):
     # AppTest cannot click a plotly chart; a click arrives as the chart's selection state
-    at.session_state[P + "grid"] = {"selection": {"points": [{"customdata": 17}], "point_indices": [17],
-                                                  "box": [], "lasso": []}}
+    at.session_state[P + "grid"] = {
+        "selection": {"points": [{"customdata": 17}], "point_indices": [17], "box": [], "lasso": []}
+    }
     at.run()
     assert not at.exception
     assert at.number_input(key=P + "index").value == 17

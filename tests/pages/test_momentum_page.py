@@ -57,8 +57,11 @@ def test_the_page_opens_on_the_elongated_quadratic_with_both_racers(at):
     surface = mo.QUADRATIC
     assert at.selectbox(key=P + "surface").value == "quadratic"
     assert (at.number_input(key=P + "x0").value, at.number_input(key=P + "y0").value) == surface.start
-    assert (at.select_slider(key=P + "lr").value, at.slider(key=P + "gamma").value,
-            at.slider(key=P + "steps").value) == (surface.lr, surface.gamma, surface.steps)
+    assert (
+        at.select_slider(key=P + "lr").value,
+        at.slider(key=P + "gamma").value,
+        at.slider(key=P + "steps").value,
+    ) == (surface.lr, surface.gamma, surface.steps)
     shown = metrics(at)
     assert set(shown) == {"Final loss · gradient descent", "Final loss · momentum"}
     gd, mom = mo.race(surface, ("gd", "momentum"), surface.start, surface.lr, surface.gamma, surface.steps)
@@ -111,11 +114,14 @@ def test_changing_the_surface_brings_its_own_start_and_lr(at):
     assert list(values(trace(figure(at, P + "contour"), "start")["x"])) == [0.5]
 
 
-@pytest.mark.parametrize("surface, start, lr, gamma", [
-    ("quadratic", None, 0.4, 0.7),  # the lecture's example with γ = 0.7
-    ("saddle", None, 0.1, 0.9),  # a start next to the saddle: tiny numbers, signs on both sides
-    ("quadratic", (5.5, -2.9), 0.45, 0.95),  # overshooting: every sign flips from row to row
-])
+@pytest.mark.parametrize(
+    "surface, start, lr, gamma",
+    [
+        ("quadratic", None, 0.4, 0.7),  # the lecture's example with γ = 0.7
+        ("saddle", None, 0.1, 0.9),  # a start next to the saddle: tiny numbers, signs on both sides
+        ("quadratic", (5.5, -2.9), 0.45, 0.95),  # overshooting: every sign flips from row to row
+    ],
+)
 def test_the_update_table_shows_every_digit_and_sign_of_the_update_rule(at, surface, start, lr, gamma):
     at.selectbox(key=P + "surface").set_value(surface).run()
     if start is not None:
@@ -202,8 +208,9 @@ def test_each_preset_sets_the_controls_and_tells_its_story(at, preset):
     assert english(f"momentum.preset.{preset.key}.title") in story
     assert english(f"momentum.preset.{preset.key}.lesson") in story
     assert "changed the settings" not in story
-    paths = mo.race(mo.get_surface(preset.surface), ("gd", "momentum"), preset.start, preset.lr, preset.gamma,
-                    preset.steps)
+    paths = mo.race(
+        mo.get_surface(preset.surface), ("gd", "momentum"), preset.start, preset.lr, preset.gamma, preset.steps
+    )
     assert metrics(at)["Final loss · momentum"] == fmt.number(paths[1].final_loss, ".4g")
 
 

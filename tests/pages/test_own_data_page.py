@@ -103,8 +103,11 @@ def test_the_iris_demo_trains_with_its_defaults_and_shows_held_out_results(at):
     confusion = figure(at, P + "confusion")
     correct, mistakes = confusion["data"][:2]
     assert correct["x"] == ["setosa", "versicolor", "virginica"]
-    cells = np.where(np.isnan(np.array(correct["z"], dtype=float)), np.array(mistakes["z"], dtype=float),
-                     np.array(correct["z"], dtype=float))
+    cells = np.where(
+        np.isnan(np.array(correct["z"], dtype=float)),
+        np.array(mistakes["z"], dtype=float),
+        np.array(correct["z"], dtype=float),
+    )
     assert cells.tolist() == history.confusion
 
     probs = table_text(at, "own-probs")
@@ -112,8 +115,9 @@ def test_the_iris_demo_trains_with_its_defaults_and_shows_held_out_results(at):
     assert len(probs) == 45
     assert np.allclose(probs[p_columns].astype(float).sum(axis=1), 1, atol=2e-3)  # three decimals each
     assert (probs["correct"] == "✓").mean() == pytest.approx(history.final_accuracy)
-    assert all((row["predicted class"] == row["true class"]) == (row["correct"] == "✓")
-               for row in probs.to_dict("records"))
+    assert all(
+        (row["predicted class"] == row["true class"]) == (row["correct"] == "✓") for row in probs.to_dict("records")
+    )
     [download] = at.get("download_button")
     assert "held" in download.proto.label and "out rows only" in download.proto.label
     at.radio(key=P + "download_rows").set_value("all").run()
@@ -163,8 +167,11 @@ BAD_FILES = [
     ("header.csv", b"a,b,label\n", "csv.no_data_rows"),
     ("one.csv", b"x\n1\n2\n3\n", "csv.one_column"),
     ("words.csv", b"a,b\nx,y\nz,w\n", "csv.no_numeric"),
-    ("wide.csv", (",".join(f"c{i}" for i in range(2_000)) + "\n" + ",".join("1" for _ in range(2_000)) + "\n").encode(),
-     "csv.too_many_columns"),
+    (
+        "wide.csv",
+        (",".join(f"c{i}" for i in range(2_000)) + "\n" + ",".join("1" for _ in range(2_000)) + "\n").encode(),
+        "csv.too_many_columns",
+    ),
     ("big.csv", b"a,b\n" + b"1,2\n" * (4 * 2**20 + 1), "csv.too_large"),
 ]
 
@@ -233,8 +240,9 @@ def test_replacing_the_csv_guesses_the_new_tables_target_and_hides_the_old_resul
 def test_replacing_the_csv_after_picking_a_shared_column_still_guesses_again(at):
     upload(at, "first.csv", points_csv(header="id,x,y,group", first_column=lambda i: f"{500 - i}"))
     at.selectbox(key=P + "target").set_value("id").run()
-    upload(at, "second.csv", points_csv(rows=70, seed=2, header="id,x,y,species",
-                                        first_column=lambda i: f"{3 * i + 2}"))
+    upload(
+        at, "second.csv", points_csv(rows=70, seed=2, header="id,x,y,species", first_column=lambda i: f"{3 * i + 2}")
+    )
     assert at.selectbox(key=P + "target").value == "species"  # not the first table's choice "id"
 
 
@@ -245,15 +253,29 @@ def sklearn_counts_csv() -> bytes:
     return ("60,4,low,middle,high\n" + "\n".join(rows) + "\n").encode()
 
 
-@pytest.mark.parametrize("name, data, code, target, note", [
-    ("titled.csv", b"Measurements from the lab\n" + points_csv(), "csv.short_first_line", "label",
-     "Skipped the first line (1 fields): Measurements from the lab"),
-    ("counts.csv", sklearn_counts_csv(), "csv.counts_first_line", "y",
-     ("Skipped scikit-learn's counts line (60,4,low,middle,high); the file has no column names, so the columns "
-      "are called x1, x2, x3, x4, y.")),
-])
-def test_a_first_line_that_is_not_the_header_offers_to_skip_it_and_reads_the_rest(at, name, data, code, target,
-                                                                                   note):
+@pytest.mark.parametrize(
+    "name, data, code, target, note",
+    [
+        (
+            "titled.csv",
+            b"Measurements from the lab\n" + points_csv(),
+            "csv.short_first_line",
+            "label",
+            "Skipped the first line (1 fields): Measurements from the lab",
+        ),
+        (
+            "counts.csv",
+            sklearn_counts_csv(),
+            "csv.counts_first_line",
+            "y",
+            (
+                "Skipped scikit-learn's counts line (60,4,low,middle,high); the file has no column names, "
+                "so the columns are called x1, x2, x3, x4, y."
+            ),
+        ),
+    ],
+)
+def test_a_first_line_that_is_not_the_header_offers_to_skip_it_and_reads_the_rest(at, name, data, code, target, note):
     found, message = english_error(data, name)
     assert found == code
     upload(at, name, data)
@@ -290,8 +312,13 @@ def test_a_queued_run_says_its_place_and_starts_when_a_place_frees(open_page, in
     room = install_room()
     room.scheduler.max_active = 1
     mnist = room.mnist()
-    blocker = TrainingJob(build_model(ModelSpec(hidden_sizes=(32,)), seed=0), TrainConfig(epochs=50, batch_size=1),
-                          mnist.train, mnist.test, device="cpu")
+    blocker = TrainingJob(
+        build_model(ModelSpec(hidden_sizes=(32,)), seed=0),
+        TrainConfig(epochs=50, batch_size=1),
+        mnist.train,
+        mnist.test,
+        device="cpu",
+    )
     room.scheduler.submit(blocker)
     at = open_page("6_Your_Own_Data")
     at.button(key=P + "train").click().run()

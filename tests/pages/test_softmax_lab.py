@@ -64,13 +64,16 @@ def test_fewer_classes_bring_an_out_of_range_target_back(at):
     assert metric(at, "Cross-entropy loss") == f"{cross_entropy_by_hand([1, 2], 0):.4f}"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("0.2, banana, -0.1", "not a number"),
-    ("7", "2 to 10 logits"),
-    (", ".join(["1"] * 11), "2 to 10 logits"),
-    ("", "type the logits"),
-    ("1, inf", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0.2, banana, -0.1", "not a number"),
+        ("7", "2 to 10 logits"),
+        (", ".join(["1"] * 11), "2 to 10 logits"),
+        ("", "type the logits"),
+        ("1, inf", "not a finite number"),
+    ],
+)
 def test_bad_logits_get_a_clear_message(at, text, message):
     at.text_input(key="lab.logits").set_value(text).run()
     assert not at.exception

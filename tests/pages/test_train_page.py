@@ -52,8 +52,11 @@ def kept_runs(at) -> list:
 
 def status_box(at) -> str:
     """The status line above the live curve, as the reader sees it."""
-    lines = [line for line in texts(at, "success", "warning", "error").splitlines()
-             if "Test accuracy" in line or "Diverged" in line or "Stopped" in line]
+    lines = [
+        line
+        for line in texts(at, "success", "warning", "error").splitlines()
+        if "Test accuracy" in line or "Diverged" in line or "Stopped" in line
+    ]
     assert lines, f"no status line on the page: {texts(at)}"
     return lines[0]
 
@@ -82,7 +85,8 @@ def test_defaults_are_the_lecture_and_the_architecture_counts_its_parameters(at)
     assert by_hand == 575_050
     table = table_text(at, "train-architecture")
     assert list(table["parameters"]) == [f"{n_in * n_out + n_out:,}" for n_in, n_out in pairwise(sizes)] + [
-        f"{by_hand:,}"]
+        f"{by_hand:,}"
+    ]
     assert f"{by_hand:,} parameters to learn." in texts(at, "caption")
     assert not at.error
 
@@ -91,8 +95,9 @@ def test_the_architecture_follows_the_layers_and_the_cnn(at):
     at.number_input(key=W + "depth").set_value(2).run()
     at.number_input(key=W + "hidden.1").set_value(10).run()
     table = table_text(at, "train-architecture")
-    assert list(table["parameters"]) == [f"{n:,}" for n in (784 * 512 + 512, 512 * 10 + 10, 10 * 10 + 10,
-                                                            401_920 + 5_130 + 110)]
+    assert list(table["parameters"]) == [
+        f"{n:,}" for n in (784 * 512 + 512, 512 * 10 + 10, 10 * 10 + 10, 401_920 + 5_130 + 110)
+    ]
     at.radio(key=W + "kind").set_value("cnn").run()
     assert table_text(at, "train-architecture")["parameters"].iloc[-1] == f"{260 + 5_020 + 3_210:,}"  # conv1, conv2, fc
     assert W + "depth" not in widget_keys(at)  # the CNN has no hidden sizes to choose
@@ -235,8 +240,13 @@ def test_a_queued_run_says_its_place_and_starts_when_a_place_frees(open_page, in
     room = install_room()
     room.scheduler.max_active = 1
     mnist = room.mnist()
-    blocker = TrainingJob(build_model(ModelSpec(hidden_sizes=(32,)), seed=0), TrainConfig(epochs=50, batch_size=1),
-                          mnist.train, mnist.test, device="cpu")
+    blocker = TrainingJob(
+        build_model(ModelSpec(hidden_sizes=(32,)), seed=0),
+        TrainConfig(epochs=50, batch_size=1),
+        mnist.train,
+        mnist.test,
+        device="cpu",
+    )
     room.scheduler.submit(blocker)
     at = open_page("3_Train")
     configure_train(at, depth=0, epochs=1)
@@ -284,12 +294,15 @@ def iris_checkpoint() -> bytes:
     return checkpoint_bytes(build_model(spec, seed=0), spec, TrainConfig())
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("notes.pt", b"this is not a checkpoint", "not a PyTorch file"),
-    ("bare.pt", pickle.dumps({"weights": [1, 2, 3]}), "bare pickle"),
-    ("crafted.pt", foreign_pickle_checkpoint(), "fractions.Fraction"),
-    ("iris.pt", iris_checkpoint(), "not an MNIST digit classifier"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("notes.pt", b"this is not a checkpoint", "not a PyTorch file"),
+        ("bare.pt", pickle.dumps({"weights": [1, 2, 3]}), "bare pickle"),
+        ("crafted.pt", foreign_pickle_checkpoint(), "fractions.Fraction"),
+        ("iris.pt", iris_checkpoint(), "not an MNIST digit classifier"),
+    ],
+)
 def test_a_refused_checkpoint_says_why_without_torch_internals(at, name, data, reason):
     upload(at, name, data)
     error = texts(at, "error")
@@ -302,8 +315,7 @@ def test_a_refused_checkpoint_says_why_without_torch_internals(at, name, data, r
 
 
 def test_a_shared_link_prefills_the_controls_and_the_url_follows_them(open_page):
-    at = open_page("3_Train", query={"lr": "0.1", "momentum": "0.9", "hidden": "64-32", "act": "tanh",
-                                     "epochs": "3"})
+    at = open_page("3_Train", query={"lr": "0.1", "momentum": "0.9", "hidden": "64-32", "act": "tanh", "epochs": "3"})
     assert at.select_slider(key=W + "lr").value == 0.1
     assert at.slider(key=W + "momentum").value == 0.9
     assert at.number_input(key=W + "depth").value == 2
@@ -365,8 +377,15 @@ def test_a_run_beyond_the_rooms_minutes_is_refused_before_it_starts(open_page, i
     at.number_input(key=W + "depth").set_value(2).run()
     configure_train(at, depth=2, size=4096, epochs=20, **{"hidden.1": 4096})
     mnist = room.mnist()
-    minutes = estimate_seconds(ModelSpec(hidden_sizes=(4096, 4096)), TrainConfig(epochs=20), len(mnist.train_labels),
-                               len(mnist.test_labels)) / 60
+    minutes = (
+        estimate_seconds(
+            ModelSpec(hidden_sizes=(4096, 4096)),
+            TrainConfig(epochs=20),
+            len(mnist.train_labels),
+            len(mnist.test_labels),
+        )
+        / 60
+    )
     assert minutes > 2
     assert at.button(key="train.start").disabled
     refusal = texts(at, "error")
@@ -428,17 +447,25 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
     assert f"the {kept} most confident are kept" in caption
 
     true, pred = history.misclassified_true[0], history.misclassified_pred[0]  # the most confident mistake
-    click = {"selection": {"points": [{"customdata": [true, pred], "x": str(pred), "y": str(true)}],
-                           "point_indices": [true * 10 + pred], "box": [], "lasso": []}}
+    click = {
+        "selection": {
+            "points": [{"customdata": [true, pred], "x": str(pred), "y": str(true)}],
+            "point_indices": [true * 10 + pred],
+            "box": [],
+            "lasso": [],
+        }
+    }
     at.session_state["train.inside.confusion"] = click
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert (at.selectbox(key="train.inside.true").value, at.selectbox(key="train.inside.pred").value) == (true, pred)
-    picked = [i for i, pair in enumerate(zip(history.misclassified_true, history.misclassified_pred))
-              if pair == (true, pred)]
+    picked = [
+        i for i, pair in enumerate(zip(history.misclassified_true, history.misclassified_pred)) if pair == (true, pred)
+    ]
     assert mistakes_caption(at).startswith(f"{len(picked)} such mistakes")
-    titles = [a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"]
-              if "→" in a.get("text", "")]
+    titles = [
+        a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a.get("text", "")
+    ]
     assert titles and len(titles) == min(len(picked), 12)
     assert all(t.startswith(f"true {true} → {pred} ") for t in titles)
     bars = [trace for trace in figure(at, "train.inside.gallery")["data"] if trace["type"] == "bar"]
@@ -448,8 +475,10 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
     assert all(int(mnist.test_labels[history.misclassified[i]]) == true for i in picked)  # really that digit
 
     at.selectbox(key="train.inside.pred").set_value("any").run()  # the student widens the choice again
-    assert all(t.startswith(f"true {true} → ") for t in
-               [a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a["text"]])
+    assert all(
+        t.startswith(f"true {true} → ")
+        for t in [a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a["text"]]
+    )
 
 
 # ---- no MNIST at all -------------------------------------------------------------------------------

@@ -35,8 +35,15 @@ def make_room(tmp_path, mnist, tabs, monkeypatch):
     gates: list[Gate] = []
 
     def make(limits: RoomLimits | None = None, data_dir=None) -> Room:
-        room = Room(data_dir=data_dir or tmp_path / "data", limits=limits or RoomLimits(), workers=1,
-                    loader=lambda: mnist, connected=tabs.is_connected, exists=tabs.exists, prepare_default=False)
+        room = Room(
+            data_dir=data_dir or tmp_path / "data",
+            limits=limits or RoomLimits(),
+            workers=1,
+            loader=lambda: mnist,
+            connected=tabs.is_connected,
+            exists=tabs.exists,
+            prepare_default=False,
+        )
         room.gates = gates
         made.append(room)
         return room

@@ -86,19 +86,26 @@ def wait_until(condition, timeout: float = 20.0, what: str = "the condition") ->
         time.sleep(0.005)
 
 
-def small_job(room: Room, gate: Gate | None = None, epochs: int = 1, log_every: int = 10, spec=SMALL_SPEC,
-              lr: float = 0.01) -> TrainingJob:
+def small_job(
+    room: Room, gate: Gate | None = None, epochs: int = 1, log_every: int = 10, spec=SMALL_SPEC, lr: float = 0.01
+) -> TrainingJob:
     """The lecture's loop on a tiny MLP and 256 images: it trains in a blink unless a gate holds it."""
     model = build_model(spec, seed=0)
     if gate is not None:
         room.gates.append(gate)
         gate.attach(model)
-    return TrainingJob(model, TrainConfig(epochs=epochs, batch_size=64, log_every=log_every, lr=lr),
-                       room.mnist().train_slice(SMALL_IMAGES), room.mnist().test, device="cpu")
+    return TrainingJob(
+        model,
+        TrainConfig(epochs=epochs, batch_size=64, log_every=log_every, lr=lr),
+        room.mnist().train_slice(SMALL_IMAGES),
+        room.mnist().test,
+        device="cpu",
+    )
 
 
-def train(room: Room, student: str, page: str = "train", name: str = "run", gate: Gate | None = None,
-          before=None, **job_args):
+def train(
+    room: Room, student: str, page: str = "train", name: str = "run", gate: Gate | None = None, before=None, **job_args
+):
     """Submit a small job for ``student`` on ``page`` (``before(model)`` first); returns the room's entry."""
     job = small_job(room, gate, **job_args)
     if before is not None:

@@ -12,8 +12,12 @@ def adapter(*ips):
 
 
 def test_lan_addresses_keep_reachable_ipv4_private_ones_first(monkeypatch):
-    adapters = [adapter("127.0.0.1", ("::1", 0, 0)), adapter("169.254.3.4", "203.0.113.7"),
-                adapter("192.168.1.20", ("fe80::1", 0, 2)), adapter("10.0.0.5", "192.168.1.20")]
+    adapters = [
+        adapter("127.0.0.1", ("::1", 0, 0)),
+        adapter("169.254.3.4", "203.0.113.7"),
+        adapter("192.168.1.20", ("fe80::1", 0, 2)),
+        adapter("10.0.0.5", "192.168.1.20"),
+    ]
     monkeypatch.setattr(addresses.ifaddr, "get_adapters", lambda: adapters)
     assert addresses.lan_addresses() == ["10.0.0.5", "192.168.1.20", "203.0.113.7"]
 

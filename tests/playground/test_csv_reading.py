@@ -58,19 +58,19 @@ def test_a_plain_csv_is_read_with_its_types():
 
 
 def test_semicolons_and_decimal_commas_are_understood():
-    df = cr.read_csv_upload("a;b;kind\n1,5;2;x\n2,25;3;y\n".encode(), "excel.csv")
+    df = cr.read_csv_upload(b"a;b;kind\n1,5;2;x\n2,25;3;y\n", "excel.csv")
     assert df["a"].tolist() == [1.5, 2.25]
     assert df.attrs["notes"] == (ReadNote("csv.note.semicolon", {}),)
     assert "';'" in df.attrs["notes"][0].text and "decimal" in df.attrs["notes"][0].text
 
 
 def test_semicolons_win_even_when_each_row_has_as_many_decimal_commas():
-    df = cr.read_csv_upload("a;b\n1,5;2,5\n3,5;4,5\n".encode(), "eu.csv")
+    df = cr.read_csv_upload(b"a;b\n1,5;2,5\n3,5;4,5\n", "eu.csv")
     assert list(df.columns) == ["a", "b"] and df["b"].tolist() == [2.5, 4.5]
 
 
 def test_tabs_are_understood_and_noted():
-    df = cr.read_csv_upload("a\tb\tkind\n1\t2\tx\n3\t4\ty\n".encode(), "tabs.csv")
+    df = cr.read_csv_upload(b"a\tb\tkind\n1\t2\tx\n3\t4\ty\n", "tabs.csv")
     assert list(df.columns) == ["a", "b", "kind"]
     [note] = df.attrs["notes"]
     assert (note.code, note.params) == ("csv.note.separator", {"separator": "\t"})
@@ -101,12 +101,15 @@ def test_trailing_separators_are_not_a_short_header():
 TABLE = "größe,höhe,art\n1.5,2,Äpfel\n2.5,3,Birnen\n"
 
 
-@pytest.mark.parametrize("bom, codec, encoding", [
-    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
-    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
-    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
-    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
-])
+@pytest.mark.parametrize(
+    "bom, codec, encoding",
+    [
+        (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+        (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+        (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    ],
+)
 def test_unicode_with_a_byte_order_mark_is_text_not_binary(bom, codec, encoding):
     df = cr.read_csv_upload(bom + TABLE.encode(codec), "unicode.csv")
     assert list(df.columns) == ["größe", "höhe", "art"] and df["art"].tolist() == ["Äpfel", "Birnen"]
@@ -149,21 +152,24 @@ def test_broken_unicode_files_are_named_as_such():
 # ---- reading a file: every bad upload has its own code ---------------------------------------------
 
 
-@pytest.mark.parametrize("data, name, code, message", [
-    (small_table(), "shapes.xlsx", "csv.not_csv", "shapes.xlsx is not a .csv file"),
-    (b"", "empty.csv", "csv.empty", "empty.csv is empty"),
-    (b"   \n\n", "blank.csv", "csv.empty", "is empty"),
-    ("  \n".encode("utf-16"), "blank16.csv", "csv.empty", "is empty"),
-    (b"PK\x03\x04" + bytes(100), "book.csv", "csv.zip", "Excel workbook"),
-    (b"\xd0\xcf\x11\xe0" + bytes(100), "old.csv", "csv.xls", "old Excel workbook"),
-    (b"%PDF-1.7\n" + bytes(100), "paper.csv", "csv.pdf", "PDF document"),
-    (b"\x1f\x8b\x08" + bytes(100), "data.csv", "csv.gzip", "gzip archive"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.csv", "csv.binary", "binary file"),
-    (b"width,height,kind\n", "header.csv", "csv.no_data_rows", "header row but no data rows"),
-    (b"only\n1\n2\n", "one.csv", "csv.one_column", "only one column \\('only'\\)"),
-    (b"name,colour\nanne,red\nbob,blue\n", "text.csv", "csv.no_numeric", "no numeric columns"),
-    (b"a,b\n\x81\x8d,1\n", "garbled.csv", "csv.not_text", "not readable text"),
-])
+@pytest.mark.parametrize(
+    "data, name, code, message",
+    [
+        (small_table(), "shapes.xlsx", "csv.not_csv", "shapes.xlsx is not a .csv file"),
+        (b"", "empty.csv", "csv.empty", "empty.csv is empty"),
+        (b"   \n\n", "blank.csv", "csv.empty", "is empty"),
+        ("  \n".encode("utf-16"), "blank16.csv", "csv.empty", "is empty"),
+        (b"PK\x03\x04" + bytes(100), "book.csv", "csv.zip", "Excel workbook"),
+        (b"\xd0\xcf\x11\xe0" + bytes(100), "old.csv", "csv.xls", "old Excel workbook"),
+        (b"%PDF-1.7\n" + bytes(100), "paper.csv", "csv.pdf", "PDF document"),
+        (b"\x1f\x8b\x08" + bytes(100), "data.csv", "csv.gzip", "gzip archive"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.csv", "csv.binary", "binary file"),
+        (b"width,height,kind\n", "header.csv", "csv.no_data_rows", "header row but no data rows"),
+        (b"only\n1\n2\n", "one.csv", "csv.one_column", "only one column \\('only'\\)"),
+        (b"name,colour\nanne,red\nbob,blue\n", "text.csv", "csv.no_numeric", "no numeric columns"),
+        (b"a,b\n\x81\x8d,1\n", "garbled.csv", "csv.not_text", "not readable text"),
+    ],
+)
 def test_each_bad_upload_gets_its_code_and_message(data, name, code, message):
     with pytest.raises(CsvError, match=message) as error:
         cr.read_csv_upload(data, name)
@@ -190,7 +196,10 @@ def test_too_many_rows_or_columns_are_refused(monkeypatch):
     with pytest.raises(CsvError, match="has 3 columns; this page takes at most 2") as error:
         cr.read_csv_upload(small_table(10), "wide.csv")
     assert error.value.code == "csv.too_many_columns" and error.value.params == {
-        "name": "wide.csv", "columns": 3, "limit": 2}
+        "name": "wide.csv",
+        "columns": 3,
+        "limit": 2,
+    }
 
 
 def test_a_row_longer_than_the_header_is_named_by_its_line():
@@ -247,8 +256,12 @@ def test_scikit_learns_iris_csv_counts_line_is_refused_and_skipped():
     with pytest.raises(CsvError, match="holds counts \\(150 rows, 4 features\\), not column names") as error:
         cr.read_csv_upload(iris_csv().encode(), "iris.csv")
     assert error.value.code == "csv.counts_first_line"
-    assert error.value.params == {"name": "iris.csv", "line": "150,4,setosa,versicolor,virginica",
-                                  "rows": 150, "features": 4}
+    assert error.value.params == {
+        "name": "iris.csv",
+        "line": "150,4,setosa,versicolor,virginica",
+        "rows": 150,
+        "features": 4,
+    }
 
     df = cr.read_csv_upload(iris_csv().encode(), "iris.csv", skip_first_line=True)
     assert list(df.columns) == ["x1", "x2", "x3", "x4", "y"] and len(df) == 150  # no row lost to a "header"
@@ -375,8 +388,9 @@ def test_rule_2_the_last_text_column_that_looks_like_categories():
 
 
 def test_a_text_column_of_classes_wins_over_a_feature_called_y():
-    df = cr.read_csv_upload(csv_bytes(["x,y,kind", *(f"{i % 5}.5,{i % 3}.25,{'ab'[i % 2]}" for i in range(N))]),
-                            "xy.csv")
+    df = cr.read_csv_upload(
+        csv_bytes(["x,y,kind", *(f"{i % 5}.5,{i % 3}.25,{'ab'[i % 2]}" for i in range(N))]), "xy.csv"
+    )
     assert cr.guess_target(df) == "kind"
 
 
@@ -400,12 +414,20 @@ def test_a_replaced_file_gets_its_own_class_column_not_its_id():
 
 
 def test_text_columns_and_row_numbers_are_left_out_with_notes():
-    df = pd.DataFrame({"id": range(1, 21), "name": [f"n{i}" for i in range(20)],
-                       "size": np.linspace(0, 1, 20), "kind": ["a", "b"] * 10})
+    df = pd.DataFrame(
+        {
+            "id": range(1, 21),
+            "name": [f"n{i}" for i in range(20)],
+            "size": np.linspace(0, 1, 20),
+            "kind": ["a", "b"] * 10,
+        }
+    )
     data = cr.table_to_data(df, "kind")
     assert data.feature_names == ("size",)
-    assert data.notes == (ReadNote("csv.note.text_columns", {"columns": "name"}),
-                          ReadNote("csv.note.row_numbers", {"columns": "id"}))
+    assert data.notes == (
+        ReadNote("csv.note.text_columns", {"columns": "name"}),
+        ReadNote("csv.note.row_numbers", {"columns": "id"}),
+    )
     assert data.notes[0].text == "Not numeric, so not used as features: name."
     assert "running row number" in data.notes[1].text
 
@@ -452,8 +474,10 @@ def test_missing_values_name_the_columns_and_can_be_dropped():
         cr.table_to_data(df, "kind")
     assert error.value.code == "csv.missing_values"
     assert error.value.params == {"columns": "x, y, kind", "cells": "1, 2, 1", "rows": 3, "total": 30, "remaining": 27}
-    assert str(error.value) == ("Missing values in x, y, kind (empty cells per column: 1, 2, 1): 3 of the 30 rows "
-                                "have a gap. Drop those rows to train on the other 27, or fill the gaps in the file.")
+    assert str(error.value) == (
+        "Missing values in x, y, kind (empty cells per column: 1, 2, 1): 3 of the 30 rows "
+        "have a gap. Drop those rows to train on the other 27, or fill the gaps in the file."
+    )
     data = cr.table_to_data(df, "kind", drop_missing=True)
     assert data.num_rows == 27 and 3 not in data.rows and 8 not in data.rows and 9 not in data.rows
     assert data.notes[-1] == ReadNote("csv.note.dropped_rows", {"dropped": 3, "remaining": 27})

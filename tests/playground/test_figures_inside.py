@@ -47,12 +47,15 @@ def test_mlp_layers_figure_draws_every_hidden_layer_and_the_logits(digit):
     assert len(layers) == 2
     for trace, layer in zip(layers, anatomy.layers):
         z = np.asarray(trace.z, dtype=np.float64).ravel()
-        np.testing.assert_allclose(z[:layer.values.size], layer.values, rtol=1e-6)
-        assert np.asarray(trace.customdata).ravel()[:layer.values.size].tolist() == list(range(layer.values.size))
+        np.testing.assert_allclose(z[: layer.values.size], layer.values, rtol=1e-6)
+        assert np.asarray(trace.customdata).ravel()[: layer.values.size].tolist() == list(range(layer.values.size))
     titles = [a.text for a in figure.layout.annotations]
     zeros = anatomy.layers[0].zero_count
-    assert titles == [f"hidden layer 1: 64 units, {zeros} of them 0",
-                      f"hidden layer 2: 32 units, {anatomy.layers[1].zero_count} of them 0", "logits z (10)"]
+    assert titles == [
+        f"hidden layer 1: 64 units, {zeros} of them 0",
+        f"hidden layer 2: 32 units, {anatomy.layers[1].zero_count} of them 0",
+        "logits z (10)",
+    ]
     (bars,) = [t for t in figure.data if t.type == "bar"]
     with torch.no_grad():
         logits = model(digit.unsqueeze(0))[0].numpy()

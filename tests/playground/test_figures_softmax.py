@@ -60,8 +60,11 @@ def html_bars(page: str) -> list[tuple[int, float, str, float, str]]:
     """(class, data-p, label, height %, colour) of each bar in the Draw pad's HTML bars."""
     import re
 
-    found = re.findall(r'data-class="(\d+)" data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span>'
-                       r'<div class="sp-bar" style="height:([0-9.]+)%;background:([^"]+)"', page)
+    found = re.findall(
+        r'data-class="(\d+)" data-p="([^"]+)"><span class="sp-bar-p">([^<]*)</span>'
+        r'<div class="sp-bar" style="height:([0-9.]+)%;background:([^"]+)"',
+        page,
+    )
     return [(int(c), float(p), label, float(h), color) for c, p, label, h, color in found]
 
 
@@ -77,8 +80,9 @@ def test_the_pads_html_bars_are_as_tall_as_their_probabilities():
 
 def test_empty_html_bars_have_no_labels_and_no_winner():
     bars = html_bars(figs.probs_bars_html(np.zeros(10), "softmax(logits)", empty=True))
-    assert len(bars) == 10 and all(label == "" and height == 0 and color == figs.BAR_COLOR
-                                   for _, _, label, height, color in bars)
+    assert len(bars) == 10 and all(
+        label == "" and height == 0 and color == figs.BAR_COLOR for _, _, label, height, color in bars
+    )
 
 
 def test_html_bars_escape_the_title_and_speak_their_numbers():
@@ -139,8 +143,15 @@ def test_walkthrough_table_holds_every_step():
     wt = walkthrough([0.2, 0.1, -0.1], target=0)
     table = figs.walkthrough_table(wt)
     assert list(table["class"]) == [0, 1, 2]
-    for column, expected in [("z", wt.z), ("z / T", wt.z_scaled), ("z/T − max", wt.shifted), ("exp", wt.exp),
-                             ("probs", wt.probs), ("log probs", wt.log_probs), ("∂loss/∂z", wt.grad_formula)]:
+    for column, expected in [
+        ("z", wt.z),
+        ("z / T", wt.z_scaled),
+        ("z/T − max", wt.shifted),
+        ("exp", wt.exp),
+        ("probs", wt.probs),
+        ("log probs", wt.log_probs),
+        ("∂loss/∂z", wt.grad_formula),
+    ]:
         np.testing.assert_allclose(table[column], expected)
     assert list(table["one-hot y"]) == [1, 0, 0]
     np.testing.assert_allclose(table["probs"], torch.softmax(torch.tensor([0.2, 0.1, -0.1]), 0).numpy(), rtol=1e-6)
@@ -163,25 +174,36 @@ def test_overflow_table_puts_naive_nan_next_to_the_stable_softmax():
     assert math.isnan(table["naive exp(z) / Σ exp(z)"][0])
     assert table["stable softmax"].tolist() == pytest.approx([1.0, 0.0, 0.0])
     shown = tables.text_frame(table, {"z": "g", "exp(z)": ".6g", "naive exp(z) / Σ exp(z)": ".6g"})
-    assert shown["exp(z)"].iloc[0] == "inf" and shown["naive exp(z) / Σ exp(z)"].iloc[0] == "nan"  # spelled out, not blank
+    assert (
+        shown["exp(z)"].iloc[0] == "inf" and shown["naive exp(z) / Σ exp(z)"].iloc[0] == "nan"
+    )  # spelled out, not blank
 
 
 # ---- parsing typed logits --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("0.2, 0.1, -0.1", [0.2, 0.1, -0.1]),
-    ("[0.2 0.1 −0.1]", [0.2, 0.1, -0.1]),
-    ("1;2", [1.0, 2.0]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0.2, 0.1, -0.1", [0.2, 0.1, -0.1]),
+        ("[0.2 0.1 −0.1]", [0.2, 0.1, -0.1]),
+        ("1;2", [1.0, 2.0]),
+    ],
+)
 def test_parse_logits_reads_numbers(text, expected):
     assert parse_logits(text) == expected
 
 
-@pytest.mark.parametrize("text, code", [
-    ("", "softmax.no_numbers"), ("1", "softmax.classes"), ("1, x", "softmax.not_a_number"),
-    ("1, nan", "softmax.not_finite_text"), (",".join("1" * 11), "softmax.classes"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("", "softmax.no_numbers"),
+        ("1", "softmax.classes"),
+        ("1, x", "softmax.not_a_number"),
+        ("1, nan", "softmax.not_finite_text"),
+        (",".join("1" * 11), "softmax.classes"),
+    ],
+)
 def test_parse_logits_explains_bad_input(text, code):
     with pytest.raises(SoftmaxError) as caught:
         parse_logits(text)

@@ -63,8 +63,14 @@ def test_feature_table_describes_the_table_as_uploaded(iris):
 def test_the_predictions_of_held_out_rows_hold_their_softmax(iris, split_and_probs):
     split, probs = split_and_probs
     held_out = figs.predictions_frame(iris, split.test_idx, probs, rows="held-out")
-    assert list(held_out.columns) == ["row", *iris.feature_names, "true class", "predicted class", "correct",
-                                      *P_COLUMNS]
+    assert list(held_out.columns) == [
+        "row",
+        *iris.feature_names,
+        "true class",
+        "predicted class",
+        "correct",
+        *P_COLUMNS,
+    ]
     assert held_out["row"].tolist() == split.test_idx.tolist()
     np.testing.assert_array_equal(held_out[list(iris.feature_names)].to_numpy(), iris.X[split.test_idx])
     assert np.allclose(held_out[P_COLUMNS].to_numpy(), probs[split.test_idx])
@@ -86,7 +92,9 @@ def test_the_predictions_of_all_rows_say_which_part_each_was_in(iris, split_and_
 
 
 def test_rows_keep_their_numbers_in_the_source_table():
-    frame = pd.DataFrame({"x": [1.0, 2.0, None] + [float(i) for i in range(4, 14)], "y": ["a", "b", "a"] + ["a", "b"] * 5})
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0, None] + [float(i) for i in range(4, 14)], "y": ["a", "b", "a"] + ["a", "b"] * 5}
+    )
     data = table_to_data(frame, "y", drop_missing=True)  # the third row is left out
     probs = np.full((data.num_rows, 2), 0.5)
     shown = figs.predictions_frame(data, np.array([0, 3]), probs, rows="held-out")
@@ -95,8 +103,10 @@ def test_rows_keep_their_numbers_in_the_source_table():
 
 
 def test_the_live_curve_speaks_of_held_out_rows():
-    history = History(running_loss=[LossPoint(s, s / 8, 1.0 / s) for s in range(1, 17)],
-                      epochs=[EpochStats(1, 0.9, 0.8, 0.7, 0.01), EpochStats(2, 0.5, 0.4, 0.9, 0.01)])
+    history = History(
+        running_loss=[LossPoint(s, s / 8, 1.0 / s) for s in range(1, 17)],
+        epochs=[EpochStats(1, 0.9, 0.8, 0.7, 0.01), EpochStats(2, 0.5, 0.4, 0.9, 0.01)],
+    )
     figure = figs.live_loss_figure(history, epochs=10)
     assert [trace.name for trace in figure.data] == ["training loss (running)", "held-out loss", "held-out accuracy"]
     assert figure.layout.yaxis2.title.text == "held-out accuracy (%)"

@@ -64,15 +64,18 @@ def test_the_accuracy_axis_zooms_to_the_data():
     assert low == 85.0
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([], [0.0, 100.0]),
-    ([float("nan")], [0.0, 100.0]),
-    ([89.0, 98.0], [85.0, 100.5]),
-    ([10.0, 60.0], [5.0, 100.5]),
-    ([1.0], [0.0, 100.5]),
-    ([99.9], [90.0, 100.5]),  # never so zoomed that a point of accuracy fills the chart
-    ([97.0, float("nan")], [90.0, 100.5]),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([], [0.0, 100.0]),
+        ([float("nan")], [0.0, 100.0]),
+        ([89.0, 98.0], [85.0, 100.5]),
+        ([10.0, 60.0], [5.0, 100.5]),
+        ([1.0], [0.0, 100.5]),
+        ([99.9], [90.0, 100.5]),  # never so zoomed that a point of accuracy fills the chart
+        ([97.0, float("nan")], [90.0, 100.5]),
+    ],
+)
 def test_accuracy_range(values, expected):
     assert figs.accuracy_range(values) == expected
 
@@ -179,13 +182,16 @@ def test_selectable_cells_carry_true_and_predicted():
         assert figs.selected_cell({"selection": {"points": [point]}}) == (int(y), int(x))
 
 
-@pytest.mark.parametrize("event", [
-    {"selection": {"points": [{"x": "9", "y": "4", "curve_number": 1}]}},  # a heatmap cell: no customdata
-    {"selection": {"points": []}},
-    {"selection": {}},
-    {},
-    None,
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"selection": {"points": [{"x": "9", "y": "4", "curve_number": 1}]}},  # a heatmap cell: no customdata
+        {"selection": {"points": []}},
+        {"selection": {}},
+        {},
+        None,
+    ],
+)
 def test_selected_cell_is_none_without_a_marker(event):
     assert figs.selected_cell(event) is None
 
@@ -300,8 +306,17 @@ def test_architecture_frame_of_the_cnn():
 
 
 def stored_run(room, name, spec, config, accuracy):
-    record, _ = room.store.add_run("ada", name=name, origin="trained", status="finished", spec=spec.to_dict(),
-                                   config=config.to_dict(), history={}, accuracy=accuracy, weights=b"w")
+    record, _ = room.store.add_run(
+        "ada",
+        name=name,
+        origin="trained",
+        status="finished",
+        spec=spec.to_dict(),
+        config=config.to_dict(),
+        history={},
+        accuracy=accuracy,
+        weights=b"w",
+    )
     return runs.Run(record, room)
 
 
@@ -323,8 +338,10 @@ def test_runs_frame_lists_settings_and_results(room):
 
 
 def test_the_run_table_shows_a_dash_where_there_is_no_value(room):
-    listed = [stored_run(room, "adam", ModelSpec(hidden_sizes=(16,)), TrainConfig(optimizer="adam", lr=0.001), None),
-              stored_run(room, "sgd", ModelSpec(hidden_sizes=(16,)), TrainConfig(momentum=0.9), 0.9123)]
+    listed = [
+        stored_run(room, "adam", ModelSpec(hidden_sizes=(16,)), TrainConfig(optimizer="adam", lr=0.001), None),
+        stored_run(room, "sgd", ModelSpec(hidden_sizes=(16,)), TrainConfig(momentum=0.9), 0.9123),
+    ]
     shown = tables.text_frame(figs.runs_frame(listed), {"momentum": "g", "accuracy %": ".2f"})
     assert shown["momentum"].tolist() == ["—", "0.9"]  # Adam has no momentum: not "nan"
     assert shown["accuracy %"].tolist() == ["—", "91.23"]
@@ -333,8 +350,12 @@ def test_the_run_table_shows_a_dash_where_there_is_no_value(room):
 
 def test_best_by_kind_picks_the_most_accurate_of_each_kind(room):
     mlp, cnn = ModelSpec(hidden_sizes=(16,)), ModelSpec(kind="cnn")
-    listed = [stored_run(room, "a", mlp, TrainConfig(), 0.90), stored_run(room, "b", mlp, TrainConfig(), 0.95),
-              stored_run(room, "c", cnn, TrainConfig(), 0.97), stored_run(room, "d", mlp, TrainConfig(), None)]
+    listed = [
+        stored_run(room, "a", mlp, TrainConfig(), 0.90),
+        stored_run(room, "b", mlp, TrainConfig(), 0.95),
+        stored_run(room, "c", cnn, TrainConfig(), 0.97),
+        stored_run(room, "d", mlp, TrainConfig(), None),
+    ]
     best = figs.best_by_kind(listed)
     assert best["mlp"].name == "b" and best["cnn"].name == "c"
     assert figs.best_by_kind(listed[3:]) == {}

@@ -127,10 +127,20 @@ def test_outside_a_page_the_language_is_english():
     assert i18n.current_language() == "en"
 
 
-@pytest.mark.parametrize("locale, lang", [
-    ("zh-CN", "zh"), ("zh_TW", "zh"), ("zh", "zh"), ("ZH-hant-HK", "zh"),
-    ("en-US", "en"), ("de", "en"), ("", "en"), (None, "en"), ("zhx", "en"),
-])
+@pytest.mark.parametrize(
+    "locale, lang",
+    [
+        ("zh-CN", "zh"),
+        ("zh_TW", "zh"),
+        ("zh", "zh"),
+        ("ZH-hant-HK", "zh"),
+        ("en-US", "en"),
+        ("de", "en"),
+        ("", "en"),
+        (None, "en"),
+        ("zhx", "en"),
+    ],
+)
 def test_language_of_locale(locale, lang):
     assert i18n.language_of_locale(locale) == lang
 
@@ -161,8 +171,12 @@ def test_a_read_note_is_worded_by_its_code():
 
 def placeholders(entry) -> set[str]:
     texts = [entry] if isinstance(entry, str) else [v for k, v in entry.items() if k != "count"]
-    return {field.split(".")[0].split("[")[0] for text in texts for _, field, _, _ in FORMATTER.parse(text)
-            if field is not None}
+    return {
+        field.split(".")[0].split("[")[0]
+        for text in texts
+        for _, field, _, _ in FORMATTER.parse(text)
+        if field is not None
+    }
 
 
 def dummy_for(text: str, field: str):
@@ -256,8 +270,11 @@ def test_every_note_about_reading_a_csv_has_an_english_text_with_the_same_parame
 def literal_lookups():
     """Every ``t("key", …)`` / ``plain("key", …)`` / ``Note("key", …)`` with a literal key in the app."""
     names = {"t", "plain", "Note"}
-    paths = [*sorted((ROOT / "playground").rglob("*.py")), *sorted((ROOT / "pages").rglob("*.py")),
-             ROOT / "streamlit_app.py"]
+    paths = [
+        *sorted((ROOT / "playground").rglob("*.py")),
+        *sorted((ROOT / "pages").rglob("*.py")),
+        ROOT / "streamlit_app.py",
+    ]
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not node.args:

@@ -20,8 +20,9 @@ def lesson(values, locked=(), page="train"):
 
 
 def test_a_lesson_is_kept_and_found_by_its_code(room, make_room):
-    made = lessons.create(room, "train", "  Who finds the best momentum?  ", {"lr": 0.1, "momentum": 0.9},
-                          ["momentum", "epochs"])
+    made = lessons.create(
+        room, "train", "  Who finds the best momentum?  ", {"lr": 0.1, "momentum": 0.9}, ["momentum", "epochs"]
+    )
     assert lessons.QUERY_KEY == "lesson" and len(made.code) == 8
     room.close()
     found = make_room().store.get_lesson(made.code)  # and a restarted server still knows it
@@ -53,9 +54,12 @@ def test_links_and_their_qr_code():
 
 
 def test_a_train_lesson_reads_its_values_like_a_link():
-    settings, notes, locked = train_run.lesson_settings(lesson(
-        {"epochs": 500, "lr": 0.1, "momentum": 0.9, "hidden_sizes": [64, 32], "test_fraction": 0.4, "bogus": 1},
-        locked=("epochs", "momentum", "test_fraction")))
+    settings, notes, locked = train_run.lesson_settings(
+        lesson(
+            {"epochs": 500, "lr": 0.1, "momentum": 0.9, "hidden_sizes": [64, 32], "test_fraction": 0.4, "bogus": 1},
+            locked=("epochs", "momentum", "test_fraction"),
+        )
+    )
     assert (settings.epochs, settings.lr, settings.momentum, settings.hidden_sizes) == (EPOCHS_MAX, 0.1, 0.9, (64, 32))
     (note,) = notes
     assert note.key == "url.outside" and note.params["used"] == EPOCHS_MAX
@@ -64,8 +68,9 @@ def test_a_train_lesson_reads_its_values_like_a_link():
 
 
 def test_a_train_lesson_with_a_value_of_the_wrong_type_falls_back():
-    settings, notes, locked = train_run.lesson_settings(lesson(
-        {"lr": "fast", "hidden_sizes": 64, "kind": "transformer", "epochs": 3}, locked=("lr", "kind")))
+    settings, notes, locked = train_run.lesson_settings(
+        lesson({"lr": "fast", "hidden_sizes": 64, "kind": "transformer", "epochs": 3}, locked=("lr", "kind"))
+    )
     assert (settings.lr, settings.kind, settings.epochs) == (0.01, "mlp", 3)
     assert settings.hidden_sizes == (64,)
     assert sorted(n.key for n in notes) == ["url.not_choice", "url.not_number"]
@@ -81,17 +86,42 @@ def test_an_empty_train_lesson_is_the_lecture():
 
 
 def test_a_momentum_lesson_keeps_what_fits_the_lab():
-    values, notes = momentum_lab.lesson_values({"surface": "saddle", "x0": 0.5, "y0": -0.5, "gamma": 0.9,
-                                                "steps": 100, "lr": mo.LAB_LR_GRID[3], "extra": ["adam", "rmsprop"]})
-    assert values == {"surface": "saddle", "x0": 0.5, "y0": -0.5, "gamma": 0.9, "steps": 100,
-                      "lr": mo.LAB_LR_GRID[3], "extra": ["adam"]}
+    values, notes = momentum_lab.lesson_values(
+        {
+            "surface": "saddle",
+            "x0": 0.5,
+            "y0": -0.5,
+            "gamma": 0.9,
+            "steps": 100,
+            "lr": mo.LAB_LR_GRID[3],
+            "extra": ["adam", "rmsprop"],
+        }
+    )
+    assert values == {
+        "surface": "saddle",
+        "x0": 0.5,
+        "y0": -0.5,
+        "gamma": 0.9,
+        "steps": 100,
+        "lr": mo.LAB_LR_GRID[3],
+        "extra": ["adam"],
+    }
     assert notes == []
 
 
 def test_a_momentum_lesson_drops_bad_values_with_a_note():
     box = mo.SADDLE.box
-    values, notes = momentum_lab.lesson_values({"surface": "saddle", "x0": box[1] + 1, "y0": "high",
-                                                "gamma": 1.5, "steps": 5000, "lr": 0.123456, "extra": "adam"})
+    values, notes = momentum_lab.lesson_values(
+        {
+            "surface": "saddle",
+            "x0": box[1] + 1,
+            "y0": "high",
+            "gamma": 1.5,
+            "steps": 5000,
+            "lr": 0.123456,
+            "extra": "adam",
+        }
+    )
     assert values == {"surface": "saddle", "extra": []}
     assert len(notes) == 5
     assert all("does not fit this lab" in note for note in notes)
@@ -140,8 +170,12 @@ def test_a_lesson_link_opens_its_lesson_once(room, open_lesson):
     at = open_lesson(made.code)
     assert not at.exception
     found = at.session_state["found"]
-    assert (found.code, found.title, found.values, found.locked) == (made.code, "Momentum",
-                                                                     {"momentum": 0.9, "lr": 0.1}, {"momentum": 0.9})
+    assert (found.code, found.title, found.values, found.locked) == (
+        made.code,
+        "Momentum",
+        {"momentum": 0.9, "lr": 0.1},
+        {"momentum": 0.9},
+    )
     assert "Momentum" in at.info[0].value and "1 of the settings" in at.info[0].value
     assert at.session_state["first"] is True
     at.run()

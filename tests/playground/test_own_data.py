@@ -41,8 +41,12 @@ def test_a_tables_fingerprint_tells_tables_apart(iris):
     changed_value.loc[7, "sepal_width"] += 0.1
     renamed_feature = iris_demo().rename(columns={"petal_width": "petal_w"})
     renamed_class = iris_demo().replace({"species": {"setosa": "Setosa"}})
-    others = [table_to_data(changed_value, "species"), table_to_data(renamed_feature, "species"),
-              table_to_data(renamed_class, "species"), table_to_data(iris_demo().iloc[:-1], "species")]
+    others = [
+        table_to_data(changed_value, "species"),
+        table_to_data(renamed_feature, "species"),
+        table_to_data(renamed_class, "species"),
+        table_to_data(iris_demo().iloc[:-1], "species"),
+    ]
     prints = {own_data.table_fingerprint(t) for t in [iris, *others]}
     assert len(prints) == 5
 
@@ -60,7 +64,14 @@ def test_the_same_numbers_with_other_labels_are_another_table():
 def test_the_iris_defaults_are_the_documented_ones():
     d = own_data.DEFAULTS
     assert (d.hidden_sizes, d.optimizer, d.lr, d.momentum, d.batch_size, d.epochs, d.test_fraction) == (
-        (32,), "sgd", 0.05, 0.9, 16, 100, 0.3)
+        (32,),
+        "sgd",
+        0.05,
+        0.9,
+        16,
+        100,
+        0.3,
+    )
     assert d.errors(4, 3) == []
 
 

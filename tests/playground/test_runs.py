@@ -200,9 +200,18 @@ def test_two_rooms_on_one_folder_see_each_others_runs(room, make_room):
 
 def test_a_table_run_never_becomes_the_draw_model(room):
     entry = finish(train(room, "ada", name="mnist"))
-    record, _ = room.store.add_run("ada", name="iris", origin="trained", status="finished",
-                                   spec=SMALL_SPEC.to_dict(), config={}, history={}, accuracy=0.9, weights=b"x",
-                                   meta={"dataset": "table"})
+    record, _ = room.store.add_run(
+        "ada",
+        name="iris",
+        origin="trained",
+        status="finished",
+        spec=SMALL_SPEC.to_dict(),
+        config={},
+        history={},
+        accuracy=0.9,
+        weights=b"x",
+        meta={"dataset": "table"},
+    )
     room.store.set_active("ada", record.id, picked=True)
     assert [r.id for r in runs.list_runs("ada", room)] == [entry.run_id]
     assert [r.id for r in runs.list_runs("ada", room, dataset="table")] == [record.id]
@@ -231,8 +240,10 @@ def test_an_unusable_upload_changes_nothing(room):
     assert runs.list_runs("bob", room) == []
 
 
-@pytest.mark.parametrize("name, expected", [("MLP 8 · SGD lr 0.01", "MLP_8___SGD_lr_0.01.pt"),
-                                            ("../../etc/passwd", "etc_passwd.pt"), ("...", "run.pt")])
+@pytest.mark.parametrize(
+    "name, expected",
+    [("MLP 8 · SGD lr 0.01", "MLP_8___SGD_lr_0.01.pt"), ("../../etc/passwd", "etc_passwd.pt"), ("...", "run.pt")],
+)
 def test_download_names_are_safe_file_names(room, name, expected):
     entry = finish(train(room, "ada", name=name))
     assert runs.file_name(runs.get_run("ada", entry.run_id, room)) == expected

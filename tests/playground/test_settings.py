@@ -79,8 +79,9 @@ def test_controls_apply_only_where_they_mean_something():
 def test_defaults_are_the_lecture_model_and_optimizer():
     settings = TrainSettings()
     assert settings.spec() == ModelSpec(kind="mlp", hidden_sizes=LECTURE_SIZES, activation="relu")
-    assert settings.config() == TrainConfig(epochs=10, batch_size=64, lr=0.01, momentum=0.5, seed=0,
-                                            log_every=300, optimizer="sgd")
+    assert settings.config() == TrainConfig(
+        epochs=10, batch_size=64, lr=0.01, momentum=0.5, seed=0, log_every=300, optimizer="sgd"
+    )
     assert settings.errors() == []
 
 
@@ -119,14 +120,19 @@ def test_overrides_convert_sizes_and_reject_typos():
 # ---- the URL ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("settings", [
-    TrainSettings(),
-    TrainSettings(kind="cnn", optimizer="adam", lr=0.001, batch_size=128, epochs=3, seed=7),
-    TrainSettings(hidden_sizes=(), activation="sigmoid", lr=0.0003, momentum=0.0, log_every=1),
-    TrainSettings(hidden_sizes=(MAX_UNITS,) * MAX_HIDDEN_LAYERS, activation="tanh", lr=10.0, momentum=0.99,
-                  seed=SEED_MAX),
-    TrainSettings(hidden_sizes=(1,), lr=0.0123456789, batch_size=1, epochs=50, log_every=100_000),
-], ids=["defaults", "cnn-adam", "no-hidden", "largest", "off-grid-lr"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        TrainSettings(),
+        TrainSettings(kind="cnn", optimizer="adam", lr=0.001, batch_size=128, epochs=3, seed=7),
+        TrainSettings(hidden_sizes=(), activation="sigmoid", lr=0.0003, momentum=0.0, log_every=1),
+        TrainSettings(
+            hidden_sizes=(MAX_UNITS,) * MAX_HIDDEN_LAYERS, activation="tanh", lr=10.0, momentum=0.99, seed=SEED_MAX
+        ),
+        TrainSettings(hidden_sizes=(1,), lr=0.0123456789, batch_size=1, epochs=50, log_every=100_000),
+    ],
+    ids=["defaults", "cnn-adam", "no-hidden", "largest", "off-grid-lr"],
+)
 def test_query_params_round_trip(settings):
     params = to_query_params(settings)
     assert set(params) == {BY_NAME[name].url for name in TRAIN_CONTROLS}
@@ -160,30 +166,54 @@ def test_choices_are_read_case_insensitively():
     assert (settings.kind, settings.optimizer, settings.activation) == ("cnn", "adam", "tanh") and notes == []
 
 
-@pytest.mark.parametrize("params, field, expected, key, note_params", [
-    ({"lr": "fast"}, "lr", 0.01, "url.not_number", {"name": "lr", "raw": "fast", "default": 0.01}),
-    ({"lr": "nan"}, "lr", 0.01, "url.not_finite", {"name": "lr", "raw": "nan"}),
-    ({"lr": "-inf"}, "lr", 0.01, "url.not_finite", {"name": "lr", "raw": "-inf"}),
-    ({"lr": "100"}, "lr", LR_MAX, "url.outside", {"name": "lr", "low": LR_MIN, "high": LR_MAX, "used": LR_MAX}),
-    ({"lr": "0"}, "lr", LR_MIN, "url.outside", {"used": LR_MIN}),
-    ({"momentum": "1.5"}, "momentum", MOMENTUM_MAX, "url.outside", {"name": "momentum", "used": MOMENTUM_MAX}),
-    ({"momentum": "-0.2"}, "momentum", 0.0, "url.outside", {"used": 0.0}),
-    ({"batch": "2.5"}, "batch_size", 64, "url.not_number", {"name": "batch", "raw": "2.5", "default": 64}),
-    ({"epochs": "0"}, "epochs", 1, "url.outside", {"name": "epochs", "raw": "0", "used": 1}),
-    ({"epochs": "500"}, "epochs", 50, "url.outside", {"used": 50}),
-    ({"seed": "-1"}, "seed", 0, "url.outside", {"used": 0}),
-    ({"model": "transformer"}, "kind", "mlp", "url.not_choice",
-     {"name": "model", "raw": "transformer", "default": "mlp", "choices": "mlp, cnn"}),
-    ({"act": "gelu"}, "activation", "relu", "url.not_choice", {"name": "act", "raw": "gelu"}),
-    ({"opt": "rmsprop"}, "optimizer", "sgd", "url.not_choice", {"name": "opt", "default": "sgd"}),
-    ({"hidden": "512-abc"}, "hidden_sizes", LECTURE_SIZES, "url.bad_sizes", {"name": "hidden", "raw": "512-abc"}),
-    ({"hidden": "10000-64"}, "hidden_sizes", (MAX_UNITS, 64), "url.wide_layer", {"name": "hidden", "high": MAX_UNITS}),
-    ({"hidden": "-".join(["9"] * 10)}, "hidden_sizes", (9,) * MAX_HIDDEN_LAYERS, "url.too_many_layers",
-     {"name": "hidden", "count": 10, "limit": MAX_HIDDEN_LAYERS}),
-    ({"hidden": "0,0,0"}, "hidden_sizes", LECTURE_SIZES, "url.empty_layer",
-     {"name": "hidden", "raw": "0,0,0", "high": MAX_UNITS}),
-    ({"hidden": "128-0"}, "hidden_sizes", LECTURE_SIZES, "url.empty_layer", {"raw": "128-0"}),
-])
+@pytest.mark.parametrize(
+    "params, field, expected, key, note_params",
+    [
+        ({"lr": "fast"}, "lr", 0.01, "url.not_number", {"name": "lr", "raw": "fast", "default": 0.01}),
+        ({"lr": "nan"}, "lr", 0.01, "url.not_finite", {"name": "lr", "raw": "nan"}),
+        ({"lr": "-inf"}, "lr", 0.01, "url.not_finite", {"name": "lr", "raw": "-inf"}),
+        ({"lr": "100"}, "lr", LR_MAX, "url.outside", {"name": "lr", "low": LR_MIN, "high": LR_MAX, "used": LR_MAX}),
+        ({"lr": "0"}, "lr", LR_MIN, "url.outside", {"used": LR_MIN}),
+        ({"momentum": "1.5"}, "momentum", MOMENTUM_MAX, "url.outside", {"name": "momentum", "used": MOMENTUM_MAX}),
+        ({"momentum": "-0.2"}, "momentum", 0.0, "url.outside", {"used": 0.0}),
+        ({"batch": "2.5"}, "batch_size", 64, "url.not_number", {"name": "batch", "raw": "2.5", "default": 64}),
+        ({"epochs": "0"}, "epochs", 1, "url.outside", {"name": "epochs", "raw": "0", "used": 1}),
+        ({"epochs": "500"}, "epochs", 50, "url.outside", {"used": 50}),
+        ({"seed": "-1"}, "seed", 0, "url.outside", {"used": 0}),
+        (
+            {"model": "transformer"},
+            "kind",
+            "mlp",
+            "url.not_choice",
+            {"name": "model", "raw": "transformer", "default": "mlp", "choices": "mlp, cnn"},
+        ),
+        ({"act": "gelu"}, "activation", "relu", "url.not_choice", {"name": "act", "raw": "gelu"}),
+        ({"opt": "rmsprop"}, "optimizer", "sgd", "url.not_choice", {"name": "opt", "default": "sgd"}),
+        ({"hidden": "512-abc"}, "hidden_sizes", LECTURE_SIZES, "url.bad_sizes", {"name": "hidden", "raw": "512-abc"}),
+        (
+            {"hidden": "10000-64"},
+            "hidden_sizes",
+            (MAX_UNITS, 64),
+            "url.wide_layer",
+            {"name": "hidden", "high": MAX_UNITS},
+        ),
+        (
+            {"hidden": "-".join(["9"] * 10)},
+            "hidden_sizes",
+            (9,) * MAX_HIDDEN_LAYERS,
+            "url.too_many_layers",
+            {"name": "hidden", "count": 10, "limit": MAX_HIDDEN_LAYERS},
+        ),
+        (
+            {"hidden": "0,0,0"},
+            "hidden_sizes",
+            LECTURE_SIZES,
+            "url.empty_layer",
+            {"name": "hidden", "raw": "0,0,0", "high": MAX_UNITS},
+        ),
+        ({"hidden": "128-0"}, "hidden_sizes", LECTURE_SIZES, "url.empty_layer", {"raw": "128-0"}),
+    ],
+)
 def test_a_broken_link_falls_back_per_value_with_a_note(params, field, expected, key, note_params):
     settings, notes = from_query_params({**params, "seed": params.get("seed", "3")})
     assert getattr(settings, field) == expected
@@ -235,7 +265,8 @@ def test_lr_grid_is_log_spaced_1_2_3_5_and_holds_the_lecture_value():
     assert list(LR_GRID) == sorted(set(LR_GRID))
     for decade in range(-4, 1):
         assert [v for v in LR_GRID if 10.0**decade <= v < 10.0 ** (decade + 1)] == pytest.approx(
-            [m * 10.0**decade for m in (1, 2, 3, 5)])
+            [m * 10.0**decade for m in (1, 2, 3, 5)]
+        )
     steps = [math.log10(b / a) for a, b in itertools.pairwise(LR_GRID)]
     assert max(steps) < 0.31  # no gap on the log slider wider than 3 → 5 or 5 → 10
 
@@ -268,13 +299,16 @@ def test_advice_for_adam_looks_at_its_own_lr():
         assert "Adam" in note.text() and "0.1" in note.text()
 
 
-@pytest.mark.parametrize("settings, warned", [
-    (TrainSettings(activation="sigmoid"), True),
-    (TrainSettings(activation="sigmoid", hidden_sizes=(64, 64, 64)), True),
-    (TrainSettings(activation="sigmoid", hidden_sizes=(64, 64)), False),
-    (TrainSettings(activation="tanh"), False),
-    (TrainSettings(kind="cnn", activation="sigmoid"), False),
-])
+@pytest.mark.parametrize(
+    "settings, warned",
+    [
+        (TrainSettings(activation="sigmoid"), True),
+        (TrainSettings(activation="sigmoid", hidden_sizes=(64, 64, 64)), True),
+        (TrainSettings(activation="sigmoid", hidden_sizes=(64, 64)), False),
+        (TrainSettings(activation="tanh"), False),
+        (TrainSettings(kind="cnn", activation="sigmoid"), False),
+    ],
+)
 def test_advice_on_sigmoid_through_three_layers_or_more(settings, warned):
     notes = advice(settings)
     assert ("activation" in notes) == warned

@@ -10,9 +10,14 @@ from playground import tables
 
 
 def frame():
-    return pd.DataFrame({"name": pd.Series(["a_b", "[click](http://x)", None], dtype=object),
-                         "loss": [0.123456, -0.0, float("nan")], "steps": [1, 20, 300],
-                         "pair": [(1.0, -2.0), (0.5, 0.25), (0.0, 1.0)]})
+    return pd.DataFrame(
+        {
+            "name": pd.Series(["a_b", "[click](http://x)", None], dtype=object),
+            "loss": [0.123456, -0.0, float("nan")],
+            "steps": [1, 20, 300],
+            "pair": [(1.0, -2.0), (0.5, 0.25), (0.0, 1.0)],
+        }
+    )
 
 
 def test_text_frame_formats_each_column_its_own_way():

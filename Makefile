@@ -53,7 +53,6 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m bench.cost_model
 	$(PY) -m bench.draw_latency
 	$(PY) -m bench.draw_browser
-	$(PY) -m bench.page_overhead
 
 ## make classroom: the load benchmark, 30 simulated students and one real browser
 classroom: $(VENV)/.installed-dev

@@ -201,6 +201,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT_S = 90
 METRICS = list(TARGETS)
+STOP_METRICS = ("train stop → stopping shown", "train stop → ended")  # nobody presses Stop with --budget-finish
 
 
 @dataclass
@@ -456,8 +457,13 @@ class Report:
         return [s for s in self.students if s.disconnected]
 
     @property
+    def shown_metrics(self) -> list[str]:
+        """The metrics this configuration measures (with --budget-finish nobody presses Stop)."""
+        return [m for m in METRICS if not (self.config.budget_finish and m in STOP_METRICS)]
+
+    @property
     def empty_metrics(self) -> list[str]:
-        return [m for m, values in self.metrics.items() if not values]
+        return [m for m in self.shown_metrics if not self.metrics[m]]
 
     @property
     def broken(self) -> bool:
@@ -476,7 +482,7 @@ class Report:
         head = f"{'metric':<22}{'n':>5}{'p50':>9}{'p95':>9}{'max':>9}   {'target':<14}{'':<8}"
         head += "".join(f"{f'w{w} p50':>9}" for w in waves)
         lines += [head, "-" * len(head)]
-        for metric in METRICS:
+        for metric in self.shown_metrics:
             values = [s for _, s in self.metrics[metric]]
             stat, limit = TARGETS[metric]
             if not values:
@@ -491,7 +497,10 @@ class Report:
                 row += f"{percentile(in_wave, 50):>9.3f}" if in_wave else f"{'—':>9}"
             lines.append(row)
         lines.append("(seconds; targets are proposals, informative only)")
-        if self.rates:
+        if self.rates and self.config.budget_finish:
+            lines.append("")
+            lines.append("training throughput: not measured with --budget-finish (a 1-epoch run ends inside a window)")
+        elif self.rates:
             lines.append("")
             lines.append("training throughput (images per second, from the room's stats):")
             for name, rate in self.rates.items():

@@ -21,7 +21,7 @@ from PIL import Image
 from core.models import ModelSpec, build_model
 from core.preprocess import canvas_to_mnist_steps
 from core.softmax import softmax
-from playground.draw import model_logits, predict
+from playground.draw import canvas_input, decode_canvas_png, model_logits, predict
 
 BUDGET_MS = 20.0
 REPEATS = 200
@@ -45,9 +45,9 @@ def png_data_url(rgba: np.ndarray) -> str:
 
 
 def decode(url: str) -> np.ndarray:
-    """What CanvasResult.image_data does with the component's value."""
+    """What the Draw page does with the canvas's value: the PNG, size-checked, as RGBA."""
     _, encoded = url.split(";base64,", 1)
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+    return decode_canvas_png(base64.b64decode(encoded))
 
 
 def median_ms(fn, repeats: int = REPEATS) -> float:
@@ -78,7 +78,7 @@ def main() -> None:
         logits = model_logits(model, steps.tensor)
         rows.append((f"forward, {spec.label()}", median_ms(lambda m=model: model_logits(m, steps.tensor))))
         rows.append(("softmax of 10 logits", median_ms(lambda z=logits: softmax(z))))
-        totals[spec.label()] = median_ms(lambda m=model: predict(m, decode(url)))
+        totals[spec.label()] = median_ms(lambda m=model: predict(m, canvas_input(decode(url))))
     for name, ms in rows:
         print(f"{name:<50}{ms:>8.3f}{ms / BUDGET_MS:>11.1%}")
     print()

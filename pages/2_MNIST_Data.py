@@ -4,7 +4,7 @@ Normalize's 0.1307 and 0.3081 come from."""
 import streamlit as st
 
 from core import transforms
-from core.data import MNIST_MEAN, MNIST_STD, MnistLoadError
+from core.data import MNIST_MEAN, MNIST_STD
 from playground import fmt, nav, tables
 from playground.figures import data as figs
 from playground.i18n import plain, t
@@ -27,12 +27,7 @@ VALUE_VIEWS = {  # what the pixel heatmap writes on each pixel: step index, deci
 st.title(t("data.title"))
 st.caption(t("data.caption"))
 
-try:
-    mnist = room.mnist()
-except MnistLoadError as error:
-    st.error(t("data.unavailable"), icon="🚫")
-    st.code("\n".join(error.failures), language=None, wrap_lines=True)
-    st.stop()
+mnist = nav.mnist_or_stop(room)
 
 n_train = len(mnist.train_labels)
 (st.warning if mnist.is_subset else st.info)(source_line(mnist), icon="🗂️")

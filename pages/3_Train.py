@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core.data import MnistLoadError
 from core.models import layer_table
 from playground import fmt, i18n, lessons, nav, runkit, tables, train_compare, train_inside
 from playground import train_run as tr
@@ -16,12 +15,7 @@ room = get_room()
 st.title(t("train.title"))
 st.caption(t("train.caption"))
 
-try:
-    mnist = room.mnist()
-except MnistLoadError as error:
-    st.error(t("data.unavailable"), icon="🚫")
-    st.code("\n".join(error.failures), language=None, wrap_lines=True)
-    st.stop()
+mnist = nav.mnist_or_stop(room)
 if mnist.is_subset:
     st.warning(
         t("data.subset_warning", train=fmt.count(len(mnist.train_labels)), test=fmt.count(len(mnist.test_labels))),

@@ -7,7 +7,6 @@ import numpy as np
 import streamlit as st
 
 from core import insight
-from core.data import MnistLoadError
 from core.softmax import walkthrough
 from playground import draw, fmt, i18n, nav, push, runs, tables, uploads
 from playground.draw_tools import pad_tools
@@ -28,12 +27,7 @@ DETAILS_DUE = "draw.details_due"
 st.title(t("draw.title"))
 st.caption(t("draw.caption"))
 
-try:
-    mnist = room.mnist()
-except MnistLoadError as error:
-    st.error(t("data.unavailable"), icon="🚫")
-    st.code("\n".join(error.failures), language=None, wrap_lines=True)
-    st.stop()
+mnist = nav.mnist_or_stop(room)
 
 
 # ---- which model predicts ----------------------------------------------------------------

@@ -12,9 +12,10 @@ from typing import Any
 
 import streamlit as st
 
+from core.data import MnistLoadError
 from playground import i18n, identity, push
-from playground.i18n import plain
-from playground.room import get_room
+from playground.i18n import plain, t
+from playground.room import MnistData, Room, get_room
 
 # (key, script, icon) in the order the lecture meets them; texts under pages.<key> in the catalogues.
 PAGES = (
@@ -88,6 +89,16 @@ def _language_chosen() -> None:
         st.query_params["lang"] = chosen
     else:
         st.session_state[LANGUAGE_WIDGET] = i18n.current_language()
+
+
+def mnist_or_stop(room: Room) -> MnistData:
+    """The room's MNIST; without it the page says which sources failed and stops there."""
+    try:
+        return room.mnist()
+    except MnistLoadError as error:
+        st.error(t("data.unavailable"), icon="🚫")
+        st.code("\n".join(error.failures), language=None, wrap_lines=True)
+        st.stop()
 
 
 def go_to(key: str, query_params: dict[str, Any] | None = None) -> None:

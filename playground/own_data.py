@@ -15,7 +15,6 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.checkpoint import checkpoint_bytes
 from core.jobs import TrainingJob
 from core.models import build_model
 from core.tabular import PreparedSplit, TabularData, TabularError, prepare
@@ -109,26 +108,15 @@ def start_run(room: Room, student: str, data: TabularData, settings: TrainSettin
 def save_table_run(room: Room, entry: RoomJob, snapshot) -> tuple[str, list]:
     """Store a table run with what it was trained on; it never becomes Draw's model."""
     table: TableRun = entry.details["table"]
-    spec, job = entry.details["spec"], entry.job
-    record, pruned = room.store.add_run(
-        entry.student,
-        name=entry.name[:80],
-        origin="trained",
-        status=snapshot.status,
-        spec=spec.to_dict(),
-        config=job.config.to_dict(),
-        history=snapshot.history.to_dict(),
-        accuracy=snapshot.history.final_accuracy,
-        weights=checkpoint_bytes(job.model, spec, job.config, snapshot.history),
-        meta={
-            "page": "own",
-            "dataset": "table",
-            "table": table.table_id,
-            "features": list(table.data.feature_names),
-            "classes": list(table.data.class_names),
-            "test_fraction": entry.details["settings"].test_fraction,
-        },
-    )
+    meta = {
+        "page": "own",
+        "dataset": "table",
+        "table": table.table_id,
+        "features": list(table.data.feature_names),
+        "classes": list(table.data.class_names),
+        "test_fraction": entry.details["settings"].test_fraction,
+    }
+    record, pruned = room.add_trained_run(entry, snapshot, meta, name=entry.name[:80])
     return record.id, pruned
 
 

@@ -258,11 +258,20 @@ class Room:
 
     def save_run(self, entry: RoomJob, snapshot) -> tuple[str, list]:
         """An MNIST run into the store; it becomes the student's active model unless they picked one."""
-        job = entry.job
-        spec = entry.details["spec"]
-        record, pruned = self.store.add_run(
+        meta = {"page": entry.page, "dataset": "mnist", "source": self.mnist().source}
+        record, pruned = self.add_trained_run(entry, snapshot, meta)
+        self.remember_model(record.id, entry.job.model)
+        active, picked = self.store.get_active(entry.student)
+        if not picked or active is None or self.store.get_run(active, entry.student) is None:
+            self.store.set_active(entry.student, record.id, picked=False)
+        return record.id, pruned
+
+    def add_trained_run(self, entry: RoomJob, snapshot, meta: dict, name: str | None = None):
+        """The job's run into the store — settings, curves, weights — with what it was trained on."""
+        job, spec = entry.job, entry.details["spec"]
+        return self.store.add_run(
             entry.student,
-            name=entry.name,
+            name=entry.name if name is None else name,
             origin="trained",
             status=snapshot.status,
             spec=spec.to_dict(),
@@ -270,13 +279,8 @@ class Room:
             history=snapshot.history.to_dict(),
             accuracy=snapshot.history.final_accuracy,
             weights=checkpoint_bytes(job.model, spec, job.config, snapshot.history),
-            meta={"page": entry.page, "dataset": "mnist", "source": self.mnist().source},
+            meta=meta,
         )
-        self.remember_model(record.id, job.model)
-        active, picked = self.store.get_active(entry.student)
-        if not picked or active is None or self.store.get_run(active, entry.student) is None:
-            self.store.set_active(entry.student, record.id, picked=False)
-        return record.id, pruned
 
     def model(self, run_id: str, owner: str | None = None) -> torch.nn.Module | None:
         """The run's model (eval mode, CPU), from memory or safely from the store."""

@@ -20,20 +20,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.classroom import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (the browser tests' Chromium: the benchmarks' own)
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMAGES = ROOT / "docs" / "img"
-CHROMIUM = os.environ.get("SOFTMAX_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_TIMEOUT_S = 90
 TEACHER_PASSCODE = "e2e-teacher-7Qx2-passcode"  # what the test servers are started with
 DESKTOP = {"width": 1366, "height": 768}

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import transforms
 from core.data import MNIST_MEAN, MNIST_STD
-from playground import fmt, nav, tables
+from playground import fmt, nav, tables, widgets
 from playground.figures import data as figs
 from playground.i18n import plain, t
 from playground.room import get_room
@@ -65,7 +65,7 @@ with counts_col:
     digit = st.selectbox(
         plain("data.digit"),
         DIGITS,
-        key=P + "digit",
+        key=widgets.worded(P + "digit"),
         on_change=back_to_first_page,
         format_func=lambda d: plain("data.all_digits") if d == figs.ALL_DIGITS else plain("data.only_digit", digit=d),
     )
@@ -127,7 +127,7 @@ index = int(
 view = view_col.radio(
     plain("data.values_on_pixels"),
     list(VALUE_VIEWS),
-    key=P + "values",
+    key=widgets.worded(P + "values"),
     horizontal=True,
     format_func=lambda v: plain(f"data.view.{v}"),
 )
@@ -142,7 +142,11 @@ st.plotly_chart(
 )
 
 st.subheader(t("data.transform_steps"))
-tables.show(figs.steps_frame(steps), {"min": ".4f", "max": ".4f", plain("data.col.mean"): ".4f"}, key="data-steps")
+tables.show(
+    figs.steps_frame(steps),
+    {plain("data.col.min"): ".4f", plain("data.col.max"): ".4f", plain("data.col.mean"): ".4f"},
+    key="data-steps",
+)
 explain_col, code_col = st.columns([1.2, 1], gap="large")
 with explain_col:
     st.markdown(
@@ -200,7 +204,7 @@ elif matches:
 else:
     st.warning(t("data.stats_differ", mean=MNIST_MEAN, std=MNIST_STD), icon="⚠️")
 
-table_col, code_col = st.columns(2, gap="large")
+table_col, code_col = st.columns([3, 2], gap="large")  # the table needs ~490 px at 1366 px
 with table_col:
     frame = figs.stats_frame(stats)
     tables.show(frame, {column: ".4f" for column in frame.columns[1:]}, key="data-stats")

@@ -80,7 +80,7 @@ with main_col:
         runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
         with st.expander(plain("train.architecture"), expanded=True):
             spec = settings.spec()
-            st.markdown(f"**{spec.label()}** &nbsp; `{figs.architecture_chain(spec)}`")
+            st.markdown(f"**{fmt.model(spec)}** &nbsp; `{figs.architecture_chain(spec)}`")
             frame = figs.architecture_frame(layer_table(spec))
             tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
             st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))

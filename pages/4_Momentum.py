@@ -46,7 +46,7 @@ if not locked:
     st.selectbox(
         plain("momentum.show_me"),
         (CUSTOM, *mo.PRESET_KEYS),
-        key=P + "preset",
+        key=widgets.worded(P + "preset"),
         on_change=lab.apply_preset,
         format_func=lambda k: plain("momentum.my_settings") if k == CUSTOM else plain(f"momentum.preset.{k}.title"),
         help=plain("momentum.show_me_help"),
@@ -60,7 +60,7 @@ with st.container(border=True):
             st.selectbox(
                 plain("momentum.label.surface"),
                 mo.SURFACE_KEYS,
-                key=P + "surface",
+                key=widgets.worded(P + "surface"),
                 on_change=lab.apply_surface_defaults,
                 format_func=lambda k: plain(f"momentum.surface.{k}"),
             )
@@ -77,7 +77,7 @@ with st.container(border=True):
             st.multiselect(
                 plain("momentum.label.extra"),
                 lab.EXTRA_OPTIMIZERS,
-                key=P + "extra",
+                key=widgets.worded(P + "extra"),
                 format_func=figs.optimizer_name,
                 help=plain("momentum.extra_help", betas=mo.ADAM_BETAS),
             )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import insight
 from core.softmax import walkthrough
-from playground import draw, fmt, i18n, nav, push, runs, tables, uploads
+from playground import draw, fmt, i18n, nav, push, runs, tables, uploads, widgets
 from playground.draw_tools import pad_tools
 from playground.figures import inside as inside_figs
 from playground.figures import softmax as figs
@@ -67,7 +67,7 @@ def the_model():
         accuracy = fmt.percent(run.accuracy, 1) if run.accuracy is not None else "—"
         return (
             run.model,
-            t("draw.predicting_with", name=run.name, label=run.spec.label(), accuracy=accuracy),
+            t("draw.predicting_with", name=run.name, label=fmt.model(run.spec), accuracy=accuracy),
             run.history,
         )
     state = room.default_model.state()
@@ -323,9 +323,10 @@ def true_label_picked() -> None:
 
 def show_numbers(drawn: draw.DrawInput, result: draw.DrawPrediction) -> int:
     st.subheader(t("draw.numbers_title"))
-    left, right = st.columns([1, 1], gap="large")
-    with left:
+    label_col, temperature_col = st.columns([1, 1], gap="large")
+    with label_col:
         target = true_label_control(result)
+    with temperature_col:
         temperature = st.slider(
             plain("draw.temperature"),
             min_value=0.1,
@@ -336,27 +337,28 @@ def show_numbers(drawn: draw.DrawInput, result: draw.DrawPrediction) -> int:
             help=plain("softmax.temperature_help"),
         )
     wt = walkthrough(result.logits, target, temperature)
-    with left:
-        tables.show(
-            figs.walkthrough_table(wt),
-            {name: ".4g" for name in ("z", "z / T", "z/T − max", "exp", "probs", "log probs", "∂loss/∂z")},
-            key="draw-numbers",
+    tables.show(  # the page's whole width: seven columns of numbers need about 640 px
+        figs.walkthrough_table(wt),
+        {name: ".4g" for name in ("z", "z / T", "z/T − max", "exp", "probs", "log probs", "∂loss/∂z")},
+        key="draw-numbers",
+    )
+    st.markdown(
+        t(
+            "draw.numbers_line",
+            exp_sum=fmt.number(wt.exp_sum),
+            target=target,
+            loss=fmt.number(wt.loss),
+            entropy=fmt.number(wt.entropy, ".3f"),
         )
-        st.markdown(
-            t(
-                "draw.numbers_line",
-                exp_sum=fmt.number(wt.exp_sum),
-                target=target,
-                loss=fmt.number(wt.loss),
-                entropy=fmt.number(wt.entropy, ".3f"),
-            )
-        )
-    with right:
+    )
+    routes_col, bars_col = st.columns([1, 1], gap="large")
+    with bars_col:
         if temperature != 1.0:
             st.plotly_chart(
                 figs.probs_bar_figure(wt.probs, title=plain("draw.temperature_bars", t=temperature), height=260),
                 key="draw.temperature_chart",
             )
+    with routes_col:
         tables.show(
             figs.routes_table(wt), {plain("figures.loss"): ".6f", plain("figures.difference"): ".3e"}, key="draw-routes"
         )
@@ -369,11 +371,12 @@ def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
     anatomy = insight.activations(model, drawn.tensor)
     if anatomy.kind == "cnn":
         st.caption(t("draw.inside_cnn"))
+        if "draw.stage" not in st.session_state:
+            st.session_state["draw.stage"] = "conv1"
         stage = st.segmented_control(
             plain("draw.cnn_stage"),
             [layer.name for layer in anatomy.layers],
-            key="draw.stage",
-            default="conv1",
+            key=widgets.worded("draw.stage"),
             format_func=lambda name: plain(f"draw.stage.{name}"),
         )
         st.plotly_chart(

@@ -54,7 +54,7 @@ def load_table():
     source = st.radio(
         plain("own.source"),
         (DEMO, UPLOAD),
-        key=widgets.remembered(P, "source", DEMO),
+        key=widgets.worded(widgets.remembered(P, "source", DEMO)),
         horizontal=True,
         format_func=lambda v: plain(f"own.source_{v}"),
     )
@@ -138,7 +138,12 @@ def describe(data) -> None:
         st.markdown(f"**{t('own.features_title')}**")
         tables.show(
             figs.feature_table(data),
-            {plain("own.col.mean"): ".4g", "std": ".4g", "min": ".4g", "max": ".4g"},
+            {
+                plain("own.col.mean"): ".4g",
+                plain("own.col.std"): ".4g",
+                plain("own.col.min"): ".4g",
+                plain("own.col.max"): ".4g",
+            },
             key="own-features",
         )
 
@@ -159,7 +164,7 @@ def live_body(entry, snap) -> None:
             source=entry.name,
             train=fmt.count(len(table.split.train_idx)),
             held_out=fmt.count(len(table.split.test_idx)),
-            label=entry.details["spec"].label(),
+            label=fmt.model(entry.details["spec"]),
         )
     )
     runkit.show_status(own.TEXTS, entry, snap, epochs)
@@ -206,8 +211,8 @@ def show_results(entry, current) -> None:
     tables.show(frame.head(SHOWN_ROWS), formats, key="own-probs")
     rows = st.radio(
         plain("own.download_rows"),
-        ("held-out", "all"),
-        key=P + "download_rows",
+        figs.PREDICTION_ROWS,
+        key=widgets.worded(P + "download_rows"),
         horizontal=True,
         format_func=lambda v: plain(f"own.download_rows_{v.replace('-', '_')}"),
     )

@@ -24,6 +24,7 @@ from core.training import History, TrainConfig
 
 DEFAULT_SAMPLES = 120_000  # the first training: 5-10 s on one core
 DEFAULT_SPEC = ModelSpec()  # the lecture's 784-512-256-128-64-10 ReLU
+STATUSES = ("waiting", "loading", "training", "ready", "failed")  # a DefaultState's; the home page words each
 FILE = "default-model-{data}.pt"  # "full" (cache, download or mirror: the same bytes) or "subset"
 
 
@@ -40,7 +41,7 @@ def default_config(n_train: int, samples: int = DEFAULT_SAMPLES) -> TrainConfig:
 class DefaultState:
     """Where the default model is: ``ready`` with a model, ``training`` with progress, or ``failed``."""
 
-    status: str  # "waiting" | "loading" | "training" | "ready" | "failed"
+    status: str  # one of STATUSES
     model: torch.nn.Module | None = None
     history: History | None = None
     progress: JobSnapshot | None = None

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from core.data import MnistLoadError
-from playground import i18n, identity, push
+from playground import i18n, identity, push, widgets
 from playground.i18n import plain, t
 from playground.room import MnistData, Room, get_room
 
@@ -85,6 +85,8 @@ def _sidebar(current: str) -> None:
 def _language_chosen() -> None:
     chosen = st.session_state.get(LANGUAGE_WIDGET)
     if chosen in i18n.LANGUAGES:  # a second click on the chosen one deselects it: keep the language
+        if chosen != st.session_state.get(i18n.SESSION_KEY):
+            widgets.reword()  # the choices of the page's controls, under their new labels
         st.session_state[i18n.SESSION_KEY] = chosen
         st.query_params["lang"] = chosen
     else:

@@ -48,9 +48,8 @@ def prepare() -> int:
         if state.status == "failed":
             say("prepare.default_failed", reason=str(state.error))
             return 1
-        key = "prepare.default_loaded" if state.from_disk else "prepare.default_trained"
         say(
-            key,
+            "prepare.default_loaded" if state.from_disk else "prepare.default_trained",
             accuracy=state.history.final_accuracy,
             seconds=time.perf_counter() - started,
             path=str(room.default_model.path(mnist.source)),

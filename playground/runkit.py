@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.jobs import JobSnapshot
 from core.limits import RoomLimits, RunPlan, plan_run
-from playground import fmt, i18n
+from playground import fmt, i18n, widgets
 from playground.i18n import plain, t
 from playground.lessons import QUERY_KEY as LESSON_QUERY_KEY
 from playground.room import Room, RoomJob
@@ -151,7 +151,7 @@ def _widget(page: RunPage, control: Control, current: TrainSettings, limits: Roo
         return st.radio(
             label,
             control.choices,
-            key=_seed(key, value),
+            key=widgets.worded(_seed(key, value)),
             horizontal=True,
             help=help_text,
             format_func=lambda v, n=name: i18n.choice(n, v),
@@ -195,8 +195,7 @@ def _widget(page: RunPage, control: Control, current: TrainSettings, limits: Roo
 
 
 def _help(name: str) -> str | None:
-    key = f"settings.{name}.help"
-    return plain(key) if i18n.has(key) else None
+    return plain(f"settings.{name}.help") if i18n.has(f"settings.{name}.help") else None
 
 
 def _sizes(page: RunPage, control: Control, stored: tuple[int, ...], disabled: bool) -> tuple[int, ...]:

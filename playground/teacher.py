@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import JobSnapshot
-from playground import addresses, fmt, i18n, lessons, runkit, tables
+from playground import addresses, fmt, i18n, lessons, runkit, tables, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -149,7 +149,7 @@ def class_board(room: Room) -> None:
             plain("teacher.col.rank"): list(range(1, len(board) + 1)),
             plain("teacher.col.nickname"): [r.shared_as for r in board],
             plain("teacher.col.run"): [r.name for r in board],
-            plain("teacher.col.model"): [r.spec.label() for r in board],
+            plain("teacher.col.model"): [fmt.model(r.spec) for r in board],
             plain("runs.col.optimizer"): [plain(f"choice.optimizer.{r.config.optimizer}") for r in board],
             "lr": [r.config.lr for r in board],
             plain("runs.col.momentum"): [r.config.momentum if r.config.optimizer == "sgd" else None for r in board],
@@ -176,7 +176,7 @@ def lesson_maker(room: Room) -> None:
         plain("teacher.lesson_page"),
         lessons.PAGES,
         horizontal=True,
-        key="teacher.lesson_page",
+        key=widgets.worded("teacher.lesson_page"),
         format_func=lambda p: plain(f"pages.{p}.nav"),
     )
     title = st.text_input(
@@ -196,7 +196,7 @@ def lesson_maker(room: Room) -> None:
     free = st.multiselect(
         plain("teacher.students_may_change"),
         names,
-        key=f"teacher.free.{page}",
+        key=widgets.worded(f"teacher.free.{page}"),
         format_func=label,
         help=plain("teacher.students_may_change_help"),
     )
@@ -226,7 +226,7 @@ def _momentum_lesson_values() -> dict:
     surface = c1.selectbox(
         plain("momentum.label.surface"),
         mo.SURFACE_KEYS,
-        key="teacher.mo.surface",
+        key=widgets.worded("teacher.mo.surface"),
         format_func=lambda k: plain(f"momentum.surface.{k}"),
     )
     box = mo.get_surface(surface).box

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.store import StoreError
-from playground import fmt, i18n, runs, tables, uploads
+from playground import fmt, i18n, runs, tables, uploads, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -57,9 +57,9 @@ def _overlay(student_runs) -> None:
     selected = st.multiselect(plain("compare.overlay"), ids, format_func=names.get, key=P + "overlay")
     by = st.radio(
         plain("compare.by"),
-        ("epoch", "step"),
+        figs.COMPARE_BY,
         horizontal=True,
-        key=P + "by",
+        key=widgets.worded(P + "by"),
         format_func=lambda v: plain(f"figures.{v}"),
         help=plain("compare.by_help"),
     )

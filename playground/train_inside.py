@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from playground import fmt, runs
+from playground import fmt, i18n, runs, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -77,8 +77,12 @@ def _digit_label(value) -> str:
 
 def _gallery(room: Room, run_id: str, history) -> None:
     choose_true, choose_pred = st.columns(2)
-    true = choose_true.selectbox(plain("inside.true_digit"), [ANY, *DIGITS], key=P + "true", format_func=_digit_label)
-    pred = choose_pred.selectbox(plain("inside.predicted_as"), [ANY, *DIGITS], key=P + "pred", format_func=_digit_label)
+    true = choose_true.selectbox(
+        plain("inside.true_digit"), [ANY, *DIGITS], key=widgets.worded(P + "true"), format_func=_digit_label
+    )
+    pred = choose_pred.selectbox(
+        plain("inside.predicted_as"), [ANY, *DIGITS], key=widgets.worded(P + "pred"), format_func=_digit_label
+    )
     picked = [
         i
         for i, (a, b) in enumerate(zip(history.misclassified_true, history.misclassified_pred))
@@ -113,6 +117,8 @@ def _gallery(room: Room, run_id: str, history) -> None:
 
 
 def cached_figure(key: tuple, build):
+    """A run's figure, built once per run and language (its titles are the reader's words)."""
+    key = (*key, i18n.current_language())
     cache = st.session_state.setdefault(P + "figures", {})
     if key not in cache:
         if len(cache) >= FIGURE_CACHE:

@@ -4,6 +4,9 @@ Streamlit drops a widget's state once its page is left. A page names its control
 key prefix, calls `remembered` for each control's key before drawing it, and `remember`
 after the last one: the values live on under `<prefix>kept` for the next visit.
 (The Train page keeps its settings in a `TrainSettings` instead, which also feeds the URL.)
+
+A choice control whose options the catalogue words is marked with `worded`: after a language
+switch `reword` gives it its value again (see there why the browser needs that).
 """
 
 from __future__ import annotations
@@ -37,3 +40,28 @@ def remember(prefix: str, names: Iterable[str]) -> None:
     st.session_state[_kept_key(prefix)] = {
         name: st.session_state[prefix + name] for name in names if prefix + name in st.session_state
     }
+
+
+# --------------------------------------------------------------------------- controls worded by the catalogue
+
+WORDED_KEY = "playground.worded_controls"
+
+
+def worded(key: str) -> str:
+    """The key of a choice control whose options the catalogue words (a radio, a selectbox, …).
+
+    The browser keeps such a control's choice by its label, so after a language switch it no
+    longer finds the choice among the new labels: it shows none chosen, and the next click anywhere
+    sends the old label, which Streamlit takes for no choice and replaces by the first option
+    (a student's CNN became the MLP). `reword` hands these controls their values again.
+    """
+    st.session_state.setdefault(WORDED_KEY, set()).add(key)
+    return key
+
+
+def reword() -> None:
+    """After the language changed: every worded control's value set again, so that the page sends the
+    browser the choice under its label in the new language."""
+    for key in st.session_state.get(WORDED_KEY, ()):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]

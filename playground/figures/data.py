@@ -261,9 +261,9 @@ def steps_frame(steps: Sequence[TransformStep]) -> pd.DataFrame:
             plain("data.col.step"): [plain(f"data.step.{s.key}") for s in steps],
             plain("data.col.code"): [s.code for s in steps],
             plain("data.col.shape"): [str(list(s.shape)) for s in steps],
-            "dtype": [s.dtype for s in steps],
-            "min": [s.min for s in steps],
-            "max": [s.max for s in steps],
+            plain("data.col.dtype"): [s.dtype for s in steps],
+            plain("data.col.min"): [s.min for s in steps],
+            plain("data.col.max"): [s.max for s in steps],
             plain("data.col.mean"): [s.mean for s in steps],
         }
     )
@@ -323,7 +323,7 @@ def stats_frame(stats: PixelStats) -> pd.DataFrame:
     """The live numbers next to the lecture's, and what Normalize makes of the pixels."""
     return pd.DataFrame(
         {
-            "": [plain("data.col.mean"), "std"],
+            "": [plain("data.col.mean"), plain("data.col.std")],
             plain("data.stats.this_set"): [stats.mean, stats.std],
             plain("data.stats.lecture"): [MNIST_MEAN, MNIST_STD],
             plain("data.stats.after"): [stats.norm_mean, stats.norm_std],

@@ -148,7 +148,7 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
             y=-np.log(p),
             mode="lines",
             name="−log p",
-            hovertemplate="p = %{x:.3f}<br>loss = %{y:.3f}<extra></extra>",
+            hovertemplate=f"p = %{{x:.3f}}<br>{plain('figures.loss')} = %{{y:.3f}}<extra></extra>",
         )
     )
     p_shown = max(float(p_target), 1e-300)
@@ -160,7 +160,7 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
             mode="markers+text",
             name=plain("figures.this_example"),
             marker=dict(size=12, color=WINNER_COLOR),
-            text=[f"p = {p_target:.4f}, loss = {loss:.4f}"],
+            text=[f"p = {p_target:.4f}, {plain('figures.loss')} = {loss:.4f}"],
             textposition="top right",
         )
     )
@@ -188,7 +188,7 @@ def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
             text=[f"{g:+.4f}" for g in wt.grad_formula],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>formula</extra>",
+            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>{plain('figures.formula')}</extra>",
         )
     )
     figure.add_trace(
@@ -196,9 +196,9 @@ def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
             x=names,
             y=wt.grad_autograd,
             mode="markers",
-            name="autograd",
+            name=plain("figures.autograd"),
             marker=dict(symbol="x", size=11, color="black"),
-            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>autograd</extra>",
+            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>{plain('figures.autograd')}</extra>",
         )
     )
     figure.update_layout(

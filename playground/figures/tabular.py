@@ -16,6 +16,8 @@ from playground.i18n import plain
 if TYPE_CHECKING:
     from core.training import History
 
+PREDICTION_ROWS = ("held-out", "all")  # which rows a predictions table has (own.download_rows_* names them)
+
 
 def live_loss_figure(history: History, epochs: int, height: int = 360) -> go.Figure:
     """The Train page's loss figure, worded for a held-out split instead of a test set."""
@@ -40,9 +42,9 @@ def feature_table(data: TabularData) -> pd.DataFrame:
         {
             plain("own.col.feature"): data.feature_names,
             plain("own.col.mean"): X.mean(axis=0),
-            "std": X.std(axis=0),
-            "min": X.min(axis=0),
-            "max": X.max(axis=0),
+            plain("own.col.std"): X.std(axis=0),
+            plain("own.col.min"): X.min(axis=0),
+            plain("own.col.max"): X.max(axis=0),
         }
     )
 
@@ -59,7 +61,7 @@ def predictions_frame(
     ``probs`` is [N, C] for every row of ``data``; ``rows`` is "held-out" (only the rows the
     model never trained on) or "all" (with a column saying which part each row was in).
     """
-    if rows not in ("held-out", "all"):
+    if rows not in PREDICTION_ROWS:
         raise ValueError(f"rows must be 'held-out' or 'all', not {rows!r}")
     pick = np.asarray(test_idx) if rows == "held-out" else np.arange(data.num_rows)
     names = np.asarray(data.class_names, dtype=object)

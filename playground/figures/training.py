@@ -27,6 +27,7 @@ LOSS_COLOR = "#1f77b4"
 TEST_LOSS_COLOR = "#ff7f0e"
 ACCURACY_COLOR = "#2ca02c"
 LABELLED_EPOCHS = 10  # beyond this many epochs the per-epoch accuracy labels would run into each other
+COMPARE_BY = ("epoch", "step")  # the x axes runs are compared by (figures.<by> names them)
 ACCURACY_FLOOR_STEP = 5.0  # the accuracy axis starts at a multiple of 5 % below the lowest value
 
 
@@ -128,7 +129,7 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
 
     By epoch compares how much of the data each run has seen; by step how many updates it made.
     """
-    if by not in ("step", "epoch"):
+    if by not in COMPARE_BY:
         raise ValueError(f"by must be 'step' or 'epoch', not {by!r}")
     fig = make_subplots(
         rows=2,

@@ -86,6 +86,9 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
     session = runtime.get_app_session(session_id)
     if session is None or getattr(session._state, "name", "") == "SHUTDOWN_REQUESTED":
         return
+    runner = session._scriptrunner
+    if _switching_page(session) or _full_rerun_pending(runner):
+        return
     try:
         fragment_id = session._fragment_storage.resolve_target(fragment_key)[0]
     except Exception:  # the page that showed the fragment has been left
@@ -100,7 +103,6 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
         fragment_id=fragment_id,
         is_auto_rerun=True,
     )
-    runner = session._scriptrunner
     if runner is None:
         session._create_scriptrunner(data)
     elif not runner.request_rerun(data) and attempt < MAX_RETRIES:
@@ -110,6 +112,36 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
         runtime._get_async_objs().eventloop.call_later(
             RETRY_S, _rerun_on_event_loop, runtime, session_id, fragment_key, attempt + 1
         )
+
+
+def _full_rerun_pending(runner) -> bool:
+    """A rerun of the whole page already waits (a click, or ``st.switch_page`` to another page).
+
+    It redraws our fragment too. Worse, Streamlit folds a later request into it with the later one's
+    page: a push naming the page being left cancelled the switch (Momentum's "Train on MNIST" left
+    the tab on Momentum, with the Train page's settings in its URL).
+    """
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    requests = getattr(runner, "_requests", None)
+    if requests is None:
+        return False
+    with requests._lock:
+        pending = requests._rerun_data
+        return requests._state == ScriptRequestType.RERUN and not (
+            pending.fragment_id or pending.fragment_id_queue or pending.is_fragment_scoped_rerun
+        )
+
+
+def _switching_page(session) -> bool:
+    """``st.switch_page`` has started another page, and the tab's state still names the one it leaves.
+
+    The runner sets its current page as a run starts; the client state follows only once the event
+    loop has handled that start. A rerun asked for in between names the old page and would take the
+    tab back. The new page's own fragments are pushed once it has drawn them.
+    """
+    current = getattr(getattr(session, "_pages_manager", None), "current_page_script_hash", "")
+    return bool(current) and current != session._client_state.page_script_hash
 
 
 @dataclass(order=True)

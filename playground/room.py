@@ -153,6 +153,7 @@ class Room:
         self._histories: OrderedDict[str, History] = OrderedDict()
         self._closed = threading.Event()
         self._trimmed_at = -math.inf
+        self._trim_due = False  # tabs or jobs were let go since the last trim
         self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
         self._reaper.start()
         stats = os.environ.get(STATS_ENV, "").strip()
@@ -363,7 +364,9 @@ class Room:
         for entry in stopped:
             self.stop(entry)
         if released:
-            self._hand_back_memory()
+            self._trim_due = True
+        if self._trim_due:  # a release inside the rate limit is handed back by a later reap
+            self._hand_back_memory(room_empty=not here)
         return stopped
 
     def _let_go(self, here: set[str], now: float, window: float) -> int:
@@ -379,17 +382,19 @@ class Room:
                     gone += 1
         return gone
 
-    def _hand_back_memory(self) -> None:
+    def _hand_back_memory(self, room_empty: bool = False) -> None:
         """Once tabs and jobs are let go: collect their cycles and give the freed pages back.
 
         glibc keeps freed memory in its arenas, so the server's size only ever grew; trimming
         after a class has left keeps it near what the next class needs. Linux only; elsewhere a
-        no-op. Rate-limited: a full collection holds the GIL for a fraction of a second.
+        no-op. Rate-limited while anyone is connected (a full collection holds the GIL for a
+        fraction of a second); an empty room is trimmed at once, so the last of a class to leave
+        is handed back too.
         """
         now = time.monotonic()
-        if now - self._trimmed_at < TRIM_INTERVAL_S:
+        if not room_empty and now - self._trimmed_at < TRIM_INTERVAL_S:
             return
-        self._trimmed_at = now
+        self._trimmed_at, self._trim_due = now, False
         gc.collect()
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -133,6 +133,7 @@ class FakeSession:
         self._scriptrunner = runner
         self._fragment_storage = SimpleNamespace(resolve_target=lambda key: ["fragment-id-of-" + key])
         self._client_state = SimpleNamespace(query_string="lang=en", page_script_hash="hash", page_name="Draw")
+        self._pages_manager = SimpleNamespace(current_page_script_hash="hash")
         self.created = []
 
     def _create_scriptrunner(self, data):
@@ -187,6 +188,41 @@ def test_a_session_shutting_down_gets_no_rerun():
     session._state = SimpleNamespace(name="SHUTDOWN_REQUESTED")
     push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
     assert not runner.asked and not session.created
+
+
+def test_a_tab_in_the_middle_of_a_page_switch_gets_no_rerun_of_the_page_it_leaves():
+    runner = FakeRunner(accepts=True)
+    session = FakeSession(runner)
+    session._pages_manager.current_page_script_hash = "hash-of-train"  # st.switch_page ran; the tab still says Draw
+    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
+    assert not runner.asked and not session.created
+    session._client_state.page_script_hash = "hash-of-train"  # the new page has started: pushes go on
+    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
+    assert len(runner.asked) == 1
+
+
+def test_a_pending_rerun_of_the_whole_page_is_left_alone():
+    """``st.switch_page`` asked for the Train page: a push naming Draw must not be folded into it."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    requests = ScriptRequests()
+    requests.request_rerun(RerunData(query_string="lr=0.5", page_script_hash="hash-of-train"))
+    runner = FakeRunner(accepts=True)
+    runner._requests = requests
+    push._rerun_on_event_loop(FakeRuntime(FakeSession(runner)), "tab", "draw-details")
+    assert not runner.asked
+    assert requests._rerun_data.page_script_hash == "hash-of-train"
+
+
+def test_a_pending_fragment_rerun_takes_the_push_too():
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    requests = ScriptRequests()
+    requests.request_rerun(RerunData(page_script_hash="hash", fragment_id="another-fragment"))
+    runner = FakeRunner(accepts=True)
+    runner._requests = requests
+    push._rerun_on_event_loop(FakeRuntime(FakeSession(runner)), "tab", "draw-details")
+    assert len(runner.asked) == 1
 
 
 def test_outside_a_running_server_nothing_is_available():

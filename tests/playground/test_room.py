@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.limits import RoomLimits
 from playground import push, runs
+from playground import room as room_module
 from playground.room import get_room, replace_room
 from tests.playground.room_helpers import Gate, finish, settled, train, wait_until
 
@@ -274,6 +275,30 @@ def test_sessions_that_no_longer_exist_are_forgotten(room, tabs, pushes):
     assert pushes.to("tab-b") > before_b
     tabs.connected["tab-a"] = tabs.connected["tab-b"] = True
     assert room.connected_students() == {"bob"}
+
+
+def test_what_a_class_left_is_handed_back_late_but_never_forgotten(room, tabs, monkeypatch):
+    """Trimming is rate-limited while students are connected; a release inside the limit stays due,
+    and the room trims at once when the last tab has gone."""
+    collections = []
+    monkeypatch.setattr(room_module.gc, "collect", lambda: collections.append(time.monotonic()))
+    for student, tab in (("ada", "tab-a"), ("bob", "tab-b"), ("cy", "tab-c")):
+        room.seen(student, tab)
+    tabs.connected["tab-a"] = False
+    tabs.existing["tab-a"] = False
+    room.reap()
+    assert len(collections) == 1  # the first release: handed back at once
+    tabs.connected["tab-b"] = False
+    tabs.existing["tab-b"] = False
+    room.reap()
+    assert len(collections) == 1  # inside the rate limit, with cy still here: due, not done
+    room.reap()
+    assert len(collections) == 1
+    tabs.connected["tab-c"] = False
+    room.reap()  # cy's tab is away (not closed): nobody is here now, and the due trim is done
+    assert len(collections) == 2
+    room.reap()
+    assert len(collections) == 2  # nothing new let go: nothing more to do
 
 
 # ---- the pusher itself --------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
     if session is None or getattr(session._state, "name", "") == "SHUTDOWN_REQUESTED":
         return
     runner = session._scriptrunner
-    if _switching_page(session) or _full_rerun_pending(runner):
+    if _full_rerun_pending(runner):
         return
     try:
         fragment_id = session._fragment_storage.resolve_target(fragment_key)[0]
@@ -131,17 +131,6 @@ def _full_rerun_pending(runner) -> bool:
         return requests._state == ScriptRequestType.RERUN and not (
             pending.fragment_id or pending.fragment_id_queue or pending.is_fragment_scoped_rerun
         )
-
-
-def _switching_page(session) -> bool:
-    """``st.switch_page`` has started another page, and the tab's state still names the one it leaves.
-
-    The runner sets its current page as a run starts; the client state follows only once the event
-    loop has handled that start. A rerun asked for in between names the old page and would take the
-    tab back. The new page's own fragments are pushed once it has drawn them.
-    """
-    current = getattr(getattr(session, "_pages_manager", None), "current_page_script_hash", "")
-    return bool(current) and current != session._client_state.page_script_hash
 
 
 @dataclass(order=True)

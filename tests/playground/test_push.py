@@ -133,7 +133,6 @@ class FakeSession:
         self._scriptrunner = runner
         self._fragment_storage = SimpleNamespace(resolve_target=lambda key: ["fragment-id-of-" + key])
         self._client_state = SimpleNamespace(query_string="lang=en", page_script_hash="hash", page_name="Draw")
-        self._pages_manager = SimpleNamespace(current_page_script_hash="hash")
         self.created = []
 
     def _create_scriptrunner(self, data):
@@ -188,17 +187,6 @@ def test_a_session_shutting_down_gets_no_rerun():
     session._state = SimpleNamespace(name="SHUTDOWN_REQUESTED")
     push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
     assert not runner.asked and not session.created
-
-
-def test_a_tab_in_the_middle_of_a_page_switch_gets_no_rerun_of_the_page_it_leaves():
-    runner = FakeRunner(accepts=True)
-    session = FakeSession(runner)
-    session._pages_manager.current_page_script_hash = "hash-of-train"  # st.switch_page ran; the tab still says Draw
-    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
-    assert not runner.asked and not session.created
-    session._client_state.page_script_hash = "hash-of-train"  # the new page has started: pushes go on
-    push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
-    assert len(runner.asked) == 1
 
 
 def test_a_pending_rerun_of_the_whole_page_is_left_alone():

@@ -7,6 +7,7 @@ the pages with ``st.page_link`` in the lecture's order, in the user's language.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ PAGES = (
 SCRIPTS = {key: script for key, script, _ in PAGES}
 ICONS = {key: icon for key, _, icon in PAGES}
 LANGUAGE_WIDGET = "playground.lang_choice"
+GOING_TO_KEY = "playground.going_to"  # (page key, query params, when): a switch not yet arrived
+GOING_TO_S = 10.0  # a switch still unfinished after this long is given up, never replayed later
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Page:
 
 def setup(key: str) -> Page:
     """Title, sidebar and student for page ``key``; the first call of every page script."""
+    _finish_switch(key)
     lang = i18n.detect_language()
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
@@ -106,4 +110,23 @@ def mnist_or_stop(room: Room) -> MnistData:
 def go_to(key: str, query_params: dict[str, Any] | None = None) -> None:
     """Switch to another page, keeping the language in the URL."""
     params = {"lang": i18n.current_language(), **(query_params or {})}
+    st.session_state[GOING_TO_KEY] = (key, params, time.monotonic())
     st.switch_page(SCRIPTS[key], query_params=params)
+
+
+def _finish_switch(key: str) -> None:
+    """Arrived where ``go_to`` was going, or switch again.
+
+    ``st.switch_page`` queues a rerun of the new page, and Streamlit folds any rerun the tab asks for
+    in that moment (a component sending its value, a click) into it with the tab's page: the switch
+    was lost, and Momentum's "Train on MNIST" left the student on Momentum. The page left runs again
+    instead, and goes on from here.
+    """
+    going = st.session_state.get(GOING_TO_KEY)
+    if going is None:
+        return
+    target, params, since = going
+    if target == key or time.monotonic() - since > GOING_TO_S:
+        del st.session_state[GOING_TO_KEY]
+        return
+    st.switch_page(SCRIPTS[target], query_params=params)

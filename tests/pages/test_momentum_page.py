@@ -1,10 +1,12 @@
 """The momentum lab under AppTest: the race, the worked update rule, presets, divergence, the bridge to MNIST."""
 
+import time
+
 import numpy as np
 import pytest
 
 from core import momentum as mo
-from playground import fmt, i18n
+from playground import fmt, i18n, nav
 from playground.figures.momentum import UPDATE_COLUMNS, pair_text
 from playground.room import get_room
 from playground.settings import TrainSettings
@@ -261,6 +263,27 @@ def test_the_send_button_goes_to_train_and_starts_a_run_with_this_lr_and_momentu
     assert entry.job.config.lr == 0.5 and entry.job.config.momentum == 0.9
     wait_for_run(at)
     assert entry.job.snapshot().status == "finished"
+    assert nav.GOING_TO_KEY not in at.session_state  # arrived
+
+
+def test_a_switch_overtaken_by_a_rerun_of_the_page_left_goes_on_to_train(at):
+    """The tab asked for a rerun of Momentum while the switch to Train was queued: Streamlit ran
+    Momentum again. That run must carry on to Train, and only once."""
+    at.session_state[TRAIN.settings_key] = TrainSettings(hidden_sizes=(8,), epochs=1)
+    params = {"lang": "en", "lr": "0.5", "momentum": "0.9", "opt": "sgd"}
+    at.session_state[nav.GOING_TO_KEY] = ("train", params, time.monotonic())
+    at.run()  # the rerun of the page being left
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Train and watch it learn" in at.title[0].value
+    assert nav.GOING_TO_KEY not in at.session_state
+    at.switch_page("pages/4_Momentum.py").run()  # arrived: a later visit to Momentum stays there
+    assert "Momentum" in at.title[0].value
+
+
+def test_a_switch_that_never_arrived_is_not_replayed_later(at):
+    at.session_state[nav.GOING_TO_KEY] = ("train", {"lang": "en"}, time.monotonic() - nav.GOING_TO_S - 1)
+    at.run()
+    assert "Momentum" in at.title[0].value and nav.GOING_TO_KEY not in at.session_state
 
 
 def test_the_lab_keeps_its_settings_while_the_user_visits_another_page(at):

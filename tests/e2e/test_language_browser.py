@@ -110,7 +110,7 @@ def test_the_sidebar_switch_changes_the_page_to_english_and_back(streamlit_serve
     for step, lang in enumerate(("zh", "en", "zh")):
         if step:
             switch_language(page, lang)
-        assert sidebar_is_in(page, lang), sidebar_names(page)
+        wait_until(page, lambda lang=lang: sidebar_is_in(page, lang), f"the sidebar in {lang}")  # drawn after the title
         assert page.title() == text("pages.softmax.tab", lang)
         wanted = sorted([text("figures.p_target", lang), text("figures.neg_log_p", lang)])
         wait_until(page, lambda wanted=wanted: axis_titles(page, chart) == wanted, f"the axis titles {wanted}")

@@ -122,9 +122,16 @@ class TrainingJob:
         label: str = "",
         max_busy_s: float | None = None,
         on_change: Callable[[TrainingJob], None] | None = None,
+        job_id: str | None = None,
+        resume_state: dict | None = None,
+        on_epoch: Callable[[TrainingJob], None] | None = None,
     ):
         config.validate()
         self.id = secrets.token_hex(6)  # unique per process, not guessable from another student's
+        if job_id is not None:  # a trainer names its jobs after their stored runs
+            self.id = job_id
+        self.resume_from = resume_state  # ``TrainLoop.resume_state()`` of an interrupted run, or None
+        self.on_epoch = on_epoch  # called from the training thread at every epoch's end (checkpoints)
         self.model, self.config, self.train, self.test = model, config, train, test
         self.device = torch.device(device) if device is not None else pick_device()
         self.owner, self.label = owner, label
@@ -235,6 +242,8 @@ class TrainingJob:
 
     def _start(self) -> TrainLoop:
         self._loop = TrainLoop(self.model, self.config, self.train, self.test, self.device, self._on_progress)
+        if self.resume_from is not None:
+            self._resume(self._loop, self.resume_from)
         self._update("running", "job.running", {"device": device_label(self.device)})
         return self._loop
 
@@ -250,6 +259,27 @@ class TrainingJob:
                 grew = True
         if grew:
             self._changed()
+        if grew and self.on_epoch is not None and sizes[1] != self._epochs_told:
+            self._epochs_told = sizes[1]
+            self.on_epoch(self)
+
+    _epochs_told = 0  # epochs ``on_epoch`` was called for (a resumed run starts at its own)
+
+    def resume_state(self) -> dict | None:
+        """The loop's ``resume_state()`` while it trains (call from the training thread: ``on_epoch``)."""
+        return self._loop.resume_state() if self._loop is not None else None
+
+    def _resume(self, loop: TrainLoop, state: dict) -> None:
+        """Carry on an interrupted run: its loop, history, step and training seconds so far."""
+        loop.restore(state)
+        history = loop.history
+        self._epochs_told = len(history.epochs)
+        with self._lock:
+            s = self._state
+            s.history, s.step, s.samples = history.copy(), history.steps, int(state["seen"])
+            s.sizes = (len(history.running_loss), len(history.epochs))
+            s.epoch = history.steps / max(1, loop.per_epoch)
+            s.busy_s = float(state["elapsed"])  # the room's budget counts the seconds before the interruption
 
     def _account(self, spent: float, share: float) -> None:
         with self._lock:

@@ -44,9 +44,12 @@ def trainer_kind() -> str:
 
 
 def make_trainer(
-    kind: str, store, data: RoomData, workers: int | None, on_change: Callable[[str], None], limits: RoomLimits
+    kind, store, data: RoomData, workers: int | None, on_change: Callable[[str], None], limits: RoomLimits
 ) -> Trainer:
-    """The trainer of that kind. Ray is imported only when asked for (it is not a dependency)."""
+    """The trainer of that kind (or made by ``kind(store, data, workers, on_change, limits)``, a
+    factory). Ray is imported only when asked for: it is not a dependency of the embedded room."""
+    if callable(kind):
+        return kind(store, data, workers, on_change, limits)
     if kind == LocalTrainer.name:
         return LocalTrainer(store, data.pairs, workers, on_change=on_change)
     if kind == "ray":

@@ -144,6 +144,8 @@ class TrainingJob:
         self._ended = threading.Event()
         self._loop: TrainLoop | None = None
         self._state = _State()
+        if resume_state is not None:  # queued, it already shows its curve so far
+            self._show_resumed(resume_state)
 
     # ----------------------------------------------------------------- controls
 
@@ -270,16 +272,21 @@ class TrainingJob:
         return self._loop.resume_state() if self._loop is not None else None
 
     def _resume(self, loop: TrainLoop, state: dict) -> None:
-        """Carry on an interrupted run: its loop, history, step and training seconds so far."""
+        """Carry on an interrupted run: its loop from the kept state."""
         loop.restore(state)
-        history = loop.history
+        self._show_resumed(state)
+
+    def _show_resumed(self, state: dict) -> None:
+        """The kept run's history, step and training seconds so far (the budget counts them too)."""
+        history = History.from_dict(state["history"])
+        steps = max(1, self._planned_steps_per_epoch())
         self._epochs_told = len(history.epochs)
         with self._lock:
             s = self._state
-            s.history, s.step, s.samples = history.copy(), history.steps, int(state["seen"])
+            s.history, s.step, s.samples = history, history.steps, int(state["seen"])
             s.sizes = (len(history.running_loss), len(history.epochs))
-            s.epoch = history.steps / max(1, loop.per_epoch)
-            s.busy_s = float(state["elapsed"])  # the room's budget counts the seconds before the interruption
+            s.epoch = history.steps / steps
+            s.busy_s = float(state["elapsed"])
 
     def _account(self, spent: float, share: float) -> None:
         with self._lock:

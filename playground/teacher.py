@@ -88,6 +88,7 @@ def room_panel(room: Room, session_id: str | None) -> None:
         room.watch_room(session_id, "teacher-room")
         entries = room.all_jobs()
         active = [e for e in entries if not e.job.done]
+        st.caption(backends_line(room))
         c1, c2, c3 = st.columns(3)
         c1.metric(plain("teacher.connected"), fmt.count(len(room.connected_students())))
         c2.metric(plain("teacher.training_now"), fmt.count(len(active)))
@@ -114,6 +115,14 @@ def room_panel(room: Room, session_id: str | None) -> None:
                     st.toast(t("teacher.stopped", name=entry.name))
 
     panel()
+
+
+def backends_line(room: Room) -> str:
+    """Which trainer trains the runs and which store keeps them (the operator's settings)."""
+    kind, where = room.store_description()
+    trainer = plain("backends.trainer_ray") if room.trainer_kind == "ray" else plain("backends.trainer_in_process")
+    store = plain("backends.store_postgresql") if kind == "postgresql" else plain("backends.store_sqlite")
+    return t("backends.line", trainer=trainer, store=store, where=where)
 
 
 def jobs_frame(entries, snapshots: list[JobSnapshot]) -> pd.DataFrame:

@@ -9,6 +9,7 @@ live model or history. Status lines carry a code and parameters (``message_code`
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -30,6 +31,8 @@ from core.training import (
     pick_device,
     steps_per_epoch,
 )
+
+_log = logging.getLogger(__name__)
 
 JOB_STATUSES = ("queued", "running", "stopped", "finished", "diverged", "failed")
 FINAL_STATUSES = ("stopped", "finished", "diverged", "failed")
@@ -344,14 +347,14 @@ class TrainingJob:
         if self.on_change is not None:
             try:
                 self.on_change(self)
-            except Exception:  # a listener's failure must not break the training
-                pass
+            except Exception:  # a listener's failure must not break the training: logged, training goes on
+                _log.exception("a listener of job %s failed", self.id)
 
     def _planned_steps_per_epoch(self) -> int:
         # bad data must surface as a failed job with the loop's message, not break the constructor
         try:
             return steps_per_epoch(len(self.train[0]), self.config.batch_size)
-        except Exception:
+        except Exception:  # not logged: the loop raises it again as the failed job's message
             return 0
 
     def _planned_steps(self) -> int:

@@ -9,6 +9,7 @@ room, in the background, so a class arriving on Draw finds it ready.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ class DefaultModel:
                 return
             self._train(mnist, config)
         except Exception as error:  # MNIST missing, disk full: the page says so and offers the others
+            logging.getLogger("playground.default_model").exception("the default model could not be prepared")
             self._set(DefaultState("failed", error=error))
 
     def _load(self, path: Path, config: TrainConfig):

@@ -37,7 +37,7 @@ def configured_passcode() -> str | None:
         return from_env
     try:
         secret = st.secrets.get("teacher_passcode")
-    except Exception:  # no secrets.toml at all
+    except Exception:  # not logged: no secrets.toml at all (Streamlit raises its own error types)
         return None
     return str(secret).strip() or None if secret is not None else None
 
@@ -283,7 +283,7 @@ def _show_link(code: str, page: str) -> None:
 def _this_browser_base() -> str | None:
     try:
         url = st.context.url
-    except Exception:
+    except Exception:  # not logged: no request behind this run (AppTest), so no address to offer
         return None
     if not url:
         return None

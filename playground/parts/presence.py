@@ -91,7 +91,7 @@ class Presence:
             due = now - self._beaten.get(session_id, -HEARTBEAT_S) >= HEARTBEAT_S
             if due:
                 self._beaten[session_id] = now
-        if due:
+        if due and self._connected(session_id) is not False:  # rows are for connected tabs only
             self._beat(student, session_id, now)
 
     def sessions(self) -> dict[str, tuple[str, float]]:

@@ -117,8 +117,11 @@ class DefaultModel:
         with self._lock:
             self._job = job
             self._state = DefaultState("training")
-        self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
-        job.wait()
+        if self.room.trainer_kind == "in-process":
+            self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
+            job.wait()
+        else:  # the class trains elsewhere: this one job trains here, on this thread
+            job.run_to_end()
         snapshot = job.snapshot()
         if snapshot.status != "finished":
             raise RuntimeError(snapshot.message)

@@ -55,7 +55,7 @@ def make_trainer(
     if kind == "ray":
         from core.trainers import ray_trainer  # requirements-cluster.txt
 
-        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change)
+        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change, data=data, workers=workers)
     raise ValueError(f"unknown trainer {kind!r}: use 'in-process' or 'ray'")
 
 
@@ -82,11 +82,21 @@ class JobView:
         return self.snapshot().done
 
     @property
+    def live(self):
+        """The ``TrainingJob`` itself where the trainer is in this process (None elsewhere): what
+        in-process controls act on."""
+        job = getattr(self._trainer, "job", None)
+        return job(self.id) if job is not None else None
+
+    @property
     def model(self):
         """The live model (in-process trainers only; others: None, read the stored run)."""
-        job = getattr(self._trainer, "job", None)
-        found = job(self.id) if job is not None else None
+        found = self.live
         return found.model if found is not None else None
+
+    @property
+    def total_steps(self) -> int:
+        return self.snapshot().total_steps
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""

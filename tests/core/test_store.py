@@ -28,6 +28,7 @@ from core.store import (
     StoredRun,
     StoreError,
     StoreUnavailable,
+    migration_statements,
     open_store,
     store_target,
 )
@@ -867,7 +868,7 @@ def test_a_version_1_file_is_migrated_keeping_everything(tmp_path):
     assert [r.id for r in store.list_runs("ada")] == [old.id, run.id, new.id]
     store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()
     assert integrity(path) == "ok"
     assert RunStore(path).get_run(old.id) == old  # a second open finds nothing to do
@@ -976,7 +977,7 @@ def test_a_version_1_postgres_database_is_migrated_keeping_everything(postgres_u
     assert store.resume_state(run.id) == b"state" and store.present(10, now=5.0) == {"ada": 5.0}
     assert [r.id for r in store.list_runs("ada")] == [old.id, run.id]
     store.close()
-    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     assert RunStore(postgres_url).get_run(old.id) == old  # a second open finds nothing to do
 
 
@@ -1005,7 +1006,7 @@ def test_processes_opening_a_new_database_together_migrate_it_once(postgres_url)
     for thread in threads:
         thread.join()
     assert errors == [] and len(opened) == 4
-    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     run = add(opened[0])
     assert all(store.get_run(run.id) == run for store in opened)
     for store in opened:
@@ -1076,3 +1077,15 @@ def test_the_embedded_store_imports_no_postgres_driver(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_postgres_keeps_weights_and_resume_states_uncompressed(postgres_url):
+    RunStore(postgres_url).close()
+    storage = on_postgres(
+        postgres_url,
+        "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+        "WHERE attname = 'data' AND attrelid IN ('blobs'::regclass, 'resume'::regclass) ORDER BY 1",
+    )
+    assert storage == [("blobs", "e"), ("resume", "e")]  # EXTERNAL: out of line, never compressed
+    assert migration_statements(3, "sqlite") == []  # the version counts on SQLite all the same
+    assert len(migration_statements(3, "postgresql")) == 2

@@ -476,6 +476,34 @@ def test_two_stores_writing_at_once_wait_for_each_other(target):
     assert sound(target)
 
 
+def test_writers_pruning_at_once_never_drop_a_run_twice_or_overshoot_the_cap(target):
+    """Every add prunes; two stores (two processes) pruning together must take turns."""
+    stores = [RunStore(target, max_total_bytes=200), RunStore(target, max_total_bytes=200)]
+    start = threading.Barrier(8)
+    errors, dropped = [], []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                _, pruned = add_pruning(stores[n % 2], f"s{n}", name=f"run {i}", weights=bytes(10))
+                dropped.extend(run.id for run in pruned)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(dropped) == len(set(dropped)) == 120 - 20  # each dropped once; 20 runs of 10 bytes fit
+    assert stores[0].usage() == stores[1].usage() == (20, 200)
+    for store in stores:
+        store.close()
+    assert sound(target)
+
+
 KILLED_WRITER = """
 import sys
 from core.store import RunStore
@@ -1038,6 +1066,14 @@ def test_the_server_going_away_raises_store_unavailable_and_the_store_comes_back
     updated, _ = checkpoint(store, run_id=kept.id, weights=b"epoch 4")
     assert store.get_run(kept.id) == updated and store.weights(kept.id) == b"epoch 4"
     store.close()
+
+
+def test_a_server_that_is_not_there_at_open_raises_store_unavailable():
+    from tests.postgres import free_port
+
+    with pytest.raises(StoreUnavailable) as raised:
+        RunStore(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/postgres")
+    assert "secret" not in str(raised.value) and "postgres:***@127.0.0.1" in str(raised.value)
 
 
 def test_a_restart_between_calls_goes_unnoticed(postgres_server, postgres_url):

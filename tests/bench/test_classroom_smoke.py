@@ -2,21 +2,21 @@
 
 It starts its own `streamlit run` (and always stops it), so it needs no browser and no
 network: every student is a `bench.stclient` websocket client. Slow numbers never fail it;
-errors, disconnects and metrics that were never measured do.
+errors, disconnects and metrics that were never measured do. Marked ``load``: ``make test`` runs
+it, ``make test-fast`` leaves it out.
 """
-
-import asyncio
 
 import pytest
 
 from bench import classroom
+from tests.bench.helpers import run_in_own_loop
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.load, pytest.mark.timeout(240)]
 
 
 def test_smoke_classroom_completes_without_errors_and_measures_everything():
     config = classroom.smoke_config()
-    report = asyncio.run(classroom.run_classroom(config))
+    report = run_in_own_loop(classroom.run_classroom, config)  # beside any loop a browser test left
     summary = report.format()
 
     assert len(report.students) == config.students * config.waves, summary

@@ -250,7 +250,7 @@ class Run:
     page_script_hash: str
     started_at: float  # when its new_session arrived
     finished_at: float | None = None
-    status: str | None = None  # "ok", "fragment_ok", "rerun", "compile_error"
+    status: str | None = None  # "ok", "fragment_ok", "rerun", "compile_error", "replaced" (stopped for a newer run)
     sent_at: float | None = None  # filled by wait_for_run: when the action that asked for it was sent
 
     @property
@@ -571,6 +571,13 @@ class StreamlitClient:
             page_script_hash=session.page_script_hash,
             started_at=received_at,
         )
+        # A new run means every earlier one is over. Streamlit sends no script_finished for a run
+        # it stopped for a newer one (a page request stops the runner and ignores its events), so
+        # a run still open here never finishes: it was replaced.
+        for earlier in reversed(self.runs):
+            if earlier.finished_at is not None:
+                break
+            earlier.finished_at, earlier.status = received_at, "replaced"
         self.runs.append(run)
         self.current_run = run
         self.stats.fragment_runs += run.is_fragment
@@ -774,17 +781,26 @@ class StreamlitClient:
         return await self._wait(check, timeout, "a matching element")
 
     async def wait_for_run(
-        self, since: float | Action | Run | None = None, *, scope: str = "app", timeout: float | None = None
+        self,
+        since: float | Action | Run | None = None,
+        *,
+        scope: str = "app",
+        timeout: float | None = None,
+        page_script_hash: str = "",
     ) -> Run:
         """The first run that started at or after `since`, once it has finished.
 
-        scope: "app" (full runs only), "fragment" or "any". A run that ended early for a
-        rerun (st.rerun, a newer request) is followed to the run that replaced it.
+        scope: "app" (full runs only), "fragment" or "any"; `page_script_hash`: only a run of
+        that page answers (a run of the page being left can be read after the action was sent).
+        A run that ended early for a rerun (st.rerun, a newer request) or that a newer run
+        replaced is followed to the run that replaced it.
         """
         start = _since(since)
         sent_at = since.sent_at if isinstance(since, Action) else (start if start > -math.inf else None)
 
         def matches(run: Run) -> bool:
+            if page_script_hash and run.page_script_hash != page_script_hash:
+                return False
             return scope == "any" or run.is_fragment == (scope == "fragment")
 
         def check():
@@ -795,7 +811,7 @@ class StreamlitClient:
                 recent.append(run)
             recent.reverse()
             candidate = next((r for r in recent if matches(r)), None)
-            while candidate is not None and candidate.status == "rerun":
+            while candidate is not None and candidate.status in ("rerun", "replaced"):
                 # Auto-reruns never preempt a full run, so a full run is replaced by the
                 # next full run; a fragment run may be replaced by either kind.
                 later = [r for r in recent if r.started_at > candidate.started_at]
@@ -870,7 +886,12 @@ class StreamlitClient:
             action = await self._send_rerun("page", None, page_script_hash="", page_name=page_name)
         if not wait:
             return action
-        return await self.wait_for_run(action, timeout=timeout)
+        # Messages are stamped when read: a run of the page being left, started before the
+        # request, may be read after it. Only the requested page's run answers (the first visit
+        # names the page by path, and its run's hash is not known yet).
+        return await self.wait_for_run(
+            action, timeout=timeout, page_script_hash=page.page_script_hash if page is not None else ""
+        )
 
     async def rerun(self, *, wait: bool = True, timeout: float | None = None) -> Run | Action:
         """What pressing "R" does: rerun the current page with the current widget state."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -149,8 +150,9 @@ class Pusher:
     the pushing.
     """
 
-    def __init__(self, interval: float = MIN_INTERVAL_S, send=request_fragment_rerun):
+    def __init__(self, interval: float = MIN_INTERVAL_S, send=request_fragment_rerun, clock=time.monotonic):
         self.interval, self._send = interval, send
+        self._clock = clock  # seconds; tests drive a fake one (the waits re-read it at least every interval)
         self._cond = threading.Condition()
         self._heap: list[_Due] = []
         self._pending: set[tuple[str, str]] = set()
@@ -164,7 +166,7 @@ class Pusher:
         with self._cond:
             if target in self._pending:
                 return  # already due: one push shows everything that happened meanwhile
-            at = max(time.monotonic(), self._last.get(target, 0.0) + self.interval)
+            at = max(self._clock(), self._last.get(target, -math.inf) + self.interval)
             self._pending.add(target)
             heapq.heappush(self._heap, _Due(at, target))
             self._cond.notify()
@@ -184,13 +186,13 @@ class Pusher:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (not self._heap or self._heap[0].at > time.monotonic()):
-                    self._cond.wait(None if not self._heap else self._heap[0].at - time.monotonic())
+                while not self._closed and (not self._heap or self._heap[0].at > self._clock()):
+                    self._cond.wait(None if not self._heap else self._heap[0].at - self._clock())
                 if self._closed:
                     return
                 due = heapq.heappop(self._heap).target
                 self._pending.discard(due)
-                self._last[due] = time.monotonic()
+                self._last[due] = self._clock()
             try:
                 self._send(*due)
             except Exception:  # a tab that went away mid-push must not stop the others
@@ -209,8 +211,11 @@ class OneAtATime:
     its place and gets one refresh showing its newest drawing.
     """
 
-    def __init__(self, delay_s: float = 0.15, max_wait_s: float = 1.0, send=request_fragment_rerun):
+    def __init__(
+        self, delay_s: float = 0.15, max_wait_s: float = 1.0, send=request_fragment_rerun, clock=time.monotonic
+    ):
         self.delay_s, self.max_wait_s, self._send = delay_s, max_wait_s, send
+        self._clock = clock  # seconds; tests drive a fake one (the waits re-read it at least every max_wait_s)
         self._cond = threading.Condition()
         self._waiting: dict[tuple[str, str], float] = {}  # target → when it may be pushed (insertion order = turn)
         self._in_flight: tuple[str, str] | None = None
@@ -220,7 +225,7 @@ class OneAtATime:
 
     def request(self, session_id: str, fragment_key: str) -> None:
         with self._cond:
-            self._waiting.setdefault((session_id, fragment_key), time.monotonic() + self.delay_s)
+            self._waiting.setdefault((session_id, fragment_key), self._clock() + self.delay_s)
             self._cond.notify()
 
     def done(self, session_id: str | None, fragment_key: str) -> None:
@@ -252,17 +257,17 @@ class OneAtATime:
                 self._send(*target)
             except Exception:  # a tab that went away mid-push must not stop the others
                 _log.debug("push to %s failed", target[0], exc_info=True)
-            deadline = time.monotonic() + self.max_wait_s
+            deadline = self._clock() + self.max_wait_s
             with self._cond:
-                while not self._closed and self._in_flight == target and time.monotonic() < deadline:
-                    self._cond.wait(deadline - time.monotonic())
+                while not self._closed and self._in_flight == target and self._clock() < deadline:
+                    self._cond.wait(deadline - self._clock())
                 if self._in_flight == target:
                     self._in_flight = None
 
     def _next_due(self) -> tuple[str, str] | None:
         """The first waiting target once it is due (the lock held); None when closed."""
         while not self._closed:
-            now = time.monotonic()
+            now = self._clock()
             due = next((t for t, at in self._waiting.items() if at <= now), None)
             if due is not None:
                 return due

@@ -13,10 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("SOFTMAX_PLAYGROUND_SOURCES", "subset")
+# Set, never inherited: a developer's exported SOFTMAX_PLAYGROUND_* (data folder, room file,
+# limits, passcode, stats file) must not send test runs into their own store or change what the
+# tests see. Only where the benchmark finds Chromium is kept: it names a program, not data.
+KEPT_VARIABLES = {"SOFTMAX_PLAYGROUND_CHROMIUM"}
+for name in [n for n in os.environ if n.startswith("SOFTMAX_PLAYGROUND_") and n not in KEPT_VARIABLES]:
+    del os.environ[name]
+TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="softmax-playground-tests-"))
+os.environ["SOFTMAX_PLAYGROUND_SOURCES"] = "subset"
 # The run store and the kept default model go to a fresh folder, never the user's cache.
-os.environ.setdefault("SOFTMAX_PLAYGROUND_DATA", tempfile.mkdtemp(prefix="softmax-playground-tests-"))
-os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+os.environ["SOFTMAX_PLAYGROUND_DATA"] = str(TEST_DATA_DIR)
+# An empty room file: a room.toml in the folder the tests run from (a teacher's) is not read.
+(TEST_DATA_DIR / "room.toml").write_text("", encoding="utf-8")
+os.environ["SOFTMAX_PLAYGROUND_ROOM"] = str(TEST_DATA_DIR / "room.toml")
+os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
 
 import torch  # noqa: E402
 

@@ -167,12 +167,17 @@ def test_a_bad_config_is_refused_before_any_job_exists():
 
 def test_the_budget_stops_a_run_and_keeps_its_model():
     j = job(max_busy_s=0.05)
-    while not j.run_slice(0.02):
-        pass
+    busy_before = []  # the job's training seconds before each slice
+    while True:
+        busy_before.append(j.snapshot().busy_s)
+        if j.run_slice(0.02):
+            break
     s = j.snapshot()
     assert s.status == "stopped" and s.message_code == "job.budget"
     assert s.message_params["minutes"] == pytest.approx(0.05 / 60)
-    assert 0.05 <= s.busy_s < 1.0 and s.step > 0 and s.history.confusion
+    # it ended in the slice that reached the budget: not before, and not one slice later
+    assert max(busy_before) < 0.05 <= s.busy_s
+    assert s.step > 0 and s.history.confusion
 
 
 def test_eta_counts_the_turns_a_job_waits_for():

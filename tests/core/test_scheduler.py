@@ -119,17 +119,38 @@ def test_stopping_a_waiting_job_ends_it_at_once(scheduler):
     assert running.wait(30)
 
 
-def test_a_stop_takes_effect_within_about_one_slice(scheduler):
-    s = scheduler(workers=1, slice_s=0.05)
-    jobs = [s.submit(make_job(TrainConfig(epochs=500, batch_size=4), seed=i)) for i in range(10)]
-    assert wait_until(lambda: jobs[-1].snapshot().step > 0)
-    started = time.monotonic()
+class GatedJob(TrainingJob):
+    """A real job whose turns start only when the test lets them, and which logs each turn."""
+
+    def __init__(self, name, gate, log, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name, self._gate, self._log = name, gate, log
+
+    def run_slice(self, seconds, share=1.0):
+        self._log.append(self.name)
+        assert self._gate.acquire(timeout=60), "the test never let this turn go on"
+        return super().run_slice(seconds, share)
+
+
+def test_a_stopped_job_jumps_the_line_and_ends_in_the_next_turn(scheduler):
+    s = scheduler(workers=1, slice_s=0.01)
+    gate, log = threading.Semaphore(0), []
+    data = blobs()
+    config = TrainConfig(epochs=500, batch_size=4)
+    jobs = [s.submit(GatedJob(f"j{i}", gate, log, small_model(i), config, data, data, device="cpu")) for i in range(10)]
+    assert wait_until(lambda: log == ["j0"])  # j0's turn is under way; j1 … j9 wait in line
     s.stop(jobs[5])
-    assert jobs[5].wait(30)
-    # it jumps the line: ended after the turn in progress, not after the nine others' turns
-    assert time.monotonic() - started < 9 * 0.05
+    gate.release()  # j0's turn ends
+    assert wait_until(lambda: len(log) == 2)
+    # it jumps the line: the next turn is the stopped job's, not j1's (nine turns would come first)
+    assert log == ["j0", "j5"]
+    gate.release()
+    assert jobs[5].wait(30) and jobs[5].snapshot().status == "stopped"
     for j in jobs:
         s.stop(j)
+    for _ in range(100):  # every job's last turn (each ends at once: stopped)
+        gate.release()
+    assert all(j.wait(30) for j in jobs)
 
 
 def test_a_priority_job_goes_first(scheduler):

@@ -5,24 +5,59 @@ import threading
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from playground import push
 
 
-def wait_until(condition, timeout: float = 5.0, what: str = "the condition") -> None:
+def wait_until(condition, timeout: float = 60.0, what: str = "the condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
 
 
-class Sends:
+class FakeClock:
+    """The pushers' clock, moved only by the test: nothing is due until the test says so."""
+
     def __init__(self):
-        self.sent: list[tuple[str, str, float]] = []
+        self.now, self.reads = 0.0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            self.reads += 1
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def settled(later: push.OneAtATime, clock: FakeClock, mark: int) -> None:
+    """Until the worker has read the clock since ``mark`` (``clock.reads`` taken before the last
+    change) and waits again: from here nothing can be sent until the test changes something."""
+    wait_until(lambda: clock.reads > mark and bool(later._cond._waiters), what="the worker to wait again")
+
+
+def advance(later: push.OneAtATime, clock: FakeClock, seconds: float) -> int:
+    """Move the clock and wake the worker, as time passing would; returns the mark for ``settled``."""
+    mark = clock.reads
+    clock.advance(seconds)
+    with later._cond:
+        later._cond.notify_all()
+    return mark
+
+
+class Sends:
+    def __init__(self, clock: FakeClock):
+        self.sent: list[tuple[str, str, float]] = []  # (session, fragment, the fake clock's time)
+        self.clock = clock
         self.lock = threading.Lock()
 
     def __call__(self, session_id: str, key: str) -> bool:
         with self.lock:
-            self.sent.append((session_id, key, time.monotonic()))
+            self.sent.append((session_id, key, self.clock.now))
         return True
 
     def targets(self) -> list[tuple[str, str]]:
@@ -30,81 +65,96 @@ class Sends:
             return [(s, k) for s, k, _ in self.sent]
 
 
-def test_one_tab_at_a_time_each_waits_for_the_last_to_finish():
-    sends = Sends()
-    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
-    try:
-        for tab in ("a", "b", "c"):
-            later.request(tab, "details")
-        wait_until(lambda: len(sends.targets()) == 1, what="the first push")
-        time.sleep(0.1)
-        assert sends.targets() == [("a", "details")]  # b waits while a's details are drawn
-        later.done("a", "details")
-        wait_until(lambda: len(sends.targets()) == 2, what="b's turn")
-        later.done("b", "details")
-        wait_until(lambda: len(sends.targets()) == 3, what="c's turn")
-        assert sends.targets() == [("a", "details"), ("b", "details"), ("c", "details")]
-    finally:
+@pytest.fixture
+def one_at_a_time():
+    made = []
+
+    def make(**kwargs):
+        clock = FakeClock()
+        sends = Sends(clock)
+        later = push.OneAtATime(send=sends, clock=clock, **kwargs)
+        made.append(later)
+        return later, sends, clock
+
+    yield make
+    for later in made:
         later.close()
 
 
-def test_a_tab_asking_again_while_it_waits_is_pushed_once():
-    sends = Sends()
-    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
-    try:
-        later.request("a", "details")
-        wait_until(lambda: len(sends.targets()) == 1)
-        for _ in range(5):  # b strokes five times while a's details are drawn
-            later.request("b", "details")
-        assert later.waiting() == 1
-        later.done("a", "details")
-        wait_until(lambda: len(sends.targets()) == 2)
-        later.done("b", "details")
-        time.sleep(0.1)
-        assert sends.targets() == [("a", "details"), ("b", "details")]
-    finally:
-        later.close()
+def test_one_tab_at_a_time_each_waits_for_the_last_to_finish(one_at_a_time):
+    later, sends, clock = one_at_a_time(delay_s=0.0, max_wait_s=5.0)
+    mark = clock.reads
+    for tab in ("a", "b", "c"):
+        later.request(tab, "details")
+    wait_until(lambda: len(sends.targets()) == 1, what="the first push")
+    settled(later, clock, mark)
+    assert sends.targets() == [("a", "details")]  # b waits while a's details are drawn
+    mark = clock.reads
+    later.done("a", "details")
+    wait_until(lambda: len(sends.targets()) == 2, what="b's turn")
+    settled(later, clock, mark)
+    assert sends.targets() == [("a", "details"), ("b", "details")]
+    later.done("b", "details")
+    wait_until(lambda: len(sends.targets()) == 3, what="c's turn")
+    assert sends.targets() == [("a", "details"), ("b", "details"), ("c", "details")]
 
 
-def test_a_tab_that_never_answers_holds_the_others_only_max_wait_s():
-    sends = Sends()
-    later = push.OneAtATime(delay_s=0.0, max_wait_s=0.2, send=sends)
-    try:
-        later.request("gone", "details")
+def test_a_tab_asking_again_while_it_waits_is_pushed_once(one_at_a_time):
+    later, sends, clock = one_at_a_time(delay_s=0.0, max_wait_s=5.0)
+    later.request("a", "details")
+    wait_until(lambda: len(sends.targets()) == 1)
+    for _ in range(5):  # b strokes five times while a's details are drawn
         later.request("b", "details")
-        wait_until(lambda: len(sends.targets()) == 2, what="b after the silent tab")
-        (_, _, first), (_, _, second) = sends.sent
-        assert 0.15 <= second - first <= 1.0
-    finally:
-        later.close()
+    assert later.waiting() == 1
+    later.done("a", "details")
+    wait_until(lambda: len(sends.targets()) == 2)
+    mark = clock.reads
+    later.done("b", "details")
+    settled(later, clock, mark)
+    assert later.waiting() == 0
+    assert sends.targets() == [("a", "details"), ("b", "details")]
 
 
-def test_pushes_wait_delay_s_after_the_request():
-    sends = Sends()
-    later = push.OneAtATime(delay_s=0.2, send=sends)
-    try:
-        asked = time.monotonic()
-        later.request("a", "details")
-        wait_until(lambda: sends.targets())
-        assert sends.sent[0][2] - asked >= 0.19
-    finally:
-        later.close()
+def test_a_tab_that_never_answers_holds_the_others_only_max_wait_s(one_at_a_time):
+    later, sends, clock = one_at_a_time(delay_s=0.0, max_wait_s=0.2)
+    mark = clock.reads
+    later.request("gone", "details")
+    later.request("b", "details")
+    wait_until(lambda: len(sends.targets()) == 1, what="the silent tab's push")
+    settled(later, clock, mark)
+    settled(later, clock, advance(later, clock, 0.15))
+    assert sends.targets() == [("gone", "details")]  # b still waits for the silent tab
+    advance(later, clock, 0.1)
+    wait_until(lambda: len(sends.targets()) == 2, what="b after the silent tab")
+    (_, _, first), (_, _, second) = sends.sent
+    assert (first, second) == (0.0, 0.25)  # b went once max_wait_s had passed, without a done
 
 
-def test_done_for_a_tab_not_in_flight_changes_nothing():
-    sends = Sends()
-    later = push.OneAtATime(delay_s=0.0, max_wait_s=5.0, send=sends)
-    try:
-        later.done("nobody", "details")
-        later.done(None, "details")
-        later.request("a", "details")
-        later.request("b", "details")
-        wait_until(lambda: len(sends.targets()) == 1)
-        later.done("b", "details")  # b is not the one being drawn
-        time.sleep(0.1)
-        assert len(sends.targets()) == 1
-    finally:
-        later.close()
+def test_pushes_wait_delay_s_after_the_request(one_at_a_time):
+    later, sends, clock = one_at_a_time(delay_s=0.2)
+    mark = clock.reads
+    later.request("a", "details")
+    settled(later, clock, mark)
+    settled(later, clock, advance(later, clock, 0.19))
+    assert sends.targets() == []
+    advance(later, clock, 0.02)
+    wait_until(lambda: sends.targets(), what="the push after delay_s")
+    assert sends.sent[0][2] == pytest.approx(0.21)
+
+
+def test_done_for_a_tab_not_in_flight_changes_nothing(one_at_a_time):
+    later, sends, clock = one_at_a_time(delay_s=0.0, max_wait_s=5.0)
+    later.done("nobody", "details")
+    later.done(None, "details")
+    later.request("a", "details")
+    later.request("b", "details")
+    wait_until(lambda: len(sends.targets()) == 1)
+    mark = clock.reads
+    later.done("b", "details")  # b is not the one being drawn
+    settled(later, clock, mark)
+    assert sends.targets() == [("a", "details")]
+    later.done("a", "details")  # a is: b goes now
+    wait_until(lambda: len(sends.targets()) == 2)
 
 
 # ---- the rerun itself, on Streamlit's event loop ----------------------------------------------------

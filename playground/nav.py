@@ -63,6 +63,10 @@ def setup(key: str) -> Page:
 # worth more to the page: on Draw it is what keeps the pad and its buttons on the first screen.
 PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
+/* A chart's text alternative (playground.charts): read by screen readers, out of the layout's flow. */
+[data-testid="stElementContainer"]:has(.sp-chart-summary) {
+  position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap;
+}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-top: 4rem; padding-left: 1rem; padding-right: 1rem; }
 }

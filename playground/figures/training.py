@@ -485,7 +485,13 @@ def gallery_figure(
             col=col,
         )
         square_pixels(fig, row, col)
-        fig.update_yaxes(domain=[frac(image_top + px["image"]), frac(image_top)], row=row, col=col)
+        fig.update_yaxes(  # on a narrow screen the image shrinks toward its title, not into the middle
+            domain=[frac(image_top + px["image"]), frac(image_top)],
+            constrain="domain",
+            constraintoward="top",
+            row=row,
+            col=col,
+        )
         fig.update_yaxes(
             domain=[frac(bars_top + px["bars"]), frac(bars_top)],
             range=[0, 1],

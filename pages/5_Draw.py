@@ -23,6 +23,7 @@ SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads 
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
 DETAILS_DUE = "draw.details_due"
+DEFAULT_LOAD_WAIT_S = 3.0  # the kept default model loads in well under a second after a restart
 
 st.title(t("draw.title"))
 st.caption(t("draw.caption"))
@@ -70,7 +71,7 @@ def the_model():
             t("draw.predicting_with", name=run.name, label=fmt.model(run.spec), accuracy=accuracy),
             run.history,
         )
-    state = room.default_model.state()
+    state = room.default_model.wait_while_loading(DEFAULT_LOAD_WAIT_S)
     if state.ready:
         accuracy = fmt.percent(state.history.final_accuracy, 1)
         return state.model, t("draw.predicting_default", accuracy=accuracy), state.history

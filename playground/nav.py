@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from core.data import MnistLoadError
-from playground import i18n, identity, push, widgets
+from playground import i18n, identity, push, serve, widgets
 from playground.i18n import plain, t
 from playground.room import MnistData, Room, get_room
 
@@ -53,6 +53,8 @@ def setup(key: str) -> Page:
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
     session_id = push.current_session_id()
+    if session_id is not None:  # a running server (not AppTest): plain `streamlit run` warms up now
+        serve.warm_in_background()
     get_room().seen(student, session_id)  # every page: a tab on any page keeps its student's runs going
     st.html(PAGE_CSS)
     _sidebar(key)

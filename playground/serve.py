@@ -12,16 +12,19 @@ ready before anybody connects.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 DEFAULT_MODEL_WAIT_S = 60.0  # loading takes milliseconds; only a first training takes longer
+_started = threading.Event()  # warm() ran or runs in this process
 
 
 def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
     """Do what the first page run would do: imports, MNIST, the default model, a first figure.
     Returns the seconds each step took."""
+    _started.set()
     took: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -57,6 +60,18 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
         time.sleep(0.05)
     step("default model")
     return took
+
+
+def warm_in_background() -> None:
+    """Under plain ``streamlit run streamlit_app.py`` nothing of the app runs before the first
+    visitor arrives (Streamlit has no start-up hook for a script). The first page run calls this:
+    the rest of the warm-up (the Draw path's imports, a first figure, MNIST, the default model)
+    goes on in a thread while that page is drawn, so the pages opened next find it done. Once per
+    process; nothing when ``python -m playground.serve`` already warmed it."""
+    if _started.is_set():
+        return
+    _started.set()
+    threading.Thread(target=warm, kwargs={"wait_s": 0.0}, name="warm-up", daemon=True).start()
 
 
 def _example_walkthrough():

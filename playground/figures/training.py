@@ -435,7 +435,7 @@ def selected_cell(event) -> tuple[int, int] | None:
     return None
 
 
-GALLERY_PX = dict(title=34, image=150, between=4, bars=70, ticks=18, gap=14)  # one mistake, top to bottom
+GALLERY_PX = dict(title=34, image=120, between=4, bars=70, ticks=18, gap=14)  # one mistake, top to bottom
 GALLERY_TITLE_FONT = 11
 GALLERY_TICK_FONT = 9
 

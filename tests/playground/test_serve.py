@@ -29,3 +29,28 @@ def test_main_hands_the_options_to_streamlit_run(monkeypatch):
     assert seen["warmed"] is True
     assert seen["argv"] == ["streamlit", "run", str(serve.APP_SCRIPT), "--server.port", "8599"]
     assert serve.APP_SCRIPT.name == "streamlit_app.py" and serve.APP_SCRIPT.is_file()
+
+
+def test_the_first_page_run_under_plain_streamlit_run_warms_up_once_in_the_background(monkeypatch):
+    import threading
+
+    started = []
+    monkeypatch.setattr(serve, "_started", threading.Event())
+    monkeypatch.setattr(serve, "warm", lambda wait_s: started.append(wait_s))
+    serve.warm_in_background()
+    serve.warm_in_background()  # later pages: already under way
+    for thread in threading.enumerate():
+        if thread.name == "warm-up":
+            thread.join(timeout=30)
+    assert started == [0.0]
+
+
+def test_no_background_warm_up_after_serve_warmed_the_process(monkeypatch):
+    import threading
+
+    started = []
+    monkeypatch.setattr(serve, "_started", threading.Event())
+    serve._started.set()  # what warm() does first
+    monkeypatch.setattr(serve, "warm", lambda wait_s: started.append(wait_s))
+    serve.warm_in_background()
+    assert started == []

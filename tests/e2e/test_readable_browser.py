@@ -43,6 +43,19 @@ TEXTS_JS = """(root, selector) => [...root.querySelectorAll(selector)]
                         width: r.width, height: r.height, font: parseFloat(getComputedStyle(t).fontSize)}; })"""
 
 
+# Each plotly chart of the page and the text alternative read right after it (playground.charts).
+SUMMARIES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.getClientRects().length)
+    .map(plot => {
+        const own = plot.closest('[data-testid=stElementContainer]');
+        const next = own && own.nextElementSibling;
+        const text = next && next.querySelector('.sp-chart-summary');
+        const box = next ? next.getBoundingClientRect() : null;
+        const position = next ? getComputedStyle(next).position : '';
+        return {summary: text ? text.textContent : '', hidden: position === 'absolute' && box.height <= 1,
+                position, size: box && [box.width, box.height]};
+    })"""
+
+
 def chart(page, key: str):
     found = visible(page, f".st-key-{key} .js-plotly-plot")
     found.wait_for(timeout=60_000)
@@ -115,6 +128,9 @@ def test_look_inside_reads_on_a_laptop_and_a_phone_in_both_languages(streamlit_s
     chart(page, "train-inside-confusion").scroll_into_view_if_needed()
     screenshot(page, "readable_inside_desktop.png")
     check_look_inside(page, "1366×768, English")
+    summaries = page.evaluate(SUMMARIES_JS)
+    assert summaries and all(s["summary"] for s in summaries), f"charts without a text alternative: {summaries}"
+    assert all(s["hidden"] for s in summaries), f"a text alternative takes room on the page: {summaries}"
 
     page.set_viewport_size(PHONE)
     page.goto(f"{streamlit_server.url}/Train?lang=zh")

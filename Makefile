@@ -24,10 +24,9 @@ install-dev: $(VENV)/.installed-dev
 prepare: $(VENV)/.installed
 	$(PY) -m playground.prepare
 
-## make run: install if needed, prepare, then start the playground (ADDRESS=0.0.0.0 to serve a classroom)
-run: prepare
-	@$(PY) -m playground.addresses $(PORT) $(ADDRESS)
-	$(PY) -m playground.serve --server.address $(ADDRESS) --server.port $(PORT)
+## make run: install if needed, then `python -m playground` (prepare, addresses, serve; ADDRESS=0.0.0.0 for a classroom)
+run: $(VENV)/.installed
+	$(PY) -m playground --address $(ADDRESS) --port $(PORT)
 
 ## make test: lint and format checks, then the whole suite (unit, page, integration, browser, load smoke)
 test: $(VENV)/.installed-dev lint

@@ -269,7 +269,14 @@ class AppServer:
     """The app served as `make run` serves it (`python -m playground.serve`, which warms the room and
     then runs `streamlit run`), on 127.0.0.1; always stopped by `stop()` (use try/finally)."""
 
-    def __init__(self, sources: str | None, extra_env: dict[str, str] | None = None, session_ttl: float = 120.0):
+    def __init__(
+        self,
+        sources: str | None,
+        extra_env: dict[str, str] | None = None,
+        session_ttl: float = 120.0,
+        entry: str = "serve",
+    ):
+        self.entry = entry  # "serve" (python -m playground.serve) or "streamlit" (streamlit run streamlit_app.py)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.sources = sources
@@ -323,7 +330,7 @@ class AppServer:
             [
                 sys.executable,
                 "-m",
-                "playground.serve",
+                *(("playground.serve",) if self.entry == "serve" else ("streamlit", "run", "streamlit_app.py")),
                 "--server.address",
                 "127.0.0.1",
                 "--server.port",

@@ -2,6 +2,7 @@
 
     python -m bench.draw_browser              # 20 digits
     python -m bench.draw_browser --digits 40
+    python -m bench.draw_browser --entry streamlit   # the server as plain `streamlit run streamlit_app.py`
 
 Starts the app on 127.0.0.1 as `make run` does (a prepared data folder, `python -m
 playground.serve`) and opens Draw in headless Chromium three times: a cold browser, then after a
@@ -109,10 +110,10 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def run(digits: int, timeout_s: float = 120.0) -> dict:
+def run(digits: int, timeout_s: float = 120.0, entry: str = "serve") -> dict:
     from playwright.sync_api import sync_playwright
 
-    server = AppServer(sources=None)
+    server = AppServer(sources=None, entry=entry)
     server.start()
     times: list[float] = []
     try:
@@ -202,11 +203,18 @@ def report(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, default=20)
+    parser.add_argument(
+        "--entry",
+        choices=("serve", "streamlit"),
+        default="serve",
+        help="start with python -m playground.serve (make run) or plain streamlit run streamlit_app.py",
+    )
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM}", file=sys.stderr)
         return 1
-    print(report(run(args.digits)))
+    print(f"server started with: {args.entry}")
+    print(report(run(args.digits, entry=args.entry)))
     return 0
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.softmax import SoftmaxError, naive_softmax, parse_logits, softmax, walkthrough
-from playground import fmt, i18n, nav, tables
+from playground import charts, fmt, i18n, nav, tables
 from playground.figures import softmax as figs
 from playground.i18n import plain, t
 
@@ -65,7 +65,7 @@ tables.show(
     key="lab-steps",
 )
 st.markdown(t("softmax.exp_sum", exp_sum=fmt.number(wt.exp_sum, ".6f")))
-st.plotly_chart(figs.step_bars_figure(wt), key="lab.steps_chart")
+charts.plotly(figs.step_bars_figure(wt), key="lab.steps_chart")
 
 # ---- three routes -------------------------------------------------------------------------------
 
@@ -97,11 +97,11 @@ nn.NLLLoss()(nn.LogSoftmax(dim=1)(torch.tensor([z])), torch.tensor([{target}]))
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader(t("softmax.loss_against_p"))
-    st.plotly_chart(figs.neg_log_figure(float(wt.probs[target])), key="lab.neglog_chart")
+    charts.plotly(figs.neg_log_figure(float(wt.probs[target])), key="lab.neglog_chart")
     st.caption(t("softmax.loss_against_p_caption"))
 with right:
     st.subheader(t("softmax.gradient_title"))
-    st.plotly_chart(figs.gradient_figure(wt), key="lab.gradient_chart")
+    charts.plotly(figs.gradient_figure(wt), key="lab.gradient_chart")
     st.caption(t("softmax.gradient_caption"))
 
 # ---- overflow -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import transforms
 from core.data import MNIST_MEAN, MNIST_STD
-from playground import fmt, nav, tables, widgets
+from playground import charts, fmt, nav, tables, widgets
 from playground.figures import data as figs
 from playground.i18n import plain, t
 from playground.room import get_room
@@ -71,7 +71,7 @@ with counts_col:
     )
     train_counts = mnist.train_labels.bincount(minlength=10).tolist()
     test_counts = mnist.test_labels.bincount(minlength=10).tolist()
-    st.plotly_chart(
+    charts.plotly(
         figs.class_counts_figure(train_counts, test_counts, digit), key=P + "counts", config={"displayModeBar": False}
     )
     st.caption(figs.counts_sentence(train_counts))
@@ -100,7 +100,7 @@ with grid_col:
         )
     )
     open_clicked_image(st.session_state.get(P + "grid"))  # before drawing, so the grid marks the new pick
-    st.plotly_chart(
+    charts.plotly(
         figs.image_grid_figure(
             mnist.train_images[grid.indices].numpy(),
             grid.indices,
@@ -135,7 +135,7 @@ image = mnist.train_images[index].numpy()  # [28, 28] uint8
 steps = transforms.lecture_transform_steps(image)
 st.markdown(t("data.image_line", index=index, label=int(labels[index])))
 step_index, decimals, (zmin, zmax) = VALUE_VIEWS[view]
-st.plotly_chart(
+charts.plotly(
     figs.pixel_values_figure(steps[step_index].values, zmin, zmax, decimals),
     key=P + "pixels",
     config={"displayModeBar": False},
@@ -171,7 +171,7 @@ x.view(-1, 784).shape  # torch.Size([1, 784])""",
     )
 
 st.markdown(t("data.vector_title"))
-st.plotly_chart(figs.flat_vector_figure(steps[-1].values), key=P + "vector", config={"displayModeBar": False})
+charts.plotly(figs.flat_vector_figure(steps[-1].values), key=P + "vector", config={"displayModeBar": False})
 st.caption(t("data.vector_caption"))
 
 
@@ -229,7 +229,7 @@ with options_col:
     )
 before = transforms.pixel_histogram(stats.byte_counts, bins)
 after = transforms.normalized_histogram(before)
-st.plotly_chart(
+charts.plotly(
     figs.histograms_figure(before, after, stats, log_y), key=P + "histograms", config={"displayModeBar": False}
 )
 st.caption(t("data.hist_caption"))

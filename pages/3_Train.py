@@ -9,6 +9,12 @@ from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import get_room
 
+LAYOUT_CSS = """<style>
+@media (max-width: 640px) {
+  [data-testid="stColumn"]:has(.st-key-train-run) { order: -1; }
+}
+</style>"""
+
 page = nav.setup("train")
 room = get_room()
 
@@ -16,11 +22,6 @@ st.title(t("train.title"))
 st.caption(t("train.caption"))
 
 mnist = nav.mnist_or_stop(room)
-if mnist.is_subset:
-    st.warning(
-        t("data.subset_warning", train=fmt.count(len(mnist.train_labels)), test=fmt.count(len(mnist.test_labels))),
-        icon="🗂️",
-    )
 
 lesson = lessons.show_banner(room, "train")
 stored = runkit.current_settings(tr.TRAIN)
@@ -34,11 +35,19 @@ if lesson is not None:
         runkit.forget_widgets(tr.TRAIN)
 for note in notes:
     st.warning(t("train.link_note", note=i18n.Markdown(note.text())), icon="🔗")
-lessons.room_limits_caption(room)
 
 
 def start_clicked(settings) -> None:
+    watch_training()
     tr.start_run(room, page.student, settings)
+
+
+def watch_training() -> None:
+    """A run started from Compare runs or Look inside ("Set up a CNN run"): its curve is on Training."""
+    st.session_state[VIEW_KEY] = plain("train.tab_training")
+
+
+VIEW_KEY = "train.view"
 
 
 if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
@@ -46,35 +55,50 @@ if (requested := tr.take_start_request()) is not None:  # sent from another page
     if entry is not None and not entry.job.done:
         st.warning(t("train.already_running_sent"), icon="⏳")
     elif tr.start_run(room, page.student, requested) is not None:
+        watch_training()
         st.toast(t("train.started_sent", lr=requested.lr, momentum=requested.momentum))
 
 entry = room.job_of(page.student, "train")
 busy = entry is not None and not entry.job.done
 
+# The live curve belongs on the first screen: the room's notes go under the controls (left), the
+# Train button sits beside its estimate, and on a phone (columns stacked) the run comes first.
+st.html(LAYOUT_CSS)
 controls_col, main_col = st.columns([2, 3], gap="large")
 with controls_col:
     settings = runkit.draw_controls(tr.TRAIN, stored, room.images_per_run(), locked, room.limits)
     runkit.store_settings(tr.TRAIN, settings)
+    if mnist.is_subset:
+        st.warning(
+            t("data.subset_warning", train=fmt.count(len(mnist.train_labels)), test=fmt.count(len(mnist.test_labels))),
+            icon="🗂️",
+        )
+    lessons.room_limits_caption(room)
 
-with main_col:
+with main_col, st.container(key="train-run"):
     errors = settings.errors()
     for error in errors:
         st.error(i18n.error_text(error))
     run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
-    runkit.show_plan(run_plan, "train.estimate")
-    st.button(
-        t("train.start"),
-        key="train.start",
-        type="primary",
-        on_click=start_clicked,
-        args=(settings,),
-        disabled=busy or bool(errors) or not run_plan.allowed,
-        help=plain("train.start_busy_help") if busy else None,
-    )
+    with st.container(horizontal=True, vertical_alignment="center", key="train-start-row"):
+        st.button(
+            t("train.start"),
+            key="train.start",
+            type="primary",
+            on_click=start_clicked,
+            args=(settings,),
+            disabled=busy or bool(errors) or not run_plan.allowed,
+            help=plain("train.start_busy_help") if busy else None,
+        )
+        with st.container():
+            runkit.show_plan(run_plan, "train.estimate")
     if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):
         st.error(error)
+    # Keyed tabs that rerun: Train pressed on another tab opens Training, where its curve is.
     training_tab, compare_tab, inside_tab = st.tabs(
-        [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")]
+        [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")],
+        key=VIEW_KEY,
+        on_change="rerun",
     )
     with training_tab:
         tr.interrupted_panel(room, page.student, busy)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core import momentum as mo
-from playground import fmt, i18n, lessons, nav, tables, widgets
+from playground import charts, fmt, i18n, lessons, nav, tables, widgets
 from playground import momentum_lab as lab
 from playground.figures import momentum as figs
 from playground.i18n import plain, t
@@ -155,10 +155,10 @@ with st.container(key="momentum-final"):
 left, right = st.columns([1.3, 1], gap="large")
 with left:
     st.subheader(t("momentum.paths"))
-    st.plotly_chart(figs.contour_figure(surface, paths), key=P + "contour", config={"displayModeBar": False})
+    charts.plotly(figs.contour_figure(surface, paths), key=P + "contour", config={"displayModeBar": False})
 with right:
     st.subheader(t("momentum.loss_title"))
-    st.plotly_chart(figs.loss_figure(surface, paths, log_y=log_y), key=P + "loss", config={"displayModeBar": False})
+    charts.plotly(figs.loss_figure(surface, paths, log_y=log_y), key=P + "loss", config={"displayModeBar": False})
 tables.show(figs.summary_table(surface, paths), figs.summary_formats(), key="momentum-summary")
 st.caption(t("momentum.summary_caption"))
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import insight
 from core.softmax import walkthrough
-from playground import draw, fmt, i18n, nav, push, runs, tables, uploads, widgets
+from playground import charts, draw, fmt, i18n, nav, push, runs, tables, uploads, widgets
 from playground.draw_tools import pad_tools
 from playground.figures import inside as inside_figs
 from playground.figures import softmax as figs
@@ -23,6 +23,7 @@ SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads 
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
 DETAILS_DUE = "draw.details_due"
+DEFAULT_LOAD_WAIT_S = 3.0  # the kept default model loads in well under a second after a restart
 
 st.title(t("draw.title"))
 st.caption(t("draw.caption"))
@@ -70,7 +71,7 @@ def the_model():
             t("draw.predicting_with", name=run.name, label=fmt.model(run.spec), accuracy=accuracy),
             run.history,
         )
-    state = room.default_model.state()
+    state = room.default_model.wait_while_loading(DEFAULT_LOAD_WAIT_S)
     if state.ready:
         accuracy = fmt.percent(state.history.final_accuracy, 1)
         return state.model, t("draw.predicting_default", accuracy=accuracy), state.history
@@ -169,19 +170,22 @@ def pad() -> None:
     answer_line = st.container(key="draw-answer-line")
     pad_col, answer_col = st.columns([1, 1.3], gap="large")
     with pad_col:
-        canvas = st_canvas(
-            stroke_width=st.session_state.get("draw.pen", 18),
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            height=draw.CANVAS_SIZE,
-            width=draw.CANVAS_SIZE,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=CANVAS_KEY,
-            on_change=stroked,
-        )
+        with st.container(key="draw-pad-canvas"):
+            canvas = st_canvas(
+                stroke_width=st.session_state.get("draw.pen", 18),
+                stroke_color="#FFFFFF",
+                background_color="#000000",
+                height=draw.CANVAS_SIZE,
+                width=draw.CANVAS_SIZE,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key=CANVAS_KEY,
+                on_change=stroked,
+            )
+            drawn, problem = current_input(canvas)
+            if drawn is not None and drawn.source == "test":
+                show_test_image_on_pad(drawn)
         pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
-    drawn, problem = current_input(canvas)
     st.session_state["draw.input"] = drawn
     with answer_col:
         # The bars stay in one place, empty before the first stroke; the words go below them.
@@ -199,6 +203,16 @@ def pad() -> None:
     send_details_later()  # also after Clear: the details of the old drawing go
     with answer_line:
         show_answer(drawn, result)
+
+
+def show_test_image_on_pad(drawn: draw.DrawInput) -> None:
+    """The test image the bars answer for, drawn over the pad; the next stroke goes through it to the
+    canvas below and brings the drawing back."""
+    st.html(
+        draw.test_image_overlay_html(
+            drawn.image, plain("draw.test_pad.alt", index=drawn.test_index, label=drawn.test_label)
+        )
+    )
 
 
 def show_answer(drawn: draw.DrawInput | None, result: draw.DrawPrediction | None) -> None:
@@ -292,7 +306,7 @@ def show_preprocessing(drawn: draw.DrawInput) -> None:
         for image, caption in shown:
             st.image(square_box(np.clip(image, 0.0, 1.0)), caption=caption, clamp=True, width=STEP_BOX)
         with st.container(width=STEP_BOX + 90):
-            st.plotly_chart(
+            charts.plotly(
                 figs.pixel_heatmap(steps.tensor[0].numpy(), height=STEP_BOX + 40),
                 key="draw.tensor_heatmap",
                 config={"displayModeBar": False},
@@ -354,7 +368,7 @@ def show_numbers(drawn: draw.DrawInput, result: draw.DrawPrediction) -> int:
     routes_col, bars_col = st.columns([1, 1], gap="large")
     with bars_col:
         if temperature != 1.0:
-            st.plotly_chart(
+            charts.plotly(
                 figs.probs_bar_figure(wt.probs, title=plain("draw.temperature_bars", t=temperature), height=260),
                 key="draw.temperature_chart",
             )
@@ -379,18 +393,16 @@ def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
             key=widgets.worded("draw.stage"),
             format_func=lambda name: plain(f"draw.stage.{name}"),
         )
-        st.plotly_chart(
+        charts.plotly(
             inside_figs.cnn_maps_figure(anatomy, stage or "conv1"), key="draw.maps", config={"displayModeBar": False}
         )
     else:
         st.caption(t("draw.inside_mlp"))
-        st.plotly_chart(inside_figs.mlp_layers_figure(anatomy), key="draw.layers", config={"displayModeBar": False})
+        charts.plotly(inside_figs.mlp_layers_figure(anatomy), key="draw.layers", config={"displayModeBar": False})
         units = insight.first_layer_units(model, drawn.tensor, k=6)
         st.markdown(f"**{t('draw.units_title')}**")
         st.caption(t("draw.units_caption"))
-        st.plotly_chart(
-            inside_figs.units_figure(units, drawn.image), key="draw.units", config={"displayModeBar": False}
-        )
+        charts.plotly(inside_figs.units_figure(units, drawn.image), key="draw.units", config={"displayModeBar": False})
     st.markdown(f"**{t('draw.saliency_heading')}**")
     why_col, _ = st.columns([1, 2])
     why = why_col.selectbox(
@@ -400,7 +412,7 @@ def show_inside(drawn: draw.DrawInput, result: draw.DrawPrediction) -> None:
         key="draw.why",
         format_func=lambda c: plain("draw.why_option", digit=c, predicted=c == result.prediction),
     )
-    st.plotly_chart(
+    charts.plotly(
         inside_figs.saliency_figure(drawn.image, insight.saliency(model, drawn.tensor, int(why)), int(why)),
         key="draw.saliency",
         config={"displayModeBar": False},

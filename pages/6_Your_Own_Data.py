@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core.tabular import MAX_CLASSES, TabularError
+from playground import charts, fmt, i18n, nav, runkit, tables, widgets
 from playground import csv_reading as reading
-from playground import fmt, i18n, nav, runkit, tables, widgets
 from playground import own_data as own
 from playground.figures import tabular as figs
 from playground.figures.training import confusion_figure
@@ -171,7 +171,7 @@ def live_body(entry, snap) -> None:
     figure = rebuilt_when_changed(
         P + "live_figure", (entry.job.id, snap.version), lambda: figs.live_loss_figure(snap.history, epochs=epochs)
     )
-    st.plotly_chart(figure, key=P + "live_chart", config={"displayModeBar": False})
+    charts.plotly(figure, key=P + "live_chart", config={"displayModeBar": False})
 
 
 def idle() -> None:
@@ -199,7 +199,7 @@ def show_results(entry, current) -> None:
     constant = split.standardizer.constant_features(data.feature_names)
     if constant:
         st.info(t("own.constant_features", columns=", ".join(constant)), icon="ℹ️")
-    st.plotly_chart(
+    charts.plotly(
         confusion_figure(history.confusion, data.class_names), key=P + "confusion", config={"displayModeBar": False}
     )
     st.markdown(f"**{t('own.softmax_title')}**")

@@ -60,6 +60,7 @@ class DefaultModel:
     def __init__(self, room, samples: int = DEFAULT_SAMPLES):
         self.room, self.samples = room, samples
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # notified whenever the state changes
         self._state = DefaultState("waiting")
         self._job: TrainingJob | None = None
         self._started = False
@@ -79,6 +80,16 @@ class DefaultModel:
         if state.status == "training" and job is not None:
             return DefaultState("training", progress=job.snapshot())
         return state
+
+    def wait_while_loading(self, timeout_s: float) -> DefaultState:
+        """The state once a load from disk (well under a second) is over, or after ``timeout_s``.
+
+        A page opened right after a restart asks this instead of polling: it draws the ready model
+        in its first run rather than a progress box and a rerun half a second later.
+        """
+        with self._settled:
+            self._settled.wait_for(lambda: self._state.status != "loading", timeout=timeout_s)
+        return self.state()
 
     def path(self, source: str) -> Path:
         return self.room.data_dir / FILE.format(data="subset" if source == "subset" else "full")
@@ -117,6 +128,7 @@ class DefaultModel:
         with self._lock:
             self._job = job
             self._state = DefaultState("training")
+            self._settled.notify_all()
         if self.room.trainer_kind == "in-process":
             self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
             job.wait()
@@ -133,6 +145,7 @@ class DefaultModel:
             self._state = state
             if state.status in ("ready", "failed"):
                 self._job = None
+            self._settled.notify_all()
 
 
 def _frozen(model: torch.nn.Module) -> torch.nn.Module:

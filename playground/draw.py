@@ -8,7 +8,9 @@ it is MNIST already.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import html
 import io
 import json
 import math
@@ -150,3 +152,31 @@ def pick_test_image(labels: torch.Tensor, how: str, digit: int | None, history, 
         if len(matching):
             return int(matching[rng.integers(len(matching))])
     return int(rng.integers(len(labels)))
+
+
+OVERLAY_CSS = """<style>
+.st-key-draw-pad-canvas { position: relative; }
+.st-key-draw-pad-canvas [data-testid="stElementContainer"]:has(.sp-pad-overlay) {
+  position: absolute; top: 0; left: 0; z-index: 15; pointer-events: none; width: auto;  /* the canvas is at 10 */
+}
+.sp-pad-overlay { pointer-events: none; }
+.sp-pad-overlay img { display: block; width: %(size)dpx; height: %(size)dpx; image-rendering: pixelated; }
+</style>"""
+
+
+def test_image_overlay_html(image: np.ndarray, alt: str, size: int = CANVAS_SIZE) -> str:
+    """A test image [28, 28] in [0, 1] as an <img> the size of the pad, white ink on black like a drawing.
+
+    It lies over the canvas and lets the pointer through (``pointer-events: none``): a stroke still
+    reaches the canvas, and its drawing replaces the test image.
+    """
+    from PIL import Image
+
+    pixels = (np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)  # [28, 28]
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        OVERLAY_CSS % {"size": size}
+        + f'<div class="sp-pad-overlay"><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></div>'
+    )

@@ -4,6 +4,11 @@ streamlit-drawable-canvas shows its own undo/reset toolbar only on mouse hover, 
 never has. These two buttons press the canvas's own (hidden) toolbar buttons in the page, so
 undo keeps the canvas's history and no extra round trip to the server is needed: the canvas
 sends its new drawing as after any stroke.
+
+The canvas's own toolbar is hidden: it pops up on hover above the pad's top right corner, over the
+answer line (Prediction, Probability, Entropy). It lives in the component's open shadow root, which
+no page CSS reaches, so the script adds a style sheet inside that root (``display: none`` keeps its
+buttons out of the Tab order too; ``click()`` still presses them).
 """
 
 from __future__ import annotations
@@ -21,8 +26,28 @@ _CSS = """
 """
 
 _JS = """
+const HIDE_TOOLBAR = ".dc-toolbar { display: none !important; }";
+
+function hideCanvasToolbar(canvasKey, triesLeft) {
+  const host = document.querySelector(".st-key-" + canvasKey);
+  const shadows = host ? [host, ...host.querySelectorAll("*")].map((el) => el.shadowRoot).filter(Boolean) : [];
+  let done = false;
+  for (const shadow of shadows) {
+    if (!shadow.querySelector(".dc-root, .dc-toolbar")) continue;
+    if (!shadow.querySelector("style[data-sp-hide-toolbar]")) {
+      const style = document.createElement("style");
+      style.dataset.spHideToolbar = "1";
+      style.textContent = HIDE_TOOLBAR;
+      shadow.appendChild(style);
+    }
+    done = true;
+  }
+  if (!done && triesLeft > 0) setTimeout(() => hideCanvasToolbar(canvasKey, triesLeft - 1), 100);
+}
+
 export default function(component) {
   const { data, parentElement } = component;
+  hideCanvasToolbar(data.canvas, 100);
   let root = parentElement.querySelector(".pad-tools");
   if (!root) {
     root = document.createElement("div");

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from core.data import MnistLoadError
-from playground import i18n, identity, push, store_errors, widgets
+from playground import i18n, identity, push, serve, store_errors, widgets
 from playground.i18n import plain, t
 from playground.room import MnistData, Room, get_room
 
@@ -54,6 +54,8 @@ def setup(key: str) -> Page:
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
     session_id = push.current_session_id()
+    if session_id is not None:  # a running server (not AppTest): plain `streamlit run` warms up now
+        serve.warm_in_background()
     get_room().seen(student, session_id)  # every page: a tab on any page keeps its student's runs going
     st.html(PAGE_CSS)
     _sidebar(key)
@@ -64,6 +66,10 @@ def setup(key: str) -> Page:
 # worth more to the page: on Draw it is what keeps the pad and its buttons on the first screen.
 PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
+/* A chart's text alternative (playground.charts): read by screen readers, out of the layout's flow. */
+[data-testid="stElementContainer"]:has(.sp-chart-summary) {
+  position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap;
+}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-top: 4rem; padding-left: 1rem; padding-right: 1rem; }
 }

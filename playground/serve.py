@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,9 +48,13 @@ def configure_logging(stream=None) -> logging.Handler:
     return handler
 
 
+_started = threading.Event()  # warm() ran or runs in this process
+
+
 def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
     """Do what the first page run would do: imports, MNIST, the default model, a first figure.
     Returns the seconds each step took."""
+    _started.set()
     took: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -85,6 +90,18 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
         time.sleep(0.05)
     step("default model")
     return took
+
+
+def warm_in_background() -> None:
+    """Under plain ``streamlit run streamlit_app.py`` nothing of the app runs before the first
+    visitor arrives (Streamlit has no start-up hook for a script). The first page run calls this:
+    the rest of the warm-up (the Draw path's imports, a first figure, MNIST, the default model)
+    goes on in a thread while that page is drawn, so the pages opened next find it done. Once per
+    process; nothing when ``python -m playground.serve`` already warmed it."""
+    if _started.is_set():
+        return
+    _started.set()
+    threading.Thread(target=warm, kwargs={"wait_s": 0.0}, name="warm-up", daemon=True).start()
 
 
 def _example_walkthrough():

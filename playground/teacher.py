@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import JobSnapshot
-from playground import addresses, fmt, i18n, lessons, runkit, tables, widgets
+from playground import addresses, charts, fmt, i18n, lessons, runkit, tables, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -171,7 +171,7 @@ def class_board(room: Room) -> None:
         frame, {"lr": "g", plain("runs.col.momentum"): "g", plain("runs.col.accuracy"): ".2f"}, key="teacher-board"
     )
     shown = board[:10]
-    st.plotly_chart(
+    charts.plotly(
         figs.compare_figure([(f"{r.shared_as} · {r.name}", r.history) for r in shown]), key="teacher.board_chart"
     )
     st.caption(t("teacher.board_caption", count=len(shown)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.store import StoreError
-from playground import fmt, i18n, runs, tables, uploads, widgets
+from playground import charts, fmt, i18n, runs, tables, uploads, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -65,7 +65,7 @@ def _overlay(student_runs) -> None:
     )
     if selected:
         by_id = {r.id: r for r in student_runs}
-        st.plotly_chart(figs.compare_figure([(names[i], by_id[i].history) for i in selected], by=by), key=P + "chart")
+        charts.plotly(figs.compare_figure([(names[i], by_id[i].history) for i in selected], by=by), key=P + "chart")
 
 
 def _manage(room: Room, student: str, student_runs, active) -> None:

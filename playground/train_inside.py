@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from playground import fmt, i18n, runs, widgets
+from playground import charts, fmt, i18n, runs, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -18,6 +18,11 @@ ANY = "any"
 DIGITS = list(range(10))
 SHOWN_MISTAKES = 12
 FIGURE_CACHE = 8  # figures with many subplots take 0.4-0.7 s to build: kept per run and choice
+# Narrower than its cells need (a phone), the confusion matrix keeps its size and scrolls sideways.
+SCROLL_CSS = """<style>
+.st-key-train-inside-confusion-box { overflow-x: auto; }
+.st-key-train-inside-confusion-box > div { min-width: %(width)dpx; }
+</style>"""
 
 
 def draw(room: Room, student: str, on_setup_cnn) -> None:
@@ -40,23 +45,24 @@ def draw(room: Room, student: str, on_setup_cnn) -> None:
     if not history.confusion:
         st.info(t("inside.no_analysis"))
         return
-    accuracy_col, confusion_col = st.columns([2, 3])
-    with accuracy_col:
-        st.markdown(f"**{t('inside.per_digit')}**")
-        st.plotly_chart(
-            figs.per_class_figure(history.per_class_accuracy), key=P + "per_class", config={"displayModeBar": False}
-        )
-        _why_not_higher(student_runs, on_setup_cnn)
-    with confusion_col:
-        st.markdown(f"**{t('inside.confusion')}**")
-        event = st.plotly_chart(
+    # One above the other, each the column's whole width: side by side, the per-digit labels shrank
+    # to 5 px and four-digit counts spilled over their cells at 1366×768.
+    st.markdown(f"**{t('inside.per_digit')}**")
+    charts.plotly(
+        figs.per_class_figure(history.per_class_accuracy), key=P + "per_class", config={"displayModeBar": False}
+    )
+    st.markdown(f"**{t('inside.confusion')}**")
+    st.html(SCROLL_CSS % {"width": figs.confusion_min_width(history.confusion)})
+    with st.container(key="train-inside-confusion-box"):
+        event = charts.plotly(
             figs.confusion_figure(history.confusion, selectable=True),
             key=P + "confusion",
             on_select="rerun",
             selection_mode="points",
             config={"displayModeBar": False},
         )
-        pick_from_click(event)
+    pick_from_click(event)
+    _why_not_higher(student_runs, on_setup_cnn)
     st.markdown(f"**{t('inside.mistakes')}**")
     _gallery(room, run.id, history)
     st.markdown(f"**{t('inside.first_layer')}**")
@@ -113,7 +119,7 @@ def _gallery(room: Room, run_id: str, history) -> None:
         )
 
     figure = cached_figure(("gallery", run_id, true, pred), build)
-    st.plotly_chart(figure, key=P + "gallery", config={"displayModeBar": False})
+    charts.plotly(figure, key=P + "gallery", config={"displayModeBar": False})
 
 
 def cached_figure(key: tuple, build):
@@ -144,7 +150,7 @@ def _first_layer(run) -> None:
             st.caption(t("inside.units", count=count, total=len(weights)))
             weights, titles, cols = weights[:count], [plain("figures.unit", index=i) for i in range(count)], 8
         figure = cached_figure(("weights", run.id), lambda: figs.weights_figure(weights, titles, cols=cols))
-    st.plotly_chart(figure, key=P + "weights", config={"displayModeBar": False})
+    charts.plotly(figure, key=P + "weights", config={"displayModeBar": False})
 
 
 def _why_not_higher(student_runs, on_setup_cnn) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.jobs import JobSnapshot
 from core.models import ModelSpec
-from playground import fmt, i18n, nav, runkit
+from playground import charts, fmt, i18n, nav, runkit
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room, RoomJob
@@ -105,7 +105,7 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
         )
     version = (entry.job.id, snap.version)
     figure = rebuilt_when_changed("train.live_figure", version, lambda: figs.loss_figure(snap.history, epochs=epochs))
-    st.plotly_chart(figure, key="train.live_chart", config={"displayModeBar": False})
+    charts.plotly(figure, key="train.live_chart", config={"displayModeBar": False})
     history = snap.history
     if snap.done and history.final_accuracy is not None:
         st.metric(plain("train.metric_final"), fmt.percent(history.final_accuracy))

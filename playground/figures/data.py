@@ -18,16 +18,20 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.data import MNIST_MEAN, MNIST_STD
+from playground.figures import palette
+from playground.figures.palette import describe
+from playground.figures.softmax import values_summary
 from playground.i18n import plain, t
 
 if TYPE_CHECKING:
     from core.transforms import Histogram, PixelStats, TransformStep
 
 ALL_DIGITS = "all"
-TRAIN_COLOR = "#1f77b4"
-TEST_COLOR = "#9ecae1"
-PICKED_COLOR = "#d62728"
-LECTURE_COLOR = "#2ca02c"
+TRAIN_COLOR = palette.BLUE
+TEST_COLOR = palette.SKY_BLUE
+PICKED_COLOR = palette.VERMILLION
+PICKED_TEXT = palette.TEXT_ACCENT  # vermillion itself is 4.2:1 on white: too light for text
+LECTURE_COLOR = palette.GREEN
 GAP = -1  # the grid's value between images, drawn white
 # 0..255 from black to white like MNIST's bytes, and the one value below them (GAP) white.
 GRID_COLORSCALE = [[0.0, "#ffffff"], [0.9 / 256, "#ffffff"], [1 / 256, "#000000"], [1.0, "#ffffff"]]
@@ -117,11 +121,11 @@ def image_grid_figure(
             y=(i // cols) * cell_h + LABEL_ROWS / 2,
             text=f"{int(label)} · #{int(index)}",
             showarrow=False,
-            font=dict(size=10, color=PICKED_COLOR if index == picked else "black"),
+            font=dict(size=10, color=PICKED_TEXT if index == picked else palette.BLACK),
         )
         for i, (x, index, label) in enumerate(zip(centers_x, indices, labels))
     ]
-    return go.Figure(
+    figure = go.Figure(
         [heatmap, markers],
         layout=dict(
             annotations=captions,
@@ -133,6 +137,7 @@ def image_grid_figure(
             dragmode=False,
         ),
     )
+    return describe(figure, plain("figures.alt.grid", count=len(images), labels=", ".join(str(int(x)) for x in labels)))
 
 
 def clicked_index(event) -> int | None:
@@ -189,7 +194,14 @@ def class_counts_figure(
         yaxis=dict(title=plain("data.images")),
         legend=dict(orientation="h", y=1.1),
     )
-    return fig
+    return describe(
+        fig,
+        plain(
+            "figures.alt.class_counts",
+            train=", ".join(f"{d}: {c:,}" for d, c in enumerate(train_counts)),
+            test=", ".join(f"{d}: {c:,}" for d, c in enumerate(test_counts)),
+        ),
+    )
 
 
 # ---- one image ----------------------------------------------------------------------------
@@ -214,7 +226,7 @@ def pixel_values_figure(values, zmin: float, zmax: float, decimals: int = 0, hei
     fig.update_xaxes(title=plain("data.column_w"), dtick=4, side="top", constrain="domain")
     fig.update_yaxes(title=plain("data.row_h"), dtick=4, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return describe(fig, values_summary(values))
 
 
 def flat_vector_figure(vector, height: int = 260) -> go.Figure:
@@ -251,7 +263,15 @@ def flat_vector_figure(vector, height: int = 260) -> go.Figure:
         xaxis=dict(title=plain("data.vector_position"), range=[-1, len(vector)]),
         yaxis=dict(title=plain("data.value")),
     )
-    return fig
+    return describe(
+        fig,
+        plain(
+            "figures.alt.vector",
+            count=int(np.asarray(vector).size),
+            low=float(np.min(vector)),
+            high=float(np.max(vector)),
+        ),
+    )
 
 
 def steps_frame(steps: Sequence[TransformStep]) -> pd.DataFrame:
@@ -316,7 +336,7 @@ def histograms_figure(
     fig.update_xaxes(title_text=plain("data.normalized_value"), row=1, col=2)
     fig.update_annotations(font_size=12)
     fig.update_layout(height=height, bargap=0, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return describe(fig, plain("figures.alt.histograms", mean=stats.mean, std=stats.std))
 
 
 def stats_frame(stats: PixelStats) -> pd.DataFrame:

@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures import palette
+from playground.figures.palette import describe
 from playground.figures.training import square_pixels
 from playground.i18n import plain
 
@@ -64,7 +66,7 @@ def mlp_layers_figure(anatomy) -> go.Figure:
         fig.update_xaxes(visible=False, row=row, col=1)
         fig.update_yaxes(visible=False, autorange="reversed", row=row, col=1)
     logits = anatomy.logits
-    colors = ["#d62728" if i == anatomy.prediction else "#9ecae1" for i in range(len(logits))]
+    colors = [palette.VERMILLION if i == anatomy.prediction else palette.CONTEXT for i in range(len(logits))]
     fig.add_trace(
         go.Bar(
             x=[str(i) for i in range(len(logits))],
@@ -83,7 +85,7 @@ def mlp_layers_figure(anatomy) -> go.Figure:
         height=90 + 22 * sum(heights) + 60 * len(titles), showlegend=False, margin=dict(l=10, r=10, t=40, b=10)
     )
     fig.update_annotations(font_size=12)
-    return fig
+    return describe(fig, plain("figures.alt.layers", layers=len(layers), prediction=anatomy.prediction))
 
 
 def cnn_maps_figure(anatomy, stage: str) -> go.Figure:
@@ -118,7 +120,7 @@ def cnn_maps_figure(anatomy, stage: str) -> go.Figure:
         square_pixels(fig, r, k)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=110 * rows + 30, margin=dict(l=5, r=5, t=25, b=5))
-    return fig
+    return describe(fig, plain("figures.alt.maps", stage=stage, count=len(layer.values)))
 
 
 def units_figure(units: Sequence, image: np.ndarray) -> go.Figure:
@@ -146,7 +148,7 @@ def units_figure(units: Sequence, image: np.ndarray) -> go.Figure:
             square_pixels(fig, row, k)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=330, margin=dict(l=5, r=5, t=30, b=5))
-    return fig
+    return describe(fig, plain("figures.alt.units", count=len(units), units=", ".join(str(u.index) for u in units)))
 
 
 def saliency_figure(image: np.ndarray, saliency: np.ndarray, target: int) -> go.Figure:
@@ -186,4 +188,4 @@ def saliency_figure(image: np.ndarray, saliency: np.ndarray, target: int) -> go.
     square_pixels(fig, 1, 1)
     square_pixels(fig, 1, 2)
     fig.update_layout(height=320, margin=dict(l=5, r=5, t=30, b=5))
-    return fig
+    return describe(fig, plain("figures.alt.saliency", target=target))

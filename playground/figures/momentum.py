@@ -14,9 +14,17 @@ import plotly.graph_objects as go
 
 from core.momentum import Path, Surface, UpdateStep, loss_increases, reversals, steps_to_reach, surface_grid
 from playground import fmt
+from playground.figures import palette
+from playground.figures.palette import describe
 from playground.i18n import plain
 
-PATH_COLORS = (("gd", "#d62728"), ("momentum", "#2ca02c"), ("nesterov", "#9467bd"), ("adam", "#111111"))
+PATH_COLORS = (
+    ("gd", palette.VERMILLION),
+    ("momentum", palette.BLUE),
+    ("nesterov", palette.GREEN),
+    ("adam", palette.BLACK),
+)
+PATH_DASHES = {"gd": "solid", "momentum": "dash", "nesterov": "dot", "adam": "dashdot"}  # not by colour alone
 CONTOUR_COLORS = [[0.0, "#f7fbff"], [1.0, "#6baed6"]]  # light, so the paths stand out
 CONTOUR_FLOOR = 1e-3  # log10(L − L* + floor): the contours stay finite at the minimum
 LOG_FLOOR = 1e-16  # L − L* below this is drawn at it on a log axis (it is 0 to float64 precision)
@@ -70,7 +78,7 @@ def contour_figure(surface: Surface, paths: Sequence[Path], grid: int = 120, hei
                 y=path.points[:, 1],
                 mode="lines+markers",
                 name=_path_name(path),
-                line=dict(color=path_color(path.optimizer), width=2),
+                line=dict(color=path_color(path.optimizer), width=2, dash=PATH_DASHES[path.optimizer]),
                 marker=dict(size=4),
                 customdata=np.column_stack([steps, path.losses]),
                 hovertemplate=f"{plain('figures.step')} %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})<br>"
@@ -85,7 +93,7 @@ def contour_figure(surface: Surface, paths: Sequence[Path], grid: int = 120, hei
                 y=[y0],
                 mode="markers",
                 name=plain("momentum.start"),
-                marker=dict(symbol="star", size=16, color="#ff7f0e", line=dict(color="black", width=1)),
+                marker=dict(symbol="star", size=16, color=palette.ORANGE, line=dict(color="black", width=1)),
             )
         )
     figure.add_trace(
@@ -116,7 +124,7 @@ def contour_figure(surface: Surface, paths: Sequence[Path], grid: int = 120, hei
         xaxis=dict(title="x", range=[x_min, x_max], constrain="domain"),
         yaxis=dict(title="y", range=[y_min, y_max], scaleanchor="x", scaleratio=1, constrain="domain"),
     )
-    return figure
+    return describe(figure, plain("figures.alt.contour", paths=paths_summary(paths)))
 
 
 def loss_figure(surface: Surface, paths: Sequence[Path], log_y: bool = True, height: int = 480) -> go.Figure:
@@ -131,7 +139,7 @@ def loss_figure(surface: Surface, paths: Sequence[Path], log_y: bool = True, hei
                 y=gap,
                 mode="lines",
                 name=_path_name(path),
-                line=dict(color=path_color(path.optimizer), width=2),
+                line=dict(color=path_color(path.optimizer), width=2, dash=PATH_DASHES[path.optimizer]),
                 customdata=path.losses,
                 hovertemplate=f"{plain('figures.step')} %{{x}}<br>L = %{{customdata:.6g}}"
                 f"<extra>{optimizer_name(path.optimizer)}</extra>",
@@ -145,7 +153,7 @@ def loss_figure(surface: Surface, paths: Sequence[Path], log_y: bool = True, hei
         xaxis=dict(title=plain("momentum.iteration")),
         yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
     )
-    return figure
+    return describe(figure, plain("figures.alt.momentum_loss", paths=paths_summary(paths)))
 
 
 UPDATE_COLUMNS = ("θₜ₋₁", "∇L(θₜ₋₁)", "γ·vₜ₋₁", "η·∇L", "vₜ", "θₜ")  # formulas: the same in every language
@@ -194,3 +202,13 @@ def summary_table(surface: Surface, paths: Sequence[Path]) -> pd.DataFrame:
 
 def summary_formats() -> dict:
     return {plain("momentum.col.final_loss"): ".4g", plain("momentum.col.final_point"): pair_text}
+
+
+def paths_summary(paths: Sequence[Path]) -> str:
+    """Each optimizer's path in words: where its loss ended, or where it diverged."""
+    parts = [
+        plain("figures.alt.path", name=_path_name(path), steps=len(path.losses) - 1, loss=float(path.losses[-1]))
+        for path in paths
+        if len(path.losses)
+    ]
+    return "; ".join(parts) or "—"

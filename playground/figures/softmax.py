@@ -7,6 +7,7 @@ DataFrame; none calls Streamlit, so they are tested without a page. Texts are th
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -15,17 +16,19 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures import palette
+from playground.figures.palette import describe
 from playground.figures.training import label
 from playground.i18n import plain
 
 if TYPE_CHECKING:
     from core.softmax import Walkthrough
 
-BAR_COLOR = "#9ecae1"
-WINNER_COLOR = "#d62728"
-TARGET_COLOR = "#2ca02c"
-GRAD_UP_COLOR = "#d62728"  # positive gradient: gradient descent pushes this logit down
-GRAD_DOWN_COLOR = "#1f77b4"
+BAR_COLOR = palette.CONTEXT
+WINNER_COLOR = palette.VERMILLION
+TARGET_COLOR = palette.BLUE
+GRAD_UP_COLOR = palette.VERMILLION  # positive gradient: gradient descent pushes this logit down
+GRAD_DOWN_COLOR = palette.BLUE
 
 
 def _class_names(n: int, labels: Sequence | None) -> list[str]:
@@ -64,7 +67,9 @@ def probs_bar_figure(
     )
     if static:
         figure.update_layout(hovermode=False, dragmode=False)
-    return figure
+    return describe(
+        figure, plain("figures.alt.probs", count=len(probs), winner=names[winner], percent=100 * probs[winner])
+    )
 
 
 # The Draw pad's bars are plain HTML, not plotly: a stroke's answer then costs the browser a few
@@ -135,7 +140,7 @@ def step_bars_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
         )
     figure.update_xaxes(type="category")
     figure.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
-    return figure
+    return describe(figure, plain("figures.alt.steps", count=wt.num_classes, target=wt.target))
 
 
 def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
@@ -171,7 +176,7 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
         xaxis=dict(title=plain("figures.p_target"), range=[0, 1.02]),
         yaxis=dict(title=plain("figures.neg_log_p"), range=[0, max(7.0, loss * 1.1)]),
     )
-    return figure
+    return describe(figure, plain("figures.alt.neg_log", p=p_target, loss=-math.log(max(p_target, 1e-300))))
 
 
 def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
@@ -208,7 +213,7 @@ def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
         yaxis=dict(title="∂loss/∂z"),
         legend=dict(orientation="h", y=1.12),
     )
-    return figure
+    return describe(figure, plain("figures.alt.gradient", values=", ".join(f"{g:+.3f}" for g in wt.grad_formula)))
 
 
 def pixel_heatmap(values, title: str | None = None, height: int = 300) -> go.Figure:
@@ -230,7 +235,7 @@ def pixel_heatmap(values, title: str | None = None, height: int = 300) -> go.Fig
         yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
         xaxis=dict(constrain="domain"),
     )
-    return figure
+    return describe(figure, values_summary(values))
 
 
 def walkthrough_table(wt: Walkthrough) -> pd.DataFrame:
@@ -276,3 +281,11 @@ def overflow_table(z, naive_probs, stable_probs) -> pd.DataFrame:
             plain("figures.stable"): np.asarray(stable_probs, dtype=np.float64),
         }
     )
+
+
+def values_summary(values) -> str:
+    """An image of numbers in words: its shape and range."""
+    array = np.asarray(values, dtype=np.float64)
+    rows, cols = array.shape[-2:] if array.ndim >= 2 else (1, array.size)
+    low, high = (float(np.nanmin(array)), float(np.nanmax(array))) if array.size else (0.0, 0.0)
+    return plain("figures.alt.pixels", rows=rows, cols=cols, low=low, high=high)

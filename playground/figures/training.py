@@ -14,21 +14,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures import palette
+from playground.figures.palette import describe
 from playground.i18n import plain
 
 if TYPE_CHECKING:
     from core.training import History
 
-LOSS_COLOR = "#1f77b4"
-TEST_LOSS_COLOR = "#ff7f0e"
-ACCURACY_COLOR = "#2ca02c"
+LOSS_COLOR = palette.BLUE
+TEST_LOSS_COLOR = palette.ORANGE
+ACCURACY_COLOR = palette.GREEN
 LABELLED_EPOCHS = 10  # beyond this many epochs the per-epoch accuracy labels would run into each other
 COMPARE_BY = ("epoch", "step")  # the x axes runs are compared by (figures.<by> names them)
 ACCURACY_FLOOR_STEP = 5.0  # the accuracy axis starts at a multiple of 5 % below the lowest value
+# Above 100 % the axis keeps this share of its span free: a point at 100 % keeps its label inside
+# the plot, clear of the legend above it (wine's held-out accuracy is often exactly 100 %).
+ACCURACY_HEADROOM = 0.12
+NICE_STEPS = (0.5, 1, 2, 5, 10, 20, 25)  # accuracy ticks are multiples of one of these
+MOST_TICKS = 7
+# The confusion matrix: a count's text at this size fits a cell of CELL_PX (a digit is ~0.62 em).
+CONFUSION_FONT = 13
+DIGIT_EM = 0.62
 
 
 def label(text: str) -> str:
@@ -42,7 +51,25 @@ def accuracy_range(values_percent: Sequence[float]) -> list[float]:
     if not finite:
         return [0.0, 100.0]
     floor = math.floor((min(finite) - 2.0) / ACCURACY_FLOOR_STEP) * ACCURACY_FLOOR_STEP
-    return [max(0.0, min(floor, 90.0)), 100.5]
+    bottom = max(0.0, min(floor, 90.0))
+    return [bottom, 100.0 + ACCURACY_HEADROOM * (100.0 - bottom)]
+
+
+def accuracy_ticks(axis_range: Sequence[float]) -> list[float]:
+    """Round ticks from the bottom of the axis to 100 % (never 88.39 or 105): a nice step, at most 7 ticks."""
+    bottom = axis_range[0]
+    span = 100.0 - bottom
+    step = next((s for s in NICE_STEPS if span / s <= MOST_TICKS - 1), 50)
+    first = math.ceil(bottom / step - 1e-9) * step
+    count = int(math.floor((100.0 - first) / step + 1e-9)) + 1
+    return [round(first + i * step, 6) for i in range(count)]
+
+
+def accuracy_axis(values_percent: Sequence[float], **extra) -> dict:
+    """A percent axis zoomed to the data, with head-room above 100 % and round ticks."""
+    axis_range = accuracy_range(values_percent)
+    ticks = accuracy_ticks(axis_range)
+    return dict(range=axis_range, tickmode="array", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], **extra)
 
 
 # ---- the live curve -----------------------------------------------------------------
@@ -69,7 +96,7 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
             customdata=[p.step for p in points],
             mode="lines",
             name=plain("figures.training_loss"),
-            line=dict(color=LOSS_COLOR),
+            line=dict(color=LOSS_COLOR, dash="solid"),
             hovertemplate=f"{epoch_word} %{{x:.2f}} · {step_word} %{{customdata}}<br>"
             f"{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
         ),
@@ -79,6 +106,7 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
             mode="lines+markers",
             name=plain(f"figures.{test}_loss"),
             line=dict(color=TEST_LOSS_COLOR, dash="dot"),
+            marker=dict(symbol="square", size=7),
             hovertemplate=f"{epoch_word} %{{x}}<br>{plain(f'figures.{test}_loss')} %{{y:.4f}}<extra></extra>",
         ),
         go.Scatter(
@@ -90,7 +118,8 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
             textposition="top center",
             cliponaxis=False,
             name=plain(f"figures.{test}_accuracy"),
-            line=dict(color=ACCURACY_COLOR),
+            line=dict(color=ACCURACY_COLOR, dash="dash"),
+            marker=dict(symbol="diamond", size=8),
             hovertemplate=f"{epoch_word} %{{x}}<br>{plain(f'figures.{test}_accuracy')} %{{y:.2f}}%<extra></extra>",
         ),
     ]
@@ -100,16 +129,31 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
         xaxis=dict(title=dict(text=epoch_word), range=[0, x_max * 1.02]),
         yaxis=dict(title=dict(text=plain("figures.cross_entropy")), rangemode="tozero"),
-        yaxis2=dict(
+        yaxis2=accuracy_axis(
+            accuracy,
             title=dict(text=plain(f"figures.{test}_accuracy_percent")),
-            range=accuracy_range(accuracy),
             overlaying="y",
             side="right",
             showgrid=False,
         ),
         uirevision="live",  # keep the user's zoom while the figure is redrawn
     )
-    return go.Figure(data=data, layout=layout)
+    return describe(go.Figure(data=data, layout=layout), loss_summary(history, held_out))
+
+
+def loss_summary(history: History, held_out: bool = False) -> str:
+    """The live curve in words: where the loss and the accuracy are now."""
+    points, stats = history.running_loss, history.epochs
+    if not points and not stats:
+        return plain("figures.alt.loss_empty")
+    loss = points[-1].loss if points else float("nan")
+    accuracy = 100 * stats[-1].test_accuracy if stats else float("nan")
+    return plain(
+        "figures.alt.loss_held_out" if held_out else "figures.alt.loss",
+        epochs=len(stats),
+        loss=loss,
+        accuracy=accuracy,
+    )
 
 
 # ---- comparing runs -----------------------------------------------------------------
@@ -138,11 +182,11 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
         vertical_spacing=0.08,
         subplot_titles=(plain("figures.training_loss"), plain("figures.test_accuracy_percent")),
     )
-    palette = plotly.colors.qualitative.Plotly
     axis_word = plain(f"figures.{by}")
     all_accuracy = []
     for index, (name, history) in enumerate(curves):
-        color, shown = palette[index % len(palette)], label(name)
+        style, shown = palette.series_style(index), label(name)
+        color = style.color
         fig.add_trace(
             go.Scatter(
                 x=[getattr(p, by) for p in history.running_loss],
@@ -150,7 +194,7 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
                 mode="lines",
                 name=shown,
                 legendgroup=shown,
-                line=dict(color=color),
+                line=dict(color=color, dash=style.dash),
                 hovertemplate=f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
             ),
             row=1,
@@ -166,7 +210,8 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
                 name=shown,
                 legendgroup=shown,
                 showlegend=False,
-                line=dict(color=color),
+                line=dict(color=color, dash=style.dash),
+                marker=dict(symbol=style.marker, size=8),
                 hovertemplate=(
                     f"{shown}<br>{axis_word} %{{x}}<br>{plain('figures.accuracy')} %{{y:.2f}}%<extra></extra>"
                 ),
@@ -176,11 +221,14 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
         )
     fig.update_xaxes(title_text=axis_word, row=2, col=1)
     fig.update_yaxes(title_text=plain("figures.loss"), rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="%", range=accuracy_range(all_accuracy), row=2, col=1)
+    fig.update_yaxes(title_text="%", **accuracy_axis(all_accuracy), row=2, col=1)
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0)
     )
-    return fig
+    best = [
+        plain("figures.alt.run", name=name, accuracy=100 * h.epochs[-1].test_accuracy) for name, h in curves if h.epochs
+    ]
+    return describe(fig, plain("figures.alt.compare", runs=len(curves), results="; ".join(best) or "—"))
 
 
 def run_label(run) -> str:
@@ -242,8 +290,11 @@ def per_class_figure(per_class_accuracy: Sequence[float], height: int = 280) -> 
             y=values,
             text=[f"{v:.1f}" for v in values],
             textposition="outside",
+            # plotly shrinks a bar's text to the bar's width (5 px tall in a narrow column): never
+            constraintext="none",
+            textfont=dict(size=PER_CLASS_FONT),
             cliponaxis=False,
-            marker_color=ACCURACY_COLOR,
+            marker_color=palette.BLUE,
             hovertemplate=f"{plain('figures.digit')} %{{x}}: %{{y:.2f}}%<extra></extra>",
         )
     )
@@ -253,9 +304,26 @@ def per_class_figure(per_class_accuracy: Sequence[float], height: int = 280) -> 
         xaxis=dict(
             title=plain("figures.true_digit"), type="category", tickmode="array", tickvals=digits, ticktext=digits
         ),
-        yaxis=dict(title=plain("figures.test_accuracy_percent"), range=accuracy_range(values)),
+        yaxis=accuracy_axis(values, title=plain("figures.test_accuracy_percent")),
     )
-    return fig
+    worst = int(np.argmin(values)) if values else 0
+    return describe(
+        fig,
+        plain("figures.alt.per_class", worst=worst, worst_accuracy=values[worst] if values else float("nan"))
+        + " "
+        + ", ".join(f"{d}: {v:.1f}%" for d, v in zip(digits, values)),
+    )
+
+
+PER_CLASS_FONT = 12
+PER_CLASS_MIN_PX = 40  # a bar this wide holds "100.0" at PER_CLASS_FONT
+
+
+def confusion_cell_px(confusion: Sequence[Sequence[int]], font: int = CONFUSION_FONT) -> int:
+    """The narrowest cell in which the largest count's digits fit at ``font`` px, with air around them."""
+    largest = int(np.asarray(confusion).max(initial=0))
+    digits = max(len(str(largest)), 4)  # room for MNIST's 1,135 sevens whatever this run's counts are
+    return math.ceil(digits * DIGIT_EM * font + 10)
 
 
 def confusion_figure(
@@ -281,7 +349,7 @@ def confusion_figure(
         x=names,
         y=names,
         texttemplate="%{z}",
-        textfont=dict(size=13),
+        textfont=dict(size=CONFUSION_FONT, color=palette.TEXT),
         showscale=False,
         xgap=1,
         ygap=1,
@@ -292,7 +360,7 @@ def confusion_figure(
         [
             go.Heatmap(
                 z=np.where(diagonal, counts, np.nan).tolist(),
-                colorscale=[[0, "#e5f5e0"], [1, "#74c476"]],
+                colorscale=palette.CORRECT_SCALE,
                 zmin=0,
                 zmax=max(int(counts.diagonal().max()), 1),
                 name="correct",
@@ -300,7 +368,7 @@ def confusion_figure(
             ),
             go.Heatmap(
                 z=np.where(diagonal, np.nan, counts).tolist(),
-                colorscale=[[0, "#ffffff"], [1, "#fb6a4a"]],
+                colorscale=palette.MISTAKES_SCALE,
                 zmin=0,
                 zmax=mistakes_max,
                 name="mistakes",
@@ -339,8 +407,27 @@ def confusion_figure(
         categoryarray=names,
         automargin=True,
     )
-    fig.update_layout(height=height or min(220 + 38 * n, 900), margin=dict(l=10, r=10, t=60, b=10))
-    return fig
+    cell = confusion_cell_px(counts)
+    fig.update_layout(height=height or min(130 + cell * n, 900), margin=dict(l=10, r=10, t=60, b=10))
+    mistakes = np.where(diagonal, 0, counts)
+    true, pred = np.unravel_index(int(mistakes.argmax()), mistakes.shape)
+    return describe(
+        fig,
+        plain(
+            "figures.alt.confusion",
+            correct=int(counts.diagonal().sum()),
+            total=int(counts.sum()),
+            true=names[true],
+            pred=names[pred],
+            count=int(mistakes[true, pred]),
+        ),
+    )
+
+
+def confusion_min_width(confusion: Sequence[Sequence[int]]) -> int:
+    """The width (px) a page gives the confusion matrix: every cell ``confusion_cell_px`` wide, plus the axes."""
+    n = len(confusion)
+    return n * confusion_cell_px(confusion) + 90
 
 
 def selected_cell(event) -> tuple[int, int] | None:
@@ -356,46 +443,49 @@ def selected_cell(event) -> tuple[int, int] | None:
     return None
 
 
+GALLERY_PX = dict(title=34, image=120, between=4, bars=70, ticks=18, gap=14)  # one mistake, top to bottom
+GALLERY_TITLE_FONT = 11
+GALLERY_TICK_FONT = 9
+
+
 def gallery_figure(
     images: np.ndarray, probs: np.ndarray, true: Sequence[int], pred: Sequence[int], cols: int = 4
 ) -> go.Figure:
-    """Each mistake as its image above its softmax bars (true class green, guess red).
+    """Each mistake as its image above its softmax bars (the true class blue, the guess vermillion and hatched).
 
-    images [K, 28, 28] uint8, probs [K, 10]. The spacing is in pixels turned into fractions, so a
-    title never lands on the bars of the row above, however many rows there are.
+    images [K, 28, 28] uint8, probs [K, 10]. Every part has its height in pixels (``GALLERY_PX``):
+    the title (two short lines, so four fit side by side on a phone), the image, the bars and their
+    digit labels, then a gap, so a title never lands on the bars or the tick labels of the row above.
     """
     k = len(images)
     rows = max(1, -(-k // cols))
-    pair_px, gap_px, title_px = 250, 44, 30
-    height = rows * (pair_px + gap_px) + title_px
-    titles = []
-    for r in range(rows):
-        titles += [
-            plain("figures.mistake_title", true=true[i], pred=pred[i], percent=100 * probs[i][pred[i]]) if i < k else ""
-            for i in range(r * cols, r * cols + cols)
-        ]
-        titles += [""] * cols
-    fig = make_subplots(
-        rows=2 * rows,
-        cols=cols,
-        subplot_titles=titles,
-        row_heights=[0.66, 0.34] * rows,
-        vertical_spacing=(gap_px / 2) / height,
-        horizontal_spacing=0.04,
-    )
+    px = GALLERY_PX
+    block = sum(px.values())
+    margin_t, margin_b = 4, 4
+    height = rows * block + margin_t + margin_b
+
+    def frac(from_top: float) -> float:  # pixels below the plot's top → paper fraction
+        return 1.0 - from_top / (rows * block)
+
+    fig = make_subplots(rows=2 * rows, cols=cols, horizontal_spacing=0.04, vertical_spacing=0.0)
+    classes = probs.shape[1]
     for i in range(k):
-        row, col = 2 * (i // cols) + 1, i % cols + 1
+        r, col = i // cols, i % cols + 1
+        row = 2 * r + 1
+        image_top = r * block + px["title"]
+        bars_top = image_top + px["image"] + px["between"]
         fig.add_trace(
             go.Heatmap(z=images[i][::-1], colorscale="gray", showscale=False, hoverinfo="skip"), row=row, col=col
         )
-        colors = ["#bbbbbb"] * probs.shape[1]
-        colors[pred[i]] = "#d62728"
-        colors[true[i]] = "#2ca02c"
+        colors = [palette.CONTEXT] * classes
+        patterns = [""] * classes
+        colors[pred[i]], patterns[pred[i]] = palette.WRONG, palette.WRONG_PATTERN
+        colors[true[i]] = palette.CORRECT
         fig.add_trace(
             go.Bar(
-                x=[str(c) for c in range(probs.shape[1])],
+                x=[str(c) for c in range(classes)],
                 y=np.asarray(probs[i]).tolist(),
-                marker_color=colors,
+                marker=dict(color=colors, pattern=dict(shape=patterns, fgcolor="#FFFFFF")),
                 showlegend=False,
                 hovertemplate="p(%{x}) = %{y:.3f}<extra></extra>",
             ),
@@ -403,11 +493,42 @@ def gallery_figure(
             col=col,
         )
         square_pixels(fig, row, col)
-        fig.update_xaxes(type="category", tickfont=dict(size=9), row=row + 1, col=col)
-        fig.update_yaxes(range=[0, 1], showticklabels=False, row=row + 1, col=col)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=title_px, b=5), bargap=0.1)
-    return fig
+        fig.update_yaxes(  # on a narrow screen the image shrinks toward its title, not into the middle
+            domain=[frac(image_top + px["image"]), frac(image_top)],
+            constrain="domain",
+            constraintoward="top",
+            row=row,
+            col=col,
+        )
+        fig.update_yaxes(
+            domain=[frac(bars_top + px["bars"]), frac(bars_top)],
+            range=[0, 1],
+            showticklabels=False,
+            row=row + 1,
+            col=col,
+        )
+        fig.update_xaxes(type="category", tickfont=dict(size=GALLERY_TICK_FONT), row=row + 1, col=col)
+        x_domain = fig.get_subplot(row, col).xaxis.domain
+        fig.add_annotation(
+            text=plain("figures.mistake_title", true=true[i], pred=pred[i], percent=100 * probs[i][pred[i]]),
+            x=(x_domain[0] + x_domain[1]) / 2,
+            y=frac(image_top),
+            xref="paper",
+            yref="paper",
+            xanchor="center",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=GALLERY_TITLE_FONT, color=palette.TEXT),
+        )
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=margin_t, b=margin_b), bargap=0.1)
+    return describe(
+        fig,
+        plain("figures.alt.gallery", count=k)
+        + " "
+        + "; ".join(
+            plain("figures.alt.mistake", true=true[i], pred=pred[i], percent=100 * probs[i][pred[i]]) for i in range(k)
+        ),
+    )
 
 
 def weights_figure(weights: np.ndarray, titles: Sequence[str] | None = None, cols: int = 8) -> go.Figure:
@@ -448,7 +569,7 @@ def weights_figure(weights: np.ndarray, titles: Sequence[str] | None = None, col
         square_pixels(fig, i // cols + 1, i % cols + 1)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=max(160, 1200 // cols) * rows + 40, margin=dict(l=5, r=5, t=30, b=5))
-    return fig
+    return describe(fig, plain("figures.alt.weights", count=k, side=side))
 
 
 # ---- the architecture -----------------------------------------------------------------

@@ -8,6 +8,7 @@ import torch
 from core import data
 from core.data import MnistLoadError
 from playground import fmt
+from playground.figures import palette
 from playground.room import get_room
 from tests.pages.conftest import figure, metric, table_text, texts, values
 
@@ -119,7 +120,8 @@ def test_a_click_on_the_grid_opens_that_image(at, mnist):
     assert not at.exception
     assert at.number_input(key=P + "index").value == 17
     assert table_text(at, "data-steps")["mean"].iloc[0] == fmt.number(mnist.train_images[17].double().mean().item())
-    marked = [a["text"] for a in figure(at, P + "grid")["layout"]["annotations"] if a["font"]["color"] != "black"]
+    picked = palette.TEXT_ACCENT  # the picked image's caption: vermillion darkened to 4.5:1 on white
+    marked = [a["text"] for a in figure(at, P + "grid")["layout"]["annotations"] if a["font"]["color"] == picked]
     assert marked == [f"{mnist.train_labels[17].item()} · #17"]
 
 

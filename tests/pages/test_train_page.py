@@ -467,7 +467,7 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
         a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a.get("text", "")
     ]
     assert titles and len(titles) == min(len(picked), 12)
-    assert all(t.startswith(f"true {true} → {pred} ") for t in titles)
+    assert all(t.startswith(f"true {true} → {pred}<br>") for t in titles)
     bars = [trace for trace in figure(at, "train.inside.gallery")["data"] if trace["type"] == "bar"]
     for shown_bars, index in zip(bars, picked):  # each mistake's softmax, most confident first
         assert list(values(shown_bars["y"])) == pytest.approx(history.misclassified_probs[index])

@@ -73,7 +73,7 @@ def test_image_grid_puts_each_image_in_its_tile_with_its_caption(subset):
     texts = [a.text for a in figure.layout.annotations]
     assert texts == [f"{label} · #{index}" for index, label in zip(indices, labels)]
     picked = [a.font.color for a in figure.layout.annotations if a.text.endswith("#40")]
-    assert picked == [figs.PICKED_COLOR]
+    assert picked == [figs.PICKED_TEXT]  # vermillion darkened for text: 4.5:1 on white
     assert list(markers.customdata) == indices.tolist()  # a click says which image
 
 

@@ -8,6 +8,7 @@ from core import insight
 from core.models import ModelSpec, build_model
 from playground import i18n
 from playground.figures import inside as figs
+from playground.figures import palette
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +62,7 @@ def test_mlp_layers_figure_draws_every_hidden_layer_and_the_logits(digit):
         logits = model(digit.unsqueeze(0))[0].numpy()
     np.testing.assert_allclose(np.asarray(bars.y, dtype=np.float64), logits, rtol=1e-5)
     colors = list(bars.marker.color)
-    assert colors[int(logits.argmax())] == "#d62728" and colors.count("#d62728") == 1
+    assert colors[int(logits.argmax())] == palette.VERMILLION and colors.count(palette.VERMILLION) == 1
 
 
 def test_softmax_regression_has_only_its_logits(digit):

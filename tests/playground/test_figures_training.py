@@ -6,6 +6,7 @@ import pytest
 from core.models import ModelSpec, build_model, layer_table
 from core.training import EpochStats, History, LossPoint, TrainConfig
 from playground import i18n, runs, tables
+from playground.figures import palette
 from playground.figures import training as figs
 
 
@@ -69,15 +70,45 @@ def test_the_accuracy_axis_zooms_to_the_data():
     [
         ([], [0.0, 100.0]),
         ([float("nan")], [0.0, 100.0]),
-        ([89.0, 98.0], [85.0, 100.5]),
-        ([10.0, 60.0], [5.0, 100.5]),
-        ([1.0], [0.0, 100.5]),
-        ([99.9], [90.0, 100.5]),  # never so zoomed that a point of accuracy fills the chart
-        ([97.0, float("nan")], [90.0, 100.5]),
+        ([89.0, 98.0], [85.0, 101.8]),  # 12 % of the span above 100 %: room for a label at 100 %
+        ([10.0, 60.0], [5.0, 111.4]),
+        ([1.0], [0.0, 112.0]),
+        ([99.9], [90.0, 101.2]),  # never so zoomed that a point of accuracy fills the chart
+        ([97.0, float("nan")], [90.0, 101.2]),
     ],
 )
 def test_accuracy_range(values, expected):
-    assert figs.accuracy_range(values) == expected
+    assert figs.accuracy_range(values) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "axis_range, ticks",
+    [
+        ([85.0, 101.8], [85, 90, 95, 100]),
+        ([90.0, 101.2], [90, 92, 94, 96, 98, 100]),
+        ([0.0, 112.0], [0, 20, 40, 60, 80, 100]),
+        ([5.0, 111.4], [20, 40, 60, 80, 100]),
+        ([45.0, 106.6], [50, 60, 70, 80, 90, 100]),
+    ],
+)
+def test_accuracy_ticks_are_round_and_stop_at_100(axis_range, ticks):
+    assert figs.accuracy_ticks(axis_range) == ticks
+
+
+def test_every_accuracy_axis_has_round_ticks_and_room_above_100():
+    """Never 85, 88.39, 91.78 …: the ticks are multiples of one nice step; and a run at 100 %
+    (wine's held-out rows) keeps its line and labels inside the plot, under the legend."""
+    for accuracies in ([0.85, 0.9, 0.97], [1.0, 1.0, 1.0], [0.2, 0.6], [0.999]):
+        fig = figs.loss_figure(history(epochs=len(accuracies), accuracies=accuracies), epochs=5)
+        axis = fig.layout.yaxis2
+        ticks = list(axis.tickvals)
+        assert axis.tickmode == "array" and ticks[-1] == 100 and len(ticks) <= figs.MOST_TICKS
+        steps = {round(b - a, 6) for a, b in zip(ticks, ticks[1:])}
+        assert len(steps) == 1 and steps.pop() in figs.NICE_STEPS
+        assert list(axis.ticktext) == [f"{v:g}" for v in ticks]
+        low, high = axis.range
+        assert (high - 100) / (high - low) >= 0.1  # head-room for the label above a point at 100 %
+        assert fig.layout.legend.y >= 1 and fig.layout.legend.yanchor == "bottom"  # the legend sits above
 
 
 def test_every_accuracy_fits_inside_its_axis_with_room_below():
@@ -106,7 +137,7 @@ def test_compare_figure_by_step_places_epoch_ends_at_their_steps():
 
 def test_compare_figure_zooms_accuracy_to_every_run():
     fig = figs.compare_figure([("a", history(accuracies=[0.91, 0.95])), ("b", history(accuracies=[0.60, 0.7]))])
-    assert list(fig.layout.yaxis2.range) == [55.0, 100.5]
+    assert list(fig.layout.yaxis2.range) == pytest.approx([55.0, 105.4])
 
 
 def test_run_names_typed_by_students_are_not_read_as_html():
@@ -143,6 +174,22 @@ def test_confusion_figure_draws_every_count_as_text():
     assert np.isfinite(np.asarray(correct.z, dtype=float)).sum() == 10  # the diagonal: green
     assert correct.texttemplate == mistakes.texttemplate == "%{z}"  # zeros off the diagonal too
     assert (correct.zmax, mistakes.zmax) == (90, 7)  # each part on its own scale: a 3 stays visible
+
+
+@pytest.mark.parametrize("largest", [90, 980, 1135, 9999])
+def test_confusion_cells_are_sized_for_their_counts(largest):
+    """Four-digit counts (MNIST's 1,135 ones) fit their cells: the figure's rows, and the width a
+    page gives it (``confusion_min_width``), leave each cell room for the digits at the font used."""
+    confusion = np.eye(10, dtype=int) * largest
+    fig = figs.confusion_figure(confusion)
+    font = fig.data[0].textfont.size
+    needed = len(str(max(largest, 1000))) * figs.DIGIT_EM * font + 8  # the digits and a little air
+    cell = figs.confusion_cell_px(confusion)
+    assert font >= 12 and cell >= needed
+    plot_height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert plot_height / 10 >= 0.9 * cell  # rows as tall as the cells are wide, about
+    assert (figs.confusion_min_width(confusion) - 90) / 10 >= cell
+    assert fig.data[0].textfont.color == fig.data[1].textfont.color == palette.TEXT
 
 
 def test_confusion_axes_hold_exactly_the_classes():
@@ -212,7 +259,9 @@ def test_per_class_figure_labels_all_ten_digits():
     digits = [str(d) for d in range(10)]
     assert fig.layout.xaxis.type == "category"
     assert list(fig.layout.xaxis.tickvals) == digits and list(fig.layout.xaxis.ticktext) == digits
-    assert list(fig.layout.yaxis.range) == [45.0, 100.5]  # zoomed to the worst digit
+    assert list(fig.layout.yaxis.range) == pytest.approx([45.0, 106.6])  # zoomed to the worst digit
+    assert fig.data[0].constraintext == "none"  # plotly would shrink the labels to the bars' width
+    assert fig.data[0].textfont.size >= 12
 
 
 def gallery(k, cols=4):
@@ -229,18 +278,19 @@ def test_gallery_colours_true_green_and_guess_red():
     bars = [t for t in fig.data if t.type == "bar"]
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     assert len(bars) == len(heatmaps) == 3
-    assert bars[1].marker.color[1] == "#2ca02c" and bars[1].marker.color[7] == "#d62728"
+    assert bars[1].marker.color[1] == palette.CORRECT and bars[1].marker.color[7] == palette.WRONG
     assert list(bars[0].y) == pytest.approx([0.01] * 7 + [0.91] + [0.01] * 2)
     np.testing.assert_array_equal(np.asarray(heatmaps[2].z)[::-1], images[2])  # flipped for plotly's y axis
     titles = [a.text for a in fig.layout.annotations if a.text]
-    assert titles == ["true 0 → 7 (91%)", "true 1 → 7 (91%)", "true 2 → 7 (91%)"]
+    assert titles == ["true 0 → 7<br>(91%)", "true 1 → 7<br>(91%)", "true 2 → 7<br>(91%)"]
 
 
 @pytest.mark.parametrize("k, cols", [(3, 2), (8, 4), (12, 4), (40, 4), (50, 5)])
-def test_gallery_titles_never_land_on_the_bars_above(k, cols):
+def test_gallery_titles_never_land_on_the_bars_or_their_tick_labels_above(k, cols):
     fig, _, _ = gallery(k, cols)
     plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
-    title_px = 1.3 * fig.layout.annotations[0].font.size
+    title_px = 2 * 1.25 * fig.layout.annotations[0].font.size  # two lines
+    tick_px = 1.25 * figs.GALLERY_TICK_FONT + 4  # the digits under each bar chart, and their offset
     bar_axes = []
     for trace in fig.data:
         if trace.type == "bar":
@@ -251,9 +301,11 @@ def test_gallery_titles_never_land_on_the_bars_above(k, cols):
     assert len(titles) == k
     for title in titles:
         bottom, top = title.y, title.y + title_px / plot_px  # the text sits on top of its image
+        assert top <= 1.0 + fig.layout.margin.t / plot_px
         for (x0, x1), (y0, y1) in bar_axes:
             if x0 <= title.x <= x1:
-                assert top <= y0 or bottom >= y1, (title.text, title.y, (y0, y1))
+                below_ticks = y0 - tick_px / plot_px
+                assert top <= below_ticks or bottom >= y1, (title.text, title.y, (y0, y1))
 
 
 # ---- first-layer weights and the architecture ----------------------------------------------------------------

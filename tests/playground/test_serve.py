@@ -57,3 +57,28 @@ def test_the_server_log_has_one_line_per_event_with_its_level_and_part(monkeypat
             logging.getLogger(name).removeHandler(handler)
             logging.getLogger(name).propagate = True
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_the_first_page_run_under_plain_streamlit_run_warms_up_once_in_the_background(monkeypatch):
+    import threading
+
+    started = []
+    monkeypatch.setattr(serve, "_started", threading.Event())
+    monkeypatch.setattr(serve, "warm", lambda wait_s: started.append(wait_s))
+    serve.warm_in_background()
+    serve.warm_in_background()  # later pages: already under way
+    for thread in threading.enumerate():
+        if thread.name == "warm-up":
+            thread.join(timeout=30)
+    assert started == [0.0]
+
+
+def test_no_background_warm_up_after_serve_warmed_the_process(monkeypatch):
+    import threading
+
+    started = []
+    monkeypatch.setattr(serve, "_started", threading.Event())
+    serve._started.set()  # what warm() does first
+    monkeypatch.setattr(serve, "warm", lambda wait_s: started.append(wait_s))
+    serve.warm_in_background()
+    assert started == []

@@ -28,8 +28,8 @@ from core.training import (
     Progress,
     TrainConfig,
     TrainLoop,
-    device_label,
     check_hyper,
+    device_label,
     pick_device,
     steps_per_epoch,
 )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.models import layer_table
-from playground import fmt, i18n, lessons, nav, runkit, tables, train_compare, train_inside
+from playground import fmt, i18n, lessons, nav, runkit, steer, tables, train_compare, train_inside
 from playground import train_run as tr
 from playground.figures import training as figs
 from playground.i18n import plain, t
@@ -26,6 +26,7 @@ lesson = lessons.show_banner(room, "train")
 stored = runkit.current_settings(tr.TRAIN)
 notes = runkit.url_notes(tr.TRAIN)
 locked = {}
+steer.remember_rights(steer.rights_for(lesson.locked if lesson is not None else {}))
 if lesson is not None:
     lesson_values, lesson_notes, locked = tr.lesson_settings(lesson)
     if lessons.applied_once(lesson):
@@ -55,6 +56,10 @@ controls_col, main_col = st.columns([2, 3], gap="large")
 with controls_col:
     settings = runkit.draw_controls(tr.TRAIN, stored, room.images_per_run(), locked, room.limits)
     runkit.store_settings(tr.TRAIN, settings)
+    if not locked:
+        st.button(
+            t("train.setup_cnn2"), key="train.setup_cnn2", on_click=tr.set_up_cnn2, help=plain("train.setup_cnn2_help")
+        )
 
 with main_col:
     errors = settings.errors()

@@ -219,6 +219,23 @@ class Room:
     def stop(self, entry: RoomJob) -> None:
         self.scheduler.stop(entry.job)
 
+    # Run controls: messages to the job, like Stop. A paused run holds no core and spends no
+    # budget; the reconnect window ends it like any other run when its student stays away.
+    def pause(self, entry: RoomJob) -> None:
+        self.scheduler.pause(entry.job)
+
+    def resume(self, entry: RoomJob) -> None:
+        self.scheduler.resume(entry.job)
+
+    def step(self, entry: RoomJob, batches: int = 1) -> None:
+        self.scheduler.step(entry.job, batches)
+
+    def step_epoch(self, entry: RoomJob) -> None:
+        self.scheduler.step_epoch(entry.job)
+
+    def set_hyper(self, entry: RoomJob, **values: float) -> None:
+        self.scheduler.set_hyper(entry.job, **values)
+
     def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:
         """Refresh that tab's fragment whenever the job has something new to show."""
         if session_id is not None:

@@ -319,9 +319,15 @@ class TrainingJob:
             finished = loop.run(
                 max_batches=budget if paused else None, deadline=deadline, should_stop=self._interrupted
             )
+            stepped = False
             with self._lock:
                 if self._paused:
                     self._step_budget = max(0, self._step_budget - (loop.step - before))
+                    stepped = loop.step != before and not self._step_budget
+                    if stepped:  # a Step is done: the page shows the new step even without a new point
+                        self._state.version += 1
+            if stepped:
+                self._changed()
             if finished or self._stop_requested.is_set() or time.perf_counter() >= deadline:
                 return finished
             if loop.step == before and not self._changes:  # nothing trained and nothing to apply

@@ -24,6 +24,7 @@ from core.layer_stats import LayerProbe, LayerTrace
 from core.training import (
     DivergedError,
     History,
+    LossPoint,
     Pair,
     Progress,
     TrainConfig,
@@ -74,6 +75,7 @@ class JobSnapshot:
     paused: bool = False  # its owner paused it: it trains only the batches Step asks for
     pending: tuple[tuple[str, float], ...] = ()  # live changes sent, taking effect at the next batch
     layers: LayerTrace | None = None  # "which layer learns": per layer gradient norms and update ratios
+    window: LossPoint | None = None  # the running loss since the last point (shown while paused)
 
     @property
     def done(self) -> bool:
@@ -106,6 +108,7 @@ class _State:
     position: int | None = None
     busy_s: float = 0.0
     error: BaseException | None = None
+    window: LossPoint | None = None
 
 
 class TrainingJob:
@@ -259,6 +262,7 @@ class TrainingJob:
                 self._paused,
                 tuple(self._changes),
                 self._layers.copy() if self._layers is not None else None,
+                s.window,
             )
 
     def run_to_end(self, slice_s: float = 0.5) -> JobSnapshot:
@@ -366,6 +370,7 @@ class TrainingJob:
         with self._lock:
             s = self._state
             s.step, s.epoch, s.samples = p.step, p.epoch, p.samples_seen
+            s.window = self._loop.open_window if self._loop is not None else None
             s.samples_per_s = p.samples_seen / p.elapsed_s if p.elapsed_s > 0 else None
             if sizes != s.sizes:  # copy only when a point or an epoch was added
                 s.history, s.sizes, s.version = p.history.copy(), sizes, s.version + 1

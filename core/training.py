@@ -472,6 +472,15 @@ class TrainLoop:
     def step(self) -> int:
         return self.history.steps
 
+    @property
+    def open_window(self) -> LossPoint | None:
+        """The running loss of the batches since the last point (None right after a point): what a
+        paused run shows after a Step, before the next point is due."""
+        if not self._window_batches:
+            return None
+        step = self.history.steps
+        return LossPoint(step, step / self.per_epoch, self._window_sum / self._window_batches)
+
     def run(
         self,
         max_batches: int | None = None,

@@ -76,10 +76,13 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
                 rate=fmt.count(entry.details["images"] * len(snap.history.epochs) / max(snap.busy_s, 1e-9)),
             )
         )
-    version = (entry.job.id, snap.version)
+    window = snap.window if snap.paused else None
+    version = (entry.job.id, snap.version, window)
     per_epoch = max(1, entry.job.total_steps // max(1, epochs))
     figure = rebuilt_when_changed(
-        "train.live_figure", version, lambda: figs.loss_figure(snap.history, epochs=epochs, per_epoch=per_epoch)
+        "train.live_figure",
+        version,
+        lambda: figs.loss_figure(snap.history, epochs=epochs, per_epoch=per_epoch, window=window),
     )
     st.plotly_chart(figure, key="train.live_chart", config={"displayModeBar": False})
     history = snap.history

@@ -54,6 +54,7 @@ def loss_figure(
     height: int = 360,
     held_out: bool = False,
     per_epoch: int | None = None,
+    window: object | None = None,
 ) -> go.Figure:
     """Running training loss by (fractional) epoch, test loss per epoch, and test accuracy on a
     second axis. ``epochs`` fixes the x range so the axis does not jump while training;
@@ -115,6 +116,21 @@ def loss_figure(
         ),
         uirevision="live",  # keep the user's zoom while the figure is redrawn
     )
+    if window is not None:  # a paused run: the batches since the last point, so a Step shows at once
+        last = points[-1] if points else None
+        data.append(
+            go.Scatter(
+                x=[last.epoch, window.epoch] if last else [window.epoch],
+                y=[last.loss, window.loss] if last else [window.loss],
+                customdata=[last.step, window.step] if last else [window.step],
+                mode="lines+markers",
+                name=plain("figures.since_last_point"),
+                line=dict(color=LOSS_COLOR, dash="dot"),
+                marker=dict(symbol="circle-open", size=8),
+                hovertemplate=f"{epoch_word} %{{x:.2f}} · {step_word} %{{customdata}}<br>"
+                f"{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
+            )
+        )
     layout["shapes"], layout["annotations"] = change_marks(history, per_epoch)
     return go.Figure(data=data, layout=layout)
 

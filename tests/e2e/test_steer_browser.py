@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.helpers import (
+    DESKTOP,
     FIRST_VISIT_MS,
     PHONE,
     en,
@@ -65,7 +66,7 @@ def chart_state(page) -> dict:
     """The live chart's running loss (step, loss) and its change marks, read from plotly's own data."""
     return visible(page, CHART).evaluate(
         """(gd) => ({
-            points: gd.data[0].customdata.map((step, i) => [step, gd.data[0].y[i]]),
+            points: (gd.data[0].customdata || []).map((step, i) => [step, gd.data[0].y[i]]),
             shapes: (gd.layout.shapes || []).length,
             notes: (gd.layout.annotations || []).map(a => a.text),
         })"""
@@ -86,7 +87,7 @@ def choose_lr(page, value: str) -> None:
 def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     problems = watch_problems(page)
     start(page, streamlit_server.url)
-    wait_for_progress_beyond(page, 0, timeout_s=120)
+    wait_for_progress_beyond(page, 10, timeout_s=120)  # two points of the curve at least
 
     # Pause: the counter stops
     paused_at = pause(page)
@@ -108,8 +109,6 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     wait_until(page, lambda: mark in chart_state(page)["notes"], "the change marked on the loss curve")
     assert chart_state(page)["shapes"] == 1
     assert progress_step(page)[0] == paused_at + 1  # a change trains nothing by itself
-    visible(page, CHART).scroll_into_view_if_needed()
-    screenshot(page, "train_steer.png", "train_steer.png")
 
     # Step to the end of the epoch, then Resume: the loss responds to the larger lr
     visible(page, STEP_EPOCH).click()
@@ -124,12 +123,19 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     )
     after = [loss for step, loss in chart_state(page)["points"] if step > paused_at + 40]
     assert max(after[-4:]) < min(before) - 0.5, (before, after)
+    pause(page)
+    page.set_viewport_size({"width": 1366, "height": 1250})  # the controls and the curve in one picture
+    visible(page, ".st-key-train-steer-bar").scroll_into_view_if_needed()
+    screenshot(page, "train_steer.png", "train_steer.png")
+    page.set_viewport_size(dict(DESKTOP))
 
     # which layer learns: one curve per layer and per measure
     page.get_by_text(en("layers.title")).click()
     layers_chart = visible(page, ".st-key-train-layers_chart .js-plotly-plot")
     layers_chart.wait_for(timeout=60_000)
     assert layers_chart.evaluate("(gd) => gd.data.length") == 2 * 3  # 784-128-64-10: three weighted layers
+    layers_chart.scroll_into_view_if_needed()
+    screenshot(page, "train_layers.png", "train_layers.png")
 
     # Stop: the run is kept with its change, shown in the runs table
     stop_run(page)

@@ -3,9 +3,9 @@
     python -m bench.layer_probe [--batches 600] [--rounds 3]
 
 For each model the same batches are trained with and without ``core.layer_stats.LayerProbe``
-(the default: norms and ratios every 20 batches, histograms every 100), alternating rounds so
-that a machine shared with others drifts the same for both; the cost is the ratio of the
-medians (target <= 5%). Then the panel's point: after 300 batches of the lecture's MLP with
+(the default: norms and ratios every 20 batches, histograms every 100), the two runs taking
+turns batch by batch so that a machine shared with others slows both alike; the cost is the
+ratio of the medians over the rounds (target <= 5%). Then the panel's point: after 300 batches of the lecture's MLP with
 sigmoid and with ReLU, the first layer's gradient norm relative to the last layer's.
 """
 
@@ -33,17 +33,28 @@ CASES = (
 )
 
 
-def seconds_for(spec, config, train, test, batches: int, probe: bool) -> float:
-    model = build_model(spec, seed=0)
-    loop = TrainLoop(model, config, train, test, device="cpu")
-    if probe:
-        loop.probe = LayerProbe(model)
-    loop.run(max_batches=5)  # warm-up
-    start = time.perf_counter()
-    loop.run(max_batches=batches)
-    seconds = time.perf_counter() - start
-    loop.close()
-    return seconds
+def interleaved_seconds(spec, config, train, test, batches: int) -> tuple[float, float]:
+    """(seconds without the probe, seconds with it) over the same batches of two identical runs.
+
+    The two runs take turns batch by batch, so a machine shared with others slows both alike.
+    """
+    loops = []
+    for probe in (False, True):
+        model = build_model(spec, seed=0)
+        loop = TrainLoop(model, config, train, test, device="cpu")
+        if probe:
+            loop.probe = LayerProbe(model)
+        loop.run(max_batches=5)  # warm-up
+        loops.append(loop)
+    spent = [0.0, 0.0]
+    for _ in range(batches):
+        for i, loop in enumerate(loops):
+            start = time.perf_counter()
+            loop.run(max_batches=1)
+            spent[i] += time.perf_counter() - start
+    for loop in loops:
+        loop.close()
+    return spent[0], spent[1]
 
 
 def first_over_last(spec, train, test, batches: int = 300) -> float:
@@ -69,11 +80,8 @@ def main() -> None:
     print(f"data: {train_split.description}; one torch thread; {args.batches} batches x {args.rounds} rounds\n")
     print(f"{'model':32s} {'without s':>10s} {'with s':>10s} {'cost':>8s}")
     for name, spec, config in CASES:
-        without, with_probe = [], []
-        for _ in range(args.rounds):
-            without.append(seconds_for(spec, config, train, test, args.batches, probe=False))
-            with_probe.append(seconds_for(spec, config, train, test, args.batches, probe=True))
-        a, b = statistics.median(without), statistics.median(with_probe)
+        rounds = [interleaved_seconds(spec, config, train, test, args.batches) for _ in range(args.rounds)]
+        a, b = statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
         print(f"{name:32s} {a:10.2f} {b:10.2f} {(b / a - 1) * 100:7.1f}%  (target <= 5%)", flush=True)
     print("\nfirst layer's gradient norm / last layer's, after 300 batches of the lecture's MLP:")
     for activation in ("sigmoid", "relu"):

@@ -185,7 +185,7 @@ class CNN2(CNN):
 
     24 filters 5×5 and 32 filters 3×3, each max-pooled, then a 256-unit ReLU layer: the same
     stage names as the lecture's CNN (so ``core.insight`` sees its stages), one dense layer more.
-    Measured: seed 0 reaches 99.1% after 2 epochs at batch 256 (about 25 s an epoch on one core).
+    Measured (``bench.accuracy``, seeds 0-4): 99.06-99.17% test accuracy after 2 epochs at batch 256.
     """
 
     def __init__(self, num_classes=10):

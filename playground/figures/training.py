@@ -271,7 +271,6 @@ def runs_frame(runs: Iterable) -> pd.DataFrame:
                 plain("runs.col.batch"): config.batch_size,
                 plain("runs.col.epochs"): config.epochs,
                 plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
-                plain("runs.col.changes"): changes_text(getattr(run, "history", None)),
             }
         )
     frame = pd.DataFrame(rows)

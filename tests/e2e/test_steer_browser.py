@@ -11,6 +11,7 @@ from tests.e2e.helpers import (
     DESKTOP,
     FIRST_VISIT_MS,
     PHONE,
+    clipped_cells,
     en,
     progress_step,
     screenshot,
@@ -65,11 +66,14 @@ def steady_step(page, seconds: float = 2.0) -> int:
 def chart_state(page) -> dict:
     """The live chart's running loss (step, loss) and its change marks, read from plotly's own data."""
     return visible(page, CHART).evaluate(
-        """(gd) => ({
-            points: (gd.data[0].customdata || []).map((step, i) => [step, gd.data[0].y[i]]),
-            shapes: (gd.layout.shapes || []).length,
-            notes: (gd.layout.annotations || []).map(a => a.text),
-        })"""
+        """(gd) => {
+            const d = (gd.data || [])[0] || {}, l = gd.layout || {};  // mid-redraw plotly may lack either
+            return {
+                points: (d.customdata || []).map((step, i) => [step, d.y[i]]),
+                shapes: (l.shapes || []).length,
+                notes: (l.annotations || []).map(a => a.text),
+            };
+        }"""
     )
 
 
@@ -102,7 +106,7 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     assert steady_step(page) == paused_at + 1
 
     # lr 0.0001 → 0.1 while paused: applied before the next batch, marked on the curve
-    before = [loss for _, loss in chart_state(page)["points"]]
+    before = [loss for _, loss in wait_until(page, lambda: chart_state(page), "the chart's data")["points"]]
     choose_lr(page, "0.1")
     visible(page, APPLY).click()
     mark = f"{en('steer.change.lr')} 0.1"
@@ -141,8 +145,13 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     stop_run(page)
     page.get_by_role("tab", name=en("train.tab_compare")).click()
     header, rows = table_rows(page, "train-runs-table")
-    changes = [row[header.index(en("runs.col.changes"))] for row in rows]
-    assert f"{mark} @ {paused_at + 1:,}" in changes, changes
+    assert [row[header.index(en("runs.col.changes"))] for row in rows] == ["🎛"]  # marked in the table
+    said = unmarked(en("compare.changes", name="", changes=f"{mark} @ {paused_at + 1:,}")).split(": ", 1)[1]
+    page.get_by_text(said).first.wait_for(timeout=30_000)  # and its values under it
+    # The runs table was already wider than the Training column (it scrolls sideways there); the 🎛
+    # mark adds one narrow column and no cell of it or the others may be cut.
+    _, bad = clipped_cells(page, scrolling_ok=True)
+    assert not bad, bad[:8]
     assert not problems, problems
 
 

@@ -26,14 +26,16 @@ CASES = (
     (ModelSpec(hidden_sizes=(4096, 4096)), 64),
     (ModelSpec(kind="cnn"), 64),
     (ModelSpec(kind="cnn"), 1),
+    (ModelSpec(kind="cnn2"), 256),
+    (ModelSpec(kind="cnn2"), 64),
 )
 
 
 def measured_step(spec: ModelSpec, batch: int, seconds: float = 1.0) -> float:
     model = build_model(spec, seed=0)
-    if spec.kind == "cnn":  # as TrainLoop trains it
+    if spec.kind != "mlp":  # as TrainLoop trains it
         model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, TrainConfig(batch_size=batch))
+    optimizer = make_optimizer(model, TrainConfig(batch_size=batch, optimizer="adam" if spec.kind == "cnn2" else "sgd"))
     X, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
     steps, started = 0, time.perf_counter()
     while steps < 3 or time.perf_counter() - started < seconds:

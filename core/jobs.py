@@ -13,6 +13,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,13 +21,16 @@ from types import MappingProxyType
 import torch
 import torch.nn as nn
 
+from core.layer_stats import LayerProbe, LayerTrace
 from core.training import (
     DivergedError,
     History,
+    LossPoint,
     Pair,
     Progress,
     TrainConfig,
     TrainLoop,
+    check_hyper,
     device_label,
     pick_device,
     steps_per_epoch,
@@ -71,6 +75,10 @@ class JobSnapshot:
     busy_s: float  # seconds of training so far
     device: str  # device_label of where it trains
     error: BaseException | None = None  # what made it fail (a CodedError where core knows why)
+    paused: bool = False  # its owner paused it: it trains only the batches Step asks for
+    pending: tuple[tuple[str, float], ...] = ()  # live changes sent, taking effect at the next batch
+    layers: LayerTrace | None = None  # "which layer learns": per layer gradient norms and update ratios
+    window: LossPoint | None = None  # the running loss since the last point (shown while paused)
 
     @property
     def done(self) -> bool:
@@ -103,6 +111,7 @@ class _State:
     position: int | None = None
     busy_s: float = 0.0
     error: BaseException | None = None
+    window: LossPoint | None = None
 
 
 class TrainingJob:
@@ -147,6 +156,12 @@ class TrainingJob:
         self._ended = threading.Event()
         self._loop: TrainLoop | None = None
         self._state = _State()
+        # Run controls are plain messages, applied between batches by whoever trains the job.
+        self._paused = False
+        self._step_budget = 0  # batches Step granted while paused
+        self._changes: deque[tuple[str, float]] = deque()  # (name, value) to apply before the next batch
+        self.trace_layers = True  # measure "which layer learns" (a few % of the run's time, see bench)
+        self._layers: LayerTrace | None = None
         if resume_state is not None:  # queued, it already shows its curve so far
             self._show_resumed(resume_state)
 
@@ -169,6 +184,64 @@ class TrainingJob:
     @property
     def stop_requested(self) -> bool:
         return self._stop_requested.is_set()
+
+    def pause(self) -> None:
+        """Stop taking turns after the current batch; the run keeps everything and waits for Resume or Step."""
+        with self._lock:
+            changed = not self._paused and self._state.status not in FINAL_STATUSES
+            self._paused, self._step_budget = True, 0
+            if changed:
+                self._state.version += 1
+        if changed:
+            self._changed()
+
+    def resume(self) -> None:
+        """Train on after a pause."""
+        with self._lock:
+            changed = self._paused
+            self._paused, self._step_budget = False, 0
+            if changed:
+                self._state.version += 1
+        if changed:
+            self._changed()
+
+    def step(self, batches: int = 1) -> None:
+        """While paused: train exactly ``batches`` more (each Step adds to those not yet trained)."""
+        if not isinstance(batches, int) or isinstance(batches, bool) or batches < 1:
+            raise ValueError(f"batches must be a positive integer, got {batches!r}")
+        with self._lock:
+            if self._paused:
+                self._step_budget += batches
+
+    def step_epoch(self) -> None:
+        """While paused: train to the end of the current epoch (a whole epoch when between epochs)."""
+        per_epoch = max(1, self._planned_steps_per_epoch())
+        with self._lock:
+            done = self._state.step + self._step_budget
+        self.step(per_epoch - done % per_epoch)
+
+    def set_hyper(self, **values: float) -> None:
+        """Change ``lr`` and/or ``momentum`` (Adam: beta1) from the next batch on; recorded in the history.
+
+        Checked here (a ``ConfigError`` names a bad value), applied by the trainer between batches.
+        """
+        checked = [(name, check_hyper(name, value)) for name, value in values.items()]
+        with self._lock:
+            if self._state.status in FINAL_STATUSES:
+                return
+            self._changes.extend(checked)
+            self._state.version += 1
+        self._changed()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def idle(self) -> bool:
+        """Paused with nothing to do: no Step granted, no change to apply, no stop. The scheduler parks it."""
+        with self._lock:
+            return self._paused and not self._step_budget and not self._changes and not self.stop_requested
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""
@@ -198,6 +271,10 @@ class TrainingJob:
                 s.busy_s,
                 device_label(self.device),
                 s.error,
+                self._paused,
+                tuple(self._changes),
+                self._layers.copy() if self._layers is not None else None,
+                s.window,
             )
 
     def run_to_end(self, slice_s: float = 0.5) -> JobSnapshot:
@@ -226,9 +303,10 @@ class TrainingJob:
             return True
         try:
             loop = self._loop or self._start()
-            started = time.perf_counter()
-            finished = loop.run(deadline=started + seconds, should_stop=self._stop_requested.is_set)
-            self._account(time.perf_counter() - started, share)
+            started, before = time.perf_counter(), loop.step
+            finished = self._train(loop, started + seconds)
+            if loop.step != before or not self._paused:  # a paused turn that trained nothing costs no budget
+                self._account(time.perf_counter() - started, share)
             if finished:
                 self._end(loop.finish(), "finished")
             elif self._stop_requested.is_set():
@@ -245,10 +323,58 @@ class TrainingJob:
 
     # ----------------------------------------------------------------- inside
 
+    def _train(self, loop: TrainLoop, deadline: float) -> bool:
+        """Batches until the deadline, a stop or a pause, applying the queued changes between them."""
+        while True:
+            self._apply_changes(loop)
+            with self._lock:
+                paused, budget = self._paused, self._step_budget
+            if paused and not budget:
+                return loop.done
+            before = loop.step
+            finished = loop.run(
+                max_batches=budget if paused else None, deadline=deadline, should_stop=self._interrupted
+            )
+            stepped = False
+            with self._lock:
+                if self._paused:
+                    self._step_budget = max(0, self._step_budget - (loop.step - before))
+                    stepped = loop.step != before and not self._step_budget
+                    if stepped:  # a Step is done: the page shows the new step even without a new point
+                        self._state.version += 1
+            if stepped:
+                self._changed()
+            if finished or self._stop_requested.is_set() or time.perf_counter() >= deadline:
+                return finished
+            if loop.step == before and not self._changes:  # nothing trained and nothing to apply
+                return finished
+
+    def _interrupted(self) -> bool:
+        """Checked before every batch: a stop, a pause or a change to apply first."""
+        return self._stop_requested.is_set() or bool(self._changes) or (self._paused and not self._step_budget)
+
+    def _apply_changes(self, loop: TrainLoop) -> None:
+        applied = False
+        while True:
+            with self._lock:
+                if not self._changes:
+                    break
+                name, value = self._changes.popleft()
+            loop.change(name, value)
+            applied = True
+        if applied:
+            with self._lock:
+                s = self._state
+                s.history, s.version = loop.history.copy(), s.version + 1
+            self._changed()
+
     def _start(self) -> TrainLoop:
         self._loop = TrainLoop(self.model, self.config, self.train, self.test, self.device, self._on_progress)
         if self.resume_from is not None:
             self._resume(self._loop, self.resume_from)
+        if self.trace_layers:
+            self._loop.probe = LayerProbe(self.model)
+            self._layers = self._loop.probe.trace
         self._update("running", "job.running", {"device": device_label(self.device)})
         return self._loop
 
@@ -258,6 +384,7 @@ class TrainingJob:
         with self._lock:
             s = self._state
             s.step, s.epoch, s.samples = p.step, p.epoch, p.samples_seen
+            s.window = self._loop.open_window if self._loop is not None else None
             s.samples_per_s = p.samples_seen / p.elapsed_s if p.elapsed_s > 0 else None
             if sizes != s.sizes:  # copy only when a point or an epoch was added
                 s.history, s.sizes, s.version = p.history.copy(), sizes, s.version + 1

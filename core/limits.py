@@ -26,8 +26,8 @@ ROOM_FILE_ENV = "SOFTMAX_PLAYGROUND_ROOM"  # path of a room.toml; default: ./roo
 ENV_PREFIX = "SOFTMAX_PLAYGROUND_"
 
 # The cost model, per batch: overhead + params · per-parameter cost + batch · MACs · per-MAC cost.
-STEP_OVERHEAD_S = MappingProxyType({"mlp": 1.0e-4, "cnn": 4.5e-4})
-MAC_S = MappingProxyType({"mlp": 5.6e-11, "cnn": 1.31e-10})
+STEP_OVERHEAD_S = MappingProxyType({"mlp": 1.0e-4, "cnn": 4.5e-4, "cnn2": 4.5e-4})
+MAC_S = MappingProxyType({"mlp": 5.6e-11, "cnn": 1.31e-10, "cnn2": 1.31e-10})
 PARAM_S = 0.45e-9  # optimizer step and weight gradients, while the weights fit in the caches
 CACHE_PARAMS = 2_000_000  # beyond this the weights stream from memory: slower per parameter
 EVAL_MAC_S = 2.0e-11  # forward only, batches of 2,048
@@ -157,8 +157,9 @@ def macs_per_sample(spec: ModelSpec) -> int:
     for layer in layer_table(spec):
         if layer.name.startswith("conv"):
             out_channels, h, w = layer.out_shape
-            in_channels = layer.in_shape[0]
-            total += out_channels * h * w * in_channels * 25  # 5×5 kernels
+            in_channels, in_h = layer.in_shape[0], layer.in_shape[1]
+            kernel = in_h - h + 1  # no padding, stride 1: a k×k kernel trims k - 1 rows
+            total += out_channels * h * w * in_channels * kernel * kernel
         elif layer.params:
             total += layer.params - layer.out_shape[0]  # weights of a Linear: in × out
     return total

@@ -57,6 +57,7 @@ class Scheduler:
         self._ready: deque[TrainingJob] = deque()  # active jobs waiting for their next turn
         self._active: list[TrainingJob] = []  # admitted and not ended, in admission order
         self._waiting: deque[TrainingJob] = deque()  # submitted beyond max_active
+        self._parked: set[TrainingJob] = set()  # active but paused with nothing to do: given no turns
         self._closing = False
         self._threads = [threading.Thread(target=self._work, name=f"trainer-{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
@@ -90,6 +91,9 @@ class Scheduler:
                 end_now = True
             else:
                 end_now = False
+                if job in self._parked:  # a paused run ends too: it needs one turn for its last evaluation
+                    self._parked.discard(job)
+                    self._ready.append(job)
                 if job in self._ready:  # its next turn comes first, so the stop takes effect quickly
                     self._ready.remove(job)
                     self._ready.appendleft(job)
@@ -97,6 +101,42 @@ class Scheduler:
             self._cond.notify_all()
         if end_now:
             job.run_slice(0.0)  # ends it: a stop requested before the first batch
+
+    def pause(self, job: TrainingJob) -> None:
+        """Pause ``job`` after its current batch: it keeps its place but takes no more turns."""
+        job.pause()
+
+    def resume(self, job: TrainingJob) -> None:
+        job.resume()
+        self.wake(job)
+
+    def step(self, job: TrainingJob, batches: int = 1) -> None:
+        """A paused job trains exactly ``batches`` more, at its next turn."""
+        job.step(batches)
+        self.wake(job)
+
+    def step_epoch(self, job: TrainingJob) -> None:
+        job.step_epoch()
+        self.wake(job)
+
+    def set_hyper(self, job: TrainingJob, **values: float) -> None:
+        """Change the job's lr / momentum from its next batch on (a paused job records it at once)."""
+        job.set_hyper(**values)
+        self.wake(job)
+
+    def wake(self, job: TrainingJob) -> None:
+        """A parked job has something to do again (resumed, a Step, a change, a stop): give it turns."""
+        with self._cond:
+            if job in self._parked and not job.idle:
+                self._parked.discard(job)
+                self._ready.appendleft(job)
+                self._cond.notify_all()
+
+    @property
+    def parked(self) -> int:
+        """Paused runs waiting for their owner: they hold no core."""
+        with self._cond:
+            return len(self._parked)
 
     def jobs(self) -> list[TrainingJob]:
         """Every job not yet ended: the active ones in admission order, then those waiting."""
@@ -118,6 +158,8 @@ class Scheduler:
         with self._cond:
             self._closing = True
             jobs = [*self._active, *self._waiting]
+            self._ready.extend(self._parked)  # paused runs end like the others
+            self._parked.clear()
             self._cond.notify_all()
         for job in jobs:
             job.request_stop()
@@ -136,12 +178,14 @@ class Scheduler:
                 if self._closing and not self._ready:
                     return
                 job = self._ready.popleft()
-                share = len(self._active) / self.workers
+                share = max(1, len(self._active) - len(self._parked)) / self.workers
             over = job.run_slice(0.0 if self._closing else self.slice_s, share)
             with self._cond:
                 if over:
                     self._active.remove(job)
                     self._admit()
+                elif job.idle and not self._closing:  # paused: no turns until resumed, stepped or stopped
+                    self._parked.add(job)
                 elif not self._closing or job.stop_requested:
                     self._ready.append(job)
                 self._tell_places()

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from core.errors import CodedError
 
 OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "onecycle")  # the lr over the run: fixed, or warm up then anneal (one-cycle)
+HYPERS = ("lr", "momentum")  # what a run's owner may change while it trains (momentum is Adam's beta1)
 EVAL_BATCH_SIZE = 2048  # large batches: 10k test images in ~0.1 s instead of ~2 s at 64
 MAX_MISCLASSIFIED = 1000  # keep the history small; the UI shows the most confident mistakes
 MAX_EPOCHS = 1000
@@ -46,6 +48,8 @@ class ConfigError(CodedError, ValueError):
             "config.lr": "lr (learning rate) must be a positive number, got {value!r}",
             "config.momentum": "momentum must be in [0, 1), got {value!r}",
             "config.optimizer": "unknown optimizer {value!r}; choose one of {choices}",
+            "config.schedule": "unknown lr schedule {value!r}; choose one of {choices}",
+            "config.hyper": "{name!r} cannot be changed while a run trains; choose one of {choices}",
             "config.not_object": "a training config must be a JSON object, got {kind}",
             "config.unknown_fields": "unknown training config fields: {fields}",
             "history.not_object": "a history must be a JSON object, got {kind}",
@@ -73,6 +77,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 300  # batches between running-loss points
     optimizer: str = "sgd"  # "sgd" (with momentum) or "adam" (for comparison)
+    schedule: str = "constant"  # "constant" or "onecycle" (lr is then the peak)
 
     def validate(self) -> TrainConfig:
         """Raise ``ConfigError`` naming the first setting ``fit`` cannot run with."""
@@ -86,6 +91,8 @@ class TrainConfig:
             raise ConfigError("config.momentum", value=self.momentum)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError("config.optimizer", value=self.optimizer, choices=", ".join(OPTIMIZERS))
+        if self.schedule not in SCHEDULES:
+            raise ConfigError("config.schedule", value=self.schedule, choices=", ".join(SCHEDULES))
         return self
 
     def to_dict(self) -> dict:
@@ -133,6 +140,46 @@ class EpochStats:
     seconds: float  # training time of the epoch, its test evaluation included
 
 
+@dataclass(frozen=True)
+class Change:
+    """A hyper-parameter changed while the run trained: from batch ``step + 1`` on, ``name`` is ``value``."""
+
+    step: int  # batches done when it took effect
+    name: str  # one of HYPERS
+    value: float
+
+
+def check_hyper(name: str, value) -> float:
+    """The value a live change may set, or a ``ConfigError`` (the same bounds as the config's)."""
+    if name not in HYPERS:
+        raise ConfigError("config.hyper", name=name, choices=", ".join(HYPERS))
+    if name == "lr" and (not _is_number(value) or not math.isfinite(value) or value <= 0):
+        raise ConfigError("config.lr", value=value)
+    if name == "momentum" and (not _is_number(value) or not 0 <= value < 1):
+        raise ConfigError("config.momentum", value=value)
+    return float(value)
+
+
+def schedule_factor(schedule: str, step: int, total_steps: int) -> float:
+    """The share of the peak lr at batch ``step`` (0-based) of ``total_steps``.
+
+    One-cycle as ``torch.optim.lr_scheduler.OneCycleLR`` draws it with its defaults: a cosine
+    from peak/25 up to the peak over the first 30% of the batches, then a cosine down to
+    peak/250,000. As a pure function of the step it survives pauses, live changes and resumes.
+    """
+    if schedule != "onecycle" or total_steps <= 1:
+        return 1.0
+    warm = max(1.0, 0.3 * total_steps - 1)
+    start, end = 1 / 25, 1 / 25 / 1e4
+    if step <= warm:
+        return _cosine(start, 1.0, step / warm)
+    return _cosine(1.0, end, min(1.0, (step - warm) / max(1.0, total_steps - 1 - warm)))
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))
+
+
 @dataclass
 class History:
     running_loss: list[LossPoint] = field(default_factory=list)
@@ -147,6 +194,7 @@ class History:
     misclassified_pred: list[int] = field(default_factory=list)
     misclassified_true: list[int] = field(default_factory=list)
     misclassified_total: int = 0  # all mistakes; the lists above keep the first MAX_MISCLASSIFIED
+    changes: list[Change] = field(default_factory=list)  # live lr / momentum changes, in order
 
     @property
     def test_accuracy(self) -> list[float]:
@@ -187,6 +235,7 @@ class History:
             misclassified_probs=[list(p) for p in self.misclassified_probs],
             misclassified_pred=list(self.misclassified_pred),
             misclassified_true=list(self.misclassified_true),
+            changes=list(self.changes),
         )
 
     def to_dict(self) -> dict:
@@ -198,6 +247,7 @@ class History:
         d = dict(d)
         d["running_loss"] = [LossPoint(**p) for p in d.get("running_loss", [])]
         d["epochs"] = [EpochStats(**e) for e in d.get("epochs", [])]
+        d["changes"] = [Change(**c) for c in d.get("changes", [])]
         return cls(**d)
 
 
@@ -410,6 +460,8 @@ class TrainLoop:
         self._seen = 0
         self._elapsed = 0.0
         self._finished = False
+        self._lr = config.lr  # the peak of the schedule; a live change replaces it
+        self.probe = None  # e.g. core.layer_stats.LayerProbe: looks at a batch's gradients and update
 
     @property
     def done(self) -> bool:
@@ -419,6 +471,15 @@ class TrainLoop:
     @property
     def step(self) -> int:
         return self.history.steps
+
+    @property
+    def open_window(self) -> LossPoint | None:
+        """The running loss of the batches since the last point (None right after a point): what a
+        paused run shows after a Step, before the next point is due."""
+        if not self._window_batches:
+            return None
+        step = self.history.steps
+        return LossPoint(step, step / self.per_epoch, self._window_sum / self._window_batches)
 
     def run(
         self,
@@ -453,6 +514,8 @@ class TrainLoop:
             self._epoch_loss_sum, self._epoch_seconds = 0.0, 0.0
         idx = self._order[self._next : self._next + self.config.batch_size]
         X, y = self.train_X[idx], self.train_y[idx]  # [B, 1, 28, 28], [B]
+        if self.config.schedule != "constant":
+            self._set_group("lr", self._lr * schedule_factor(self.config.schedule, self.step, self.total_steps))
         self._optimizer.zero_grad(set_to_none=True)
         logits = self.model(X)  # [B, 10]
         loss = self._criterion(logits, y)
@@ -460,7 +523,12 @@ class TrainLoop:
         if not math.isfinite(loss_value):
             raise DivergedError(step=self.history.steps + 1, loss=loss_value, history=self.history)
         loss.backward()
+        probe = self.probe if self.probe is not None and self.probe.due(self.step + 1) else None
+        if probe is not None:
+            probe.before_step(self.model)
         self._optimizer.step()
+        if probe is not None:
+            probe.after_step(self.model, self.step + 1)
         self._count(loss_value, len(y))
         self._next += self.config.batch_size
         spent = time.perf_counter() - started
@@ -470,6 +538,28 @@ class TrainLoop:
             self._epoch_seconds += spent
         self._elapsed += spent
         self._report()
+
+    def change(self, name: str, value: float) -> Change:
+        """Set ``lr`` or ``momentum`` (Adam's beta1) from the next batch on, and record it in the history.
+
+        Called between batches only (the job applies its queued changes there), so a replay that
+        makes the same changes at the same steps trains exactly the same numbers.
+        """
+        value = check_hyper(name, value)
+        if name == "lr":
+            self._lr = value
+            self._set_group("lr", value * schedule_factor(self.config.schedule, self.step, self.total_steps))
+        elif self.config.optimizer == "adam":
+            self._set_group("betas", (value, self._optimizer.param_groups[0]["betas"][1]))
+        else:
+            self._set_group("momentum", value)
+        change = Change(self.step, name, value)
+        self.history.changes.append(change)
+        return change
+
+    def _set_group(self, key: str, value) -> None:
+        for group in self._optimizer.param_groups:
+            group[key] = value
 
     def _count(self, loss_value: float, batch: int) -> None:
         history = self.history

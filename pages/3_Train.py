@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.models import layer_table
-from playground import fmt, i18n, lessons, nav, runkit, tables, train_compare, train_inside
+from playground import fmt, i18n, lessons, nav, runkit, steer, tables, train_compare, train_inside
 from playground import train_run as tr
 from playground.figures import training as figs
 from playground.i18n import plain, t
@@ -27,6 +27,7 @@ lesson = lessons.show_banner(room, "train")
 stored = runkit.current_settings(tr.TRAIN)
 notes = runkit.url_notes(tr.TRAIN)
 locked = {}
+steer.remember_rights(steer.rights_for(lesson.locked if lesson is not None else {}))
 if lesson is not None:
     lesson_values, lesson_notes, locked = tr.lesson_settings(lesson)
     if lessons.applied_once(lesson):
@@ -74,6 +75,10 @@ with controls_col:
             icon="🗂️",
         )
     lessons.room_limits_caption(room)
+    if not locked:
+        st.button(
+            t("train.setup_cnn2"), key="train.setup_cnn2", on_click=tr.set_up_cnn2, help=plain("train.setup_cnn2_help")
+        )
 
 with main_col, st.container(key="train-run"):
     errors = settings.errors()

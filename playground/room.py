@@ -173,6 +173,32 @@ class Room:
     def stop(self, entry: RoomJob) -> None:
         self.trainer.stop(entry)
 
+    # Run controls: messages to the job, like Stop. A paused run holds no core and spends no
+    # budget; the reconnect window ends it like any other run when its student stays away.
+    def pause(self, entry: RoomJob) -> None:
+        self._control(entry, "pause")
+
+    def resume(self, entry: RoomJob) -> None:
+        self._control(entry, "resume")
+
+    def step(self, entry: RoomJob, batches: int = 1) -> None:
+        self._control(entry, "step", batches)
+
+    def step_epoch(self, entry: RoomJob) -> None:
+        self._control(entry, "step_epoch")
+
+    def set_hyper(self, entry: RoomJob, **values: float) -> None:
+        self._control(entry, "set_hyper", **values)
+
+    def _control(self, entry: RoomJob, verb: str, *args, **kwargs) -> None:
+        """A run control (a plain message) to the job, wherever it trains: the scheduler holding the
+        live job here, else the trainer's own ``control`` (a method call on the worker holding it)."""
+        live = entry.job.live
+        if live is not None and self.scheduler is not None:
+            getattr(self.scheduler, verb)(live, *args, **kwargs)
+            return
+        self.trainer.trainer.control(entry.job.id, verb, *args, **kwargs)
+
     def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:
         self.trainer.watch(entry, session_id, fragment_key)
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from core.models import ACTIVATIONS, KINDS, LECTURE_HIDDEN_SIZES, MAX_HIDDEN_LAYERS, MAX_UNITS, ModelSpec
+from core.models import ACTIVATIONS, CNN_KINDS, KINDS, LECTURE_HIDDEN_SIZES, MAX_HIDDEN_LAYERS, MAX_UNITS, ModelSpec
 from core.momentum import effective_lr
-from core.training import OPTIMIZERS, TrainConfig
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
 # A 1-2-3-5 grid per decade reads well on a log-scale slider: 0.0001, 0.0002, ... 5, 10.
 LR_GRID = tuple(round(m * 10.0**e, 10) for e in range(-4, 1) for m in (1, 2, 3, 5)) + (10.0,)
@@ -48,7 +48,7 @@ class Note:
 class TrainSettings:
     """Everything the training controls choose. Defaults are the lecture's."""
 
-    kind: str = "mlp"  # "mlp" | "cnn"
+    kind: str = "mlp"  # "mlp" | "cnn" | "cnn2"
     hidden_sizes: tuple[int, ...] = LECTURE_HIDDEN_SIZES
     activation: str = "relu"
     optimizer: str = "sgd"  # "sgd" | "adam"
@@ -58,11 +58,12 @@ class TrainSettings:
     epochs: int = 10
     seed: int = 0
     log_every: int = 300
+    schedule: str = "constant"  # "constant" | "onecycle" (lr is then the peak)
     test_fraction: float = 0.2  # own data only: the held-out share of each class
 
     def spec(self, in_features: int = 784, num_classes: int = 10) -> ModelSpec:
-        if self.kind == "cnn":
-            return ModelSpec(kind="cnn")
+        if self.kind in CNN_KINDS:
+            return ModelSpec(kind=self.kind)
         return ModelSpec(
             kind="mlp",
             hidden_sizes=tuple(self.hidden_sizes),
@@ -80,6 +81,7 @@ class TrainSettings:
             seed=self.seed,
             log_every=self.log_every,
             optimizer=self.optimizer,
+            schedule=self.schedule,
         )
 
     def errors(self, in_features: int = 784, num_classes: int = 10) -> list[Exception]:
@@ -158,6 +160,7 @@ CONTROLS: tuple[Control, ...] = (
         group="optimizer",
         applies=lambda s: s.optimizer == "sgd",
     ),
+    Control("schedule", "choice", "sched", choices=SCHEDULES, group="optimizer"),
     Control("batch_size", "int", "batch", low=1, high=BATCH_MAX, step=16),
     Control("epochs", "int", "epochs", low=1, high=EPOCHS_MAX, step=1),
     Control("seed", "int", "seed", low=0, high=SEED_MAX, step=1),
@@ -284,6 +287,8 @@ def advice(settings: TrainSettings, n_train: int | None = None) -> dict[str, Not
         notes["lr"] = note
     if settings.kind == "mlp" and settings.activation == "sigmoid" and len(settings.hidden_sizes) >= 3:
         notes["activation"] = Note("advice.sigmoid", {})
+    if settings.kind == "cnn2" and (settings.optimizer, settings.schedule) != ("adam", "onecycle"):
+        notes["kind"] = Note("advice.cnn2", {})
     if n_train:
         batches = math.ceil(n_train / settings.batch_size)
         if settings.batch_size >= n_train:

@@ -131,7 +131,10 @@ def jobs_frame(entries, snapshots: list[JobSnapshot]) -> pd.DataFrame:
             plain("teacher.col.student"): [student_label(e.student) for e in entries],
             plain("teacher.col.page"): [plain(f"pages.{e.page}.nav") for e in entries],
             plain("teacher.col.run"): [e.name for e in entries],
-            plain("teacher.col.status"): [plain(f"teacher.status.{s.status}") for s in snapshots],
+            plain("teacher.col.status"): [
+                plain("teacher.status.paused") if s.paused and not s.done else plain(f"teacher.status.{s.status}")
+                for s in snapshots
+            ],
             plain("teacher.col.progress"): [100 * s.fraction for s in snapshots],
             plain("teacher.col.eta"): ["—" if s.done else fmt.duration(s.eta_s) for s in snapshots],
             plain("teacher.col.accuracy"): [
@@ -195,9 +198,9 @@ def lesson_maker(room: Room) -> None:
         placeholder=plain("teacher.lesson_title_placeholder"),
     )
     if page == "train":
-        values = _train_lesson_values(room)
-        names = list(TRAIN_CONTROLS)
-        label = lambda n: plain(f"settings.{n}.label")  # noqa: E731 - a format_func
+        values = {**_train_lesson_values(room), "steer": True}  # locked: no Pause / Step in the lesson
+        names = [*TRAIN_CONTROLS, "steer"]
+        label = lambda n: plain("steer.lesson_label") if n == "steer" else plain(f"settings.{n}.label")  # noqa: E731
     else:
         values = _momentum_lesson_values()
         names = list(values)

@@ -34,6 +34,8 @@ def _table(student_runs, active) -> None:
     marks = ["✏️" if active is not None and r.id == active.id else "" for r in student_runs]
     frame.insert(0, plain("runs.col.active"), marks)
     frame.insert(1, plain("runs.col.shared"), ["📣" if r.shared_as else "" for r in student_runs])
+    changed = {r.name: figs.changes_text(r.history) for r in student_runs}
+    frame.insert(2, plain("runs.col.changes"), ["🎛" if changed[r.name] else "" for r in student_runs])
     tables.show(
         frame,
         {
@@ -45,6 +47,9 @@ def _table(student_runs, active) -> None:
         key="train-runs-table",
     )
     st.caption(t("compare.table_caption"))
+    for name, changes in changed.items():  # the values under the table: a column of them would not fit
+        if changes:
+            st.caption(t("compare.changes", name=name, changes=changes))
 
 
 def _overlay(student_runs) -> None:

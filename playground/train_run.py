@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.jobs import JobSnapshot
 from core.models import ModelSpec
-from playground import charts, fmt, i18n, nav, runkit
+from playground import charts, fmt, i18n, nav, runkit, steer
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room, RoomJob
@@ -28,6 +28,8 @@ def run_name(settings: TrainSettings) -> str:
     """E.g. "MLP 512-256-128-64 ReLU · SGD lr 0.01 m 0.5" — enough to tell runs apart."""
     if settings.kind == "cnn":
         model = "CNN"
+    elif settings.kind == "cnn2":
+        model = "CNN 24-32-256"
     else:
         sizes = "-".join(map(str, settings.hidden_sizes)) or "784-10"
         model = f"MLP {sizes} {i18n.choice('activation', settings.activation)}"
@@ -95,6 +97,7 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
     """Status, the live curve and the one accuracy number, from one place (``final_accuracy``)."""
     epochs = entry.job.config.epochs
     runkit.show_status(TEXTS, entry, snap, epochs)
+    steer.draw_controls(entry_room(), entry, snap, steer.current_rights())
     if snap.status == "finished":
         st.caption(
             t(
@@ -103,8 +106,14 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
                 rate=fmt.count(entry.details["images"] * len(snap.history.epochs) / max(snap.busy_s, 1e-9)),
             )
         )
-    version = (entry.job.id, snap.version)
-    figure = rebuilt_when_changed("train.live_figure", version, lambda: figs.loss_figure(snap.history, epochs=epochs))
+    window = snap.window if snap.paused else None
+    version = (entry.job.id, snap.version, window)
+    per_epoch = max(1, entry.job.total_steps // max(1, epochs))
+    figure = rebuilt_when_changed(
+        "train.live_figure",
+        version,
+        lambda: figs.loss_figure(snap.history, epochs=epochs, per_epoch=per_epoch, window=window),
+    )
     charts.plotly(figure, key="train.live_chart", config={"displayModeBar": False})
     history = snap.history
     if snap.done and history.final_accuracy is not None:
@@ -117,6 +126,13 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
             else None
         )
         st.metric(plain("train.metric_epoch", epoch=len(accuracy)), fmt.percent(accuracy[-1]), delta=delta)
+    steer.layers_panel(snap)
+
+
+def entry_room() -> Room:
+    from playground.room import get_room
+
+    return get_room()
 
 
 def idle() -> None:
@@ -168,6 +184,15 @@ def _url_text(control, value) -> str:
         return control.to_url(value)
     except (TypeError, ValueError):
         return str(value)
+
+
+def set_up_cnn2() -> None:
+    """The second CNN with the settings that reach 99% in 2 epochs, filled into the controls."""
+    runkit.store_settings(TRAIN, runkit.current_settings(TRAIN).with_overrides(**CNN2_SETTINGS))
+    runkit.forget_widgets(TRAIN)
+
+
+CNN2_SETTINGS = dict(kind="cnn2", optimizer="adam", lr=0.004, schedule="onecycle", batch_size=256, epochs=2)
 
 
 def set_up_cnn() -> None:

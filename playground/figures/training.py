@@ -75,7 +75,14 @@ def accuracy_axis(values_percent: Sequence[float], **extra) -> dict:
 # ---- the live curve -----------------------------------------------------------------
 
 
-def loss_figure(history: History, epochs: int | None = None, height: int = 360, held_out: bool = False) -> go.Figure:
+def loss_figure(
+    history: History,
+    epochs: int | None = None,
+    height: int = 360,
+    held_out: bool = False,
+    per_epoch: int | None = None,
+    window: object | None = None,
+) -> go.Figure:
     """Running training loss by (fractional) epoch, test loss per epoch, and test accuracy on a
     second axis. ``epochs`` fixes the x range so the axis does not jump while training;
     ``held_out`` words it for a table's held-out rows instead of MNIST's test set.
@@ -138,6 +145,22 @@ def loss_figure(history: History, epochs: int | None = None, height: int = 360, 
         ),
         uirevision="live",  # keep the user's zoom while the figure is redrawn
     )
+    if window is not None:  # a paused run: the batches since the last point, so a Step shows at once
+        last = points[-1] if points else None
+        data.append(
+            go.Scatter(
+                x=[last.epoch, window.epoch] if last else [window.epoch],
+                y=[last.loss, window.loss] if last else [window.loss],
+                customdata=[last.step, window.step] if last else [window.step],
+                mode="lines+markers",
+                name=plain("figures.since_last_point"),
+                line=dict(color=LOSS_COLOR, dash="dot"),
+                marker=dict(symbol="circle-open", size=8),
+                hovertemplate=f"{epoch_word} %{{x:.2f}} · {step_word} %{{customdata}}<br>"
+                f"{plain('figures.loss')} %{{y:.4f}}<extra></extra>",
+            )
+        )
+    layout["shapes"], layout["annotations"] = change_marks(history, per_epoch)
     return describe(go.Figure(data=data, layout=layout), loss_summary(history, held_out))
 
 
@@ -154,6 +177,53 @@ def loss_summary(history: History, held_out: bool = False) -> str:
         loss=loss,
         accuracy=accuracy,
     )
+
+
+CHANGE_COLOR = "#9467bd"
+
+
+def change_word(name: str, value: float) -> str:
+    """E.g. "lr 0.02" or "momentum 0.9": a live change, as the curve and the runs table show it."""
+    return f"{plain(f'steer.change.{name}')} {value:g}"
+
+
+def change_marks(history: History, per_epoch: int | None = None) -> tuple[list[dict], list[dict]]:
+    """A dotted vertical line and the new value at each live change (plotly shapes and annotations)."""
+    changes = getattr(history, "changes", [])
+    points = history.running_loss
+    if per_epoch is None and points and points[-1].epoch > 0:
+        per_epoch = points[-1].step / points[-1].epoch
+    if not changes or not per_epoch:
+        return [], []
+    shapes, annotations = [], []
+    by_step: dict[int, list[str]] = {}
+    for change in changes:
+        by_step.setdefault(change.step, []).append(change_word(change.name, change.value))
+    for i, (step, words) in enumerate(by_step.items()):
+        x = step / per_epoch
+        shapes.append(
+            dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(color=CHANGE_COLOR, dash="dot"))
+        )
+        annotations.append(
+            dict(
+                x=x,
+                y=1 - 0.08 * (i % 3),  # neighbours step down so their labels do not overlap
+                xref="x",
+                yref="paper",
+                text=label(", ".join(words)),
+                showarrow=False,
+                xanchor="left",
+                font=dict(color=CHANGE_COLOR, size=11),
+                bgcolor="rgba(255,255,255,0.7)",
+            )
+        )
+    return shapes, annotations
+
+
+def changes_text(history: History | None) -> str:
+    """A run's live changes for a table cell: "lr 0.02 @ 300 · momentum 0.9 @ 600" (step after @)."""
+    changes = getattr(history, "changes", None) or []
+    return " · ".join(f"{change_word(c.name, c.value)} @ {c.step:,}" for c in changes)
 
 
 # ---- comparing runs -----------------------------------------------------------------
@@ -248,7 +318,7 @@ def runs_frame(runs: Iterable) -> pd.DataFrame:
             {
                 plain("runs.col.name"): run_label(run),
                 plain("runs.col.model"): spec.label()
-                if spec.kind == "cnn"
+                if spec.kind != "mlp"
                 else "-".join(map(str, spec.hidden_sizes)) or plain("controls.no_hidden"),
                 plain("runs.col.params"): run.parameters,
                 plain("runs.col.optimizer"): plain(f"choice.optimizer.{config.optimizer}"),
@@ -617,6 +687,8 @@ def architecture_chain(spec) -> str:
     """The lecture's shorthand: 784 → 512 → 256 → 128 → 64 → 10."""
     if spec.kind == "cnn":
         return "1×28×28 → conv 5×5 (10) → pool → conv 5×5 (20) → pool → 320 → 10"
+    if spec.kind == "cnn2":
+        return "1×28×28 → conv 5×5 (24) → pool → conv 3×3 (32) → pool → 800 → 256 → 10"
     return " → ".join(str(size) for size in (spec.in_features, *spec.hidden_sizes, spec.num_classes))
 
 

@@ -98,6 +98,19 @@ class JobView:
     def total_steps(self) -> int:
         return self.snapshot().total_steps
 
+    @property
+    def paused(self) -> bool:
+        return self.snapshot().paused
+
+    @property
+    def idle(self) -> bool:
+        """Paused with nothing left to do (no Step granted, no change waiting)."""
+        found = self.live
+        if found is not None:
+            return found.idle
+        snap = self.snapshot()
+        return snap.paused and not snap.pending
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""
         job = getattr(self._trainer, "job", None)

@@ -434,6 +434,7 @@ def key_families() -> dict[str, list[tuple]]:
     import numpy as np
 
     from core import data, insight, jobs, momentum, tabular, transforms
+    from core.training import HYPERS
     from playground import default_model, momentum_lab, nav, own_data, settings, train_run
     from playground.figures import tabular as tabular_figs
     from playground.figures import training as training_figs
@@ -460,6 +461,7 @@ def key_families() -> dict[str, list[tuple]]:
         "{}.status.{}": [(page, code) for page in run_pages for code in [*job_codes, "kept", "waiting"]],
         "{}.progress": [(page,) for page in run_pages],
         "teacher.status.{}": [(status,) for status in jobs.JOB_STATUSES],  # the Teacher page's jobs table
+        "steer.change.{}": [(name,) for name in HYPERS],  # figures.training: a live change on the curve
         # the momentum lab, its lesson captions and the Teacher page's lesson maker
         "momentum.surface.{}": [(key,) for key in momentum.SURFACE_KEYS],
         "momentum.optimizer.{}": [(name,) for name in momentum.LAB_OPTIMIZERS],

@@ -185,7 +185,7 @@ def test_choices_are_read_case_insensitively():
             "kind",
             "mlp",
             "url.not_choice",
-            {"name": "model", "raw": "transformer", "default": "mlp", "choices": "mlp, cnn"},
+            {"name": "model", "raw": "transformer", "default": "mlp", "choices": "mlp, cnn, cnn2"},
         ),
         ({"act": "gelu"}, "activation", "relu", "url.not_choice", {"name": "act", "raw": "gelu"}),
         ({"opt": "rmsprop"}, "optimizer", "sgd", "url.not_choice", {"name": "opt", "default": "sgd"}),

@@ -215,9 +215,7 @@ def _guess_decimal_mark(text: str, separator: str) -> str:
     return "." if points > commas else ","
 
 
-def _parse(
-    text: str, separator: str, decimal: str, name: str, names: list[str] | None, skipped: int
-) -> pd.DataFrame:
+def _parse(text: str, separator: str, decimal: str, name: str, names: list[str] | None, skipped: int) -> pd.DataFrame:
     """pandas' reading of the text, the file's first ``skipped`` lines cut off."""
     try:
         with warnings.catch_warnings():

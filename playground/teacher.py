@@ -258,17 +258,23 @@ def _momentum_lesson_values() -> dict:
 
 
 def _show_link(code: str, page: str) -> None:
+    """The lesson's links on the addresses the server really listens on (Streamlit's ``server.address``),
+    the teacher's own browser address last; a QR code of the first one another machine can open."""
     lang = i18n.current_language()
     port = st.get_option("server.port")
-    urls = [lessons.link(url, page, code, lang) for url in addresses.student_urls(port)]
+    bound = st.get_option("server.address")
+    urls = [lessons.link(url, page, code, lang) for url in addresses.student_urls(port, bound)]
     here = _this_browser_base()
     if here:
         urls.append(lessons.link(here, page, code, lang))
     st.success(t("teacher.link_ready", code=code))
+    if addresses.serves_only_this_machine(bound):
+        st.warning(t("teacher.local_only", address=bound), icon="⚠️")
     for url in dict.fromkeys(urls):
         st.code(url, language=None, wrap_lines=True)
-    if urls:
-        st.image(lessons.qr_png(urls[0]), caption=plain("teacher.qr_caption"), width=320)
+    reachable = [url for url in urls if not addresses.is_loopback_url(url)]
+    if reachable:
+        st.image(lessons.qr_png(reachable[0]), caption=plain("teacher.qr_caption"), width=320)
 
 
 def _this_browser_base() -> str | None:

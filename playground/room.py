@@ -96,6 +96,20 @@ def load_mnist_data() -> MnistData:
     )
 
 
+FAR_BELOW = 0.20  # a run this far below the model Draw has (20 points of accuracy) never takes its place
+
+
+def far_below(accuracy: float | None, reference: float | None) -> bool:
+    """True when ``accuracy`` is more than FAR_BELOW under ``reference`` (unknown either way: False).
+
+    Momentum 0.99 sent from the momentum lab trains MNIST to about 11%: such a run must not replace
+    a 97% model on Draw without the student asking for it. A quick but healthy run (one epoch,
+    softmax regression, sigmoid units) lands within 20 points of the default model and does take
+    over: the student sees on Draw what they trained.
+    """
+    return accuracy is not None and reference is not None and accuracy < reference - FAR_BELOW
+
+
 @dataclass
 class RoomJob:
     """A job and what the app needs to file its run when it ends."""
@@ -258,14 +272,26 @@ class Room:
         entry.run_id, entry.pruned = run_id, tuple(pruned)
 
     def save_run(self, entry: RoomJob, snapshot) -> tuple[str, list]:
-        """An MNIST run into the store; it becomes the student's active model unless they picked one."""
+        """An MNIST run into the store; it becomes the student's active model unless they picked one
+        or it is far worse than the model Draw has now (their active run, else the default model)."""
         meta = {"page": entry.page, "dataset": "mnist", "source": self.mnist().source}
         record, pruned = self.add_trained_run(entry, snapshot, meta)
         self.remember_model(record.id, entry.job.model)
         active, picked = self.store.get_active(entry.student)
-        if not picked or active is None or self.store.get_run(active, entry.student) is None:
+        current = self.store.get_run(active, entry.student) if active else None
+        if current is not None and current.meta.get("dataset", "mnist") != "mnist":
+            current = None
+        if picked and current is not None:
+            return record.id, pruned
+        reference = current.accuracy if current is not None else self.default_accuracy()
+        if not far_below(record.accuracy, reference):
             self.store.set_active(entry.student, record.id, picked=False)
         return record.id, pruned
+
+    def default_accuracy(self) -> float | None:
+        """The default model's test accuracy; None while it is not ready."""
+        state = self.default_model.state()
+        return state.history.final_accuracy if state.ready and state.history is not None else None
 
     def add_trained_run(self, entry: RoomJob, snapshot, meta: dict, name: str | None = None):
         """The job's run into the store — settings, curves, weights — with what it was trained on."""

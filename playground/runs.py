@@ -17,7 +17,7 @@ from core.checkpoint import check_mnist_classifier, checkpoint_bytes, load_check
 from core.models import ModelSpec, layer_table
 from core.store import StoredRun
 from core.training import History, TrainConfig, final_analysis
-from playground.room import Room, get_room
+from playground.room import Room, far_below, get_room
 
 MNIST = "mnist"
 
@@ -98,14 +98,26 @@ def get_run(student: str, run_id: str | None, room: Room | None = None) -> Run |
 
 
 def active_run(student: str, room: Room | None = None) -> Run | None:
-    """The model Draw predicts with: the one the student picked, else the newest MNIST run."""
+    """The model Draw predicts with: the one the student picked or the app chose when it ended,
+    else ``automatic_run``; None means the default model."""
     room = _room(room)
     run_id, _ = room.store.get_active(student)
     run = get_run(student, run_id, room)
     if run is not None and run.record.meta.get("dataset", MNIST) == MNIST:
         return run
-    runs = list_runs(student, room)
-    return runs[-1] if runs else None
+    return automatic_run(student, room)
+
+
+def automatic_run(student: str, room: Room | None = None) -> Run | None:
+    """The run Draw would have if the student never picked one: starting from the default model,
+    each run in turn took over unless it was far below the one before (``room.far_below``);
+    None means the default model."""
+    room = _room(room)
+    chosen, reference = None, room.default_accuracy()
+    for run in list_runs(student, room):
+        if not far_below(run.accuracy, reference):
+            chosen, reference = run, run.accuracy
+    return chosen
 
 
 def picked_run(student: str, room: Room | None = None) -> bool:

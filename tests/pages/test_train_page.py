@@ -496,3 +496,32 @@ def test_no_mnist_gives_a_clear_message_not_a_traceback(open_page, install_room,
     assert "MNIST could not be loaded from any source" in texts(at, "error")
     assert "cache: gone" in " ".join(c.value for c in at.code)
     assert not at.get("plotly_chart") and "train.start" not in widget_keys(at)
+
+
+# ---- the accuracy metric's change ------------------------------------------------------------------------
+
+
+def show_epoch_metric(accuracy, lang):
+    import streamlit as st
+
+    from playground import i18n
+    from playground.train_run import accuracy_delta
+
+    with i18n.using(lang):
+        st.metric("accuracy", f"{accuracy[-1]:.2%}", delta=accuracy_delta(accuracy))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_drop_in_accuracy_shows_as_a_drop_and_a_rise_as_a_rise(lang):
+    from streamlit.proto.Metric_pb2 import Metric as MetricProto
+    from streamlit.testing.v1 import AppTest
+
+    for accuracy, direction, color in (
+        ([0.9500, 0.9482], MetricProto.MetricDirection.DOWN, MetricProto.MetricColor.RED),
+        ([0.9482, 0.9500], MetricProto.MetricDirection.UP, MetricProto.MetricColor.GREEN),
+    ):
+        at = AppTest.from_function(show_epoch_metric, args=(accuracy, lang)).run()
+        assert not at.exception, [e.value for e in at.exception]
+        [shown] = at.metric
+        assert shown.delta.startswith("-0.18" if direction == MetricProto.MetricDirection.DOWN else "+0.18")
+        assert (shown.proto.direction, shown.proto.color) == (direction, color), shown.delta

@@ -124,6 +124,7 @@ class RoomJob:
     pruned: tuple = ()  # runs the store dropped to make room for it
     save_error: BaseException | None = None
     filed: threading.Event = field(default_factory=threading.Event)  # set once the end was dealt with
+    stopped_by: str | None = None  # "teacher" when the Teacher page stopped it (the student is told)
 
 
 class Room:
@@ -230,7 +231,10 @@ class Room:
         with self._lock:
             return sorted(self._jobs.values(), key=lambda e: e.started, reverse=True)
 
-    def stop(self, entry: RoomJob) -> None:
+    def stop(self, entry: RoomJob, by: str | None = None) -> None:
+        """End the run before its next batch; ``by="teacher"`` tells its student who stopped it."""
+        if by is not None and not entry.job.done:
+            entry.stopped_by = by
         self.scheduler.stop(entry.job)
 
     def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:

@@ -161,10 +161,9 @@ def add_uploaded(
     X, y = room.mnist().test
     final_analysis(checkpoint.model, X, y, history)
     config = checkpoint.config if checkpoint.config is not None else TrainConfig()
-    stem = file_name.rsplit(".", 1)[0] or file_name
     record, pruned = room.store.add_run(
         student,
-        name=stem[:80],
+        name=readable_name(file_name)[:80],
         origin="uploaded",
         status="finished",
         spec=checkpoint.spec.to_dict(),
@@ -183,6 +182,16 @@ def add_uploaded(
 def download_bytes(run: Run) -> bytes:
     """The run's checkpoint file as stored (weights, spec, settings, curves)."""
     return run.room.store.weights(run.id, run.owner) or b""
+
+
+def readable_name(file_name: str) -> str:
+    """A run's name from its file's: ``file_name``'s "___" (what " · " became) and "_" undone.
+
+    "MLP_128-64_ReLU___SGD_lr_0.01_m_0.9.pt" → "MLP 128-64 ReLU · SGD lr 0.01 m 0.9".
+    """
+    stem = file_name.rsplit(".", 1)[0] or file_name
+    spaced = " · ".join(" ".join(part.replace("_", " ").split()) for part in stem.split("___"))
+    return spaced.strip(" ·") or stem
 
 
 def file_name(run: Run) -> str:

@@ -110,7 +110,7 @@ def room_panel(room: Room, session_id: str | None) -> None:
                 )
                 if st.button(t("teacher.stop"), key="teacher.stop_button"):
                     entry = next(e for e, _ in running if e.job.id == chosen)
-                    room.stop(entry)
+                    room.stop(entry, by="teacher")
                     st.toast(t("teacher.stopped", name=entry.name))
 
     panel()

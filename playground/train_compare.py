@@ -43,6 +43,7 @@ def _table(student_runs, active) -> None:
             plain("runs.col.accuracy"): ".2f",
         },
         key="train-runs-table",
+        wrap=True,
     )
     st.caption(t("compare.table_caption"))
 

@@ -184,23 +184,25 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
 
 
 def runs_frame(runs: Iterable) -> pd.DataFrame:
-    """One row per run: what was trained, how, and how well (numbers as numbers, for formatting)."""
+    """One row per run: its name, how well it did and the lecture's two knobs (lr, momentum) first —
+    what the table is for, in view beside Train's controls — then the rest of what was trained and
+    how; numbers as numbers, for formatting."""
     rows = []
     for run in runs:
         spec, config = run.spec, run.config
         rows.append(
             {
                 plain("runs.col.name"): run.name,
+                plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
+                "lr": config.lr,
+                plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
                 plain("runs.col.model"): spec.label()
                 if spec.kind == "cnn"
                 else "-".join(map(str, spec.hidden_sizes)) or plain("controls.no_hidden"),
-                plain("runs.col.params"): run.parameters,
                 plain("runs.col.optimizer"): plain(f"choice.optimizer.{config.optimizer}"),
-                "lr": config.lr,
-                plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
                 plain("runs.col.batch"): config.batch_size,
                 plain("runs.col.epochs"): config.epochs,
-                plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
+                plain("runs.col.params"): run.parameters,
             }
         )
     frame = pd.DataFrame(rows)

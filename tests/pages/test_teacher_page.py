@@ -115,6 +115,7 @@ def test_the_room_panel_lists_another_students_running_run_and_stops_it(open_pag
     assert entry.job.wait(30), "the teacher's Stop did not stop the run"
     wait_for_run(student)
     assert entry.job.snapshot().status == "stopped"
+    assert "Your teacher stopped this run from the Teacher page." in texts(student, "warning")  # who stopped it
     at.run()
     jobs = table_text(at, "teacher-jobs")
     assert list(jobs[jobs["student"] == teacher.student_label(student_of(student))]["status"]) == ["stopped"]

@@ -290,3 +290,14 @@ def test_an_unusable_upload_changes_nothing(room):
 def test_download_names_are_safe_file_names(room, name, expected):
     entry = finish(train(room, "ada", name=name))
     assert runs.file_name(runs.get_run("ada", entry.run_id, room)) == expected
+
+
+def test_a_restored_checkpoint_gets_a_readable_name_back(room):
+    entry = finish(train(room, "ada", name="MLP 128-64 ReLU · SGD lr 0.01 m 0.9"))
+    run = runs.get_run("ada", entry.run_id, room)
+    file = runs.file_name(run)
+    assert file == "MLP_128-64_ReLU___SGD_lr_0.01_m_0.9.pt"  # what the browser saves
+    uploaded, _ = runs.add_uploaded("bob", runs.download_bytes(run), file, room)
+    assert uploaded.name == "MLP 128-64 ReLU · SGD lr 0.01 m 0.9"  # the name it was downloaded under
+    renamed, _ = runs.add_uploaded("bob", runs.download_bytes(run), "my_best__run (2).pt", room)
+    assert renamed.name == "my best run (2)"

@@ -247,3 +247,17 @@ def test_a_student_sees_only_their_own_runs_without_the_passcode(open_page, no_p
     assert their_run.id not in str(at.multiselect(key="train.compare.overlay").value)
     at.switch_page("pages/7_Teacher.py").run()
     assert_shows_nothing_of_the_room(at, their_run.name, "Ada")
+
+
+def test_the_unlock_token_is_bound_to_its_browser_passcode_and_time():
+    now = 1_000_000.0
+    token = teacher.make_token("browser-a" * 3, PASSCODE, now=now)
+    assert PASSCODE not in token
+    assert teacher.token_valid(token, "browser-a" * 3, PASSCODE, now=now + 3600)
+    assert not teacher.token_valid(token, "browser-a" * 3, PASSCODE, now=now + teacher.TOKEN_HOURS * 3600 + 1)
+    assert not teacher.token_valid(token, "browser-b" * 3, PASSCODE, now=now)  # another browser
+    assert not teacher.token_valid(token, "browser-a" * 3, "a-new-passcode", now=now)  # the passcode changed
+    expires, signature = token.split(".")
+    assert not teacher.token_valid(f"{int(expires) + 86400}.{signature}", "browser-a" * 3, PASSCODE, now=now)
+    for forged in (None, "", "abc", "1.2.3", f"{expires}.{'0' * 64}"):
+        assert not teacher.token_valid(forged, "browser-a" * 3, PASSCODE, now=now)

@@ -242,12 +242,21 @@ def _check_temperature(temperature) -> float:
 # --------------------------------------------------------------------------- typed input
 
 _SEPARATORS = re.compile(r"[,;\s，；、]+")  # ASCII and full-width separators alike
+_SEMICOLONS = re.compile(r"[;；]")
+_DECIMAL_COMMA = re.compile(r"^([+-]?\d*)[,，](\d+)$")  # "0,2" or "-0,1": a number with a decimal comma
 
 
 def parse_logits(text: str) -> list[float]:
-    """ "0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; ``SoftmaxError`` saying what to type otherwise."""
+    """ "0.2, 0.1, -0.1" → [0.2, 0.1, -0.1]; ``SoftmaxError`` saying what to type otherwise.
+
+    When ';' separates the values (as in much of Europe, where a comma is the decimal mark), a
+    comma inside a number is a decimal comma: "0,2; 0,1; -0,1" → [0.2, 0.1, -0.1].
+    """
     cleaned = text.strip().strip("[]()").replace("−", "-")  # accept a pasted list and the minus sign
-    parts = [p for p in _SEPARATORS.split(cleaned) if p]
+    if _SEMICOLONS.search(cleaned):
+        parts = [_DECIMAL_COMMA.sub(r"\1.\2", p.strip()) for p in _SEMICOLONS.split(cleaned) if p.strip()]
+    else:
+        parts = [p for p in _SEPARATORS.split(cleaned) if p]
     if not parts:
         raise SoftmaxError("softmax.no_numbers")
     values = []

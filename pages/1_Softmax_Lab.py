@@ -25,6 +25,7 @@ try:
 except SoftmaxError as error:
     st.error(t("softmax.cannot_read", reason=i18n.Markdown(i18n.error_text(error))), icon="⚠️")
     st.stop()
+c1.caption(t("softmax.read_as", count=len(logits), values=", ".join(fmt.number(z, "g") for z in logits)))
 
 classes = list(range(len(logits)))
 if st.session_state.get("lab.target") not in classes:  # fewer classes than before: back to class 0

@@ -55,15 +55,49 @@ def choose_model() -> None:
 
 def model_chosen(student_runs) -> None:
     chosen = st.session_state["draw.model"]
-    if chosen == "newest":
-        runs.set_active(page.student, student_runs[-1].id, room, picked=False)
+    if chosen == "newest":  # the app chooses again: the newest run, unless it is far worse
+        automatic = runs.automatic_run(page.student, room)
+        runs.set_active(page.student, automatic.id if automatic is not None else None, room, picked=False)
     else:
         runs.set_active(page.student, chosen, room, picked=True)
+
+
+def model_warnings(run) -> None:
+    """Say so when the model predicting is far worse than the default model, or when the newest
+    run was kept off Draw for being far worse than the model before it."""
+    default = room.default_accuracy()
+    if run is not None and runs.far_below(run.accuracy, default):
+        st.warning(
+            t(
+                "draw.poor_model",
+                name=run.name,
+                accuracy=fmt.percent(run.accuracy, 1),
+                default=fmt.percent(default, 1),
+            ),
+            icon="⚠️",
+        )
+        return
+    student_runs = runs.list_runs(page.student, room)
+    newest = student_runs[-1] if student_runs else None
+    if newest is None or runs.picked_run(page.student, room) or (run is not None and run.id == newest.id):
+        return
+    reference = run.accuracy if run is not None else default
+    if runs.far_below(newest.accuracy, reference):
+        st.info(
+            t(
+                "draw.newest_kept_out",
+                name=newest.name,
+                accuracy=fmt.percent(newest.accuracy, 1),
+                reference=fmt.percent(reference, 1),
+            ),
+            icon="ℹ️",
+        )
 
 
 def the_model():
     """(model, one line about it, the run's history or None); stops the page while none is ready."""
     run = runs.active_run(page.student, room)
+    model_warnings(run)
     if run is not None:
         accuracy = fmt.percent(run.accuracy, 1) if run.accuracy is not None else "—"
         return (

@@ -208,7 +208,7 @@ def show_results(entry, current) -> None:
         st.caption(t("own.first_rows", shown=fmt.count(SHOWN_ROWS), total=fmt.count(len(frame))))
     formats = {figs.probability_column(name): ".3f" for name in data.class_names}
     formats |= {feature: ".4g" for feature in data.feature_names}
-    tables.show(frame.head(SHOWN_ROWS), formats, key="own-probs")
+    tables.show(frame.head(SHOWN_ROWS), formats, key="own-probs", wrap=True)
     rows = st.radio(
         plain("own.download_rows"),
         figs.PREDICTION_ROWS,

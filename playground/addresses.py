@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from urllib.parse import urlsplit
 
 import ifaddr
 
@@ -28,14 +29,35 @@ def lan_addresses() -> list[str]:
     return [str(a) for a in unique]
 
 
-def student_urls(port: int, address: str = "0.0.0.0") -> list[str]:
-    """The URLs to give students for a server bound to ``address``."""
+LOCAL_ONLY = ("localhost", "127.0.0.1", "::1")  # bound there, a server answers this machine alone
+
+
+def serves_only_this_machine(address: str | None) -> bool:
+    """True for a server bound to a loopback address: no other machine can open it."""
+    return (address or "").strip().lower() in LOCAL_ONLY
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for a URL only this machine can open (``http://localhost:8501``, ``http://127.0.0.1:…``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: another machine may know it
+        return False
+
+
+def student_urls(port: int, address: str | None = "0.0.0.0") -> list[str]:
+    """The URLs to give students for a server bound to ``address`` (Streamlit's ``server.address``;
+    unset, it listens on every network)."""
+    address = (address or "").strip()
     if address in ("0.0.0.0", "::", ""):
         hosts = lan_addresses()
-    elif address in ("localhost", "127.0.0.1", "::1"):
+    elif serves_only_this_machine(address):
         hosts = []  # only this machine can open it
     else:
-        hosts = [address]
+        hosts = [f"[{address}]" if ":" in address else address]
     return [f"http://{host}:{port}" for host in hosts]
 
 
@@ -45,7 +67,7 @@ def main(argv: list[str]) -> int:
     port = int(argv[1]) if len(argv) > 1 else 8501
     address = argv[2] if len(argv) > 2 else "0.0.0.0"
     urls = student_urls(port, address)
-    if address in ("localhost", "127.0.0.1", "::1"):
+    if serves_only_this_machine(address):
         say("serve.local", port=port)
     elif urls:
         say("serve.students", urls=" · ".join(urls), port=port)

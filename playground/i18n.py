@@ -149,7 +149,8 @@ def _format(key: str, params: dict, escape: bool) -> str:
             raise KeyError(f"no text for {key!r}")
     if isinstance(entry, dict):
         count = params.get(entry.get("count", "count"), 0)
-        entry = entry.get("one") if count == 1 and "one" in entry else entry["other"]
+        one = count == 1 or count == "1"  # a count formatted for the page (fmt.count) still picks its form
+        entry = entry.get("one") if one and "one" in entry else entry["other"]
     if escape:
         in_code = _fields_in_code_spans(entry)
         params = {

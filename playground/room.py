@@ -44,9 +44,19 @@ from playground.parts.data import MnistData, RoomData, load_mnist_data
 from playground.parts.models import ModelCache
 from playground.parts.presence import Presence, ProcessId
 from playground.parts.store import STORE_FILE, describe, open_run_store
-from playground.parts.trainer import RoomJob, RoomTrainer, mark_interrupted, trainer_kind
+from playground.parts.trainer import FAR_BELOW, RoomJob, RoomTrainer, far_below, mark_interrupted, trainer_kind
 
-__all__ = ["STORE_FILE", "MnistData", "Room", "RoomJob", "get_room", "load_mnist_data", "replace_room"]
+__all__ = [
+    "FAR_BELOW",
+    "STORE_FILE",
+    "MnistData",
+    "Room",
+    "RoomJob",
+    "far_below",
+    "get_room",
+    "load_mnist_data",
+    "replace_room",
+]
 
 STATS_ENV = "SOFTMAX_PLAYGROUND_STATS"  # a file the room appends its jobs' progress to (the load benchmark)
 STATS_INTERVAL_S = 0.5
@@ -124,6 +134,7 @@ class Room:
                     self.pusher.notify,
                     self._workers,
                 )
+                self._trainer.default_accuracy = self.default_accuracy
                 for session_id, key in self._room_watchers:
                     self._trainer.watch_room(session_id, key)
                 _log.info("trainer %s started (store %s)", self._trainer.kind, describe(self.store)[0])
@@ -170,7 +181,10 @@ class Room:
         """Every student's latest job per page, newest first (the teacher's view)."""
         return self._trainer.all_jobs() if self._trainer is not None else []
 
-    def stop(self, entry: RoomJob) -> None:
+    def stop(self, entry: RoomJob, by: str | None = None) -> None:
+        """End the run before its next batch; ``by="teacher"`` tells its student who stopped it."""
+        if by is not None and not entry.job.done:
+            entry.stopped_by = by
         self.trainer.stop(entry)
 
     # Run controls: messages to the job, like Stop. A paused run holds no core and spends no
@@ -229,6 +243,11 @@ class Room:
         except StoreError:
             _log.warning("interrupted runs not looked for (store unavailable); the reaper tries again")
             return []
+
+    def default_accuracy(self) -> float | None:
+        """The default model's test accuracy; None while it is not ready."""
+        state = self.default_model.state()
+        return state.history.final_accuracy if state.ready and state.history is not None else None
 
     # ----------------------------------------------------------------- Draw's models
 

@@ -273,13 +273,15 @@ class PanelTexts:
 
     page: str
 
-    def status(self, snap: JobSnapshot, name: str, filed: bool) -> tuple[str, str]:
+    def status(self, snap: JobSnapshot, name: str, filed: bool, stopped_by: str | None = None) -> tuple[str, str]:
         """(kind, markdown) for the box above the curve."""
         params = {**snap.message_params}
         if "accuracy" in params:
             params["accuracy"] = fmt.percent(params["accuracy"])
         code = snap.message_code.removeprefix("job.")
         text = t(f"{self.page}.status.{code}", name=name, **params)
+        if snap.status == "stopped" and stopped_by == "teacher":
+            text += " " + t("run.status.by_teacher")
         if snap.status in ("finished", "stopped") and snap.step:
             text += " " + (t(f"{self.page}.status.kept", name=name) if filed else t("run.status.saving"))
         kind = {"finished": "success", "stopped": "warning", "diverged": "error", "failed": "error"}.get(
@@ -310,12 +312,13 @@ def show_status(texts: PanelTexts, entry: RoomJob, snap: JobSnapshot, epochs: in
         st.info(t(f"{texts.page}.status.waiting", position=place or 1, count=snap.sharing), icon="⏳")
     elif snap.status == "running":
         if snap.message_code == "job.stopping":  # Stop was pressed: the last evaluation waits for a core
-            st.info(t(f"{texts.page}.status.stopping"))
+            stopping = t(f"{texts.page}.status.stopping")
+            st.info(stopping + (" " + t("run.status.by_teacher") if entry.stopped_by == "teacher" else ""))
         st.progress(snap.fraction, text=progress_text(texts.page, snap, epochs))
     else:
         if snap.done:
             entry.filed.wait(5)  # the room stores the run as it ends; it takes milliseconds
-        kind, text = texts.status(snap, entry.name, entry.run_id is not None)
+        kind, text = texts.status(snap, entry.name, entry.run_id is not None, entry.stopped_by)
         getattr(st, kind)(text)
         if entry.save_error is not None:
             st.error(t("run.status.save_failed", reason=i18n.Markdown(i18n.error_text(entry.save_error))))

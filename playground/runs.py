@@ -17,7 +17,7 @@ from core.checkpoint import check_mnist_classifier, checkpoint_bytes, load_check
 from core.models import ModelSpec, layer_table
 from core.store import StoredRun
 from core.training import History, TrainConfig, final_analysis
-from playground.room import Room, get_room
+from playground.room import Room, far_below, get_room
 
 MNIST = "mnist"
 LISTED = ("finished", "stopped", "interrupted")  # a run still training shows on its page's live panel
@@ -111,14 +111,26 @@ def get_run(student: str, run_id: str | None, room: Room | None = None) -> Run |
 
 
 def active_run(student: str, room: Room | None = None) -> Run | None:
-    """The model Draw predicts with: the one the student picked, else the newest MNIST run."""
+    """The model Draw predicts with: the one the student picked or the app chose when it ended,
+    else ``automatic_run``; None means the default model."""
     room = _room(room)
     run_id, _ = room.store.get_active(student)
     run = get_run(student, run_id, room)
     if run is not None and run.record.meta.get("dataset", MNIST) == MNIST and run.record.size_bytes > 0:
         return run
-    runs = list_runs(student, room)
-    return runs[-1] if runs else None
+    return automatic_run(student, room)
+
+
+def automatic_run(student: str, room: Room | None = None) -> Run | None:
+    """The run Draw would have if the student never picked one: starting from the default model,
+    each run in turn took over unless it was far below the one before (``room.far_below``);
+    None means the default model."""
+    room = _room(room)
+    chosen, reference = None, room.default_accuracy()
+    for run in list_runs(student, room):
+        if not far_below(run.accuracy, reference):
+            chosen, reference = run, run.accuracy
+    return chosen
 
 
 def picked_run(student: str, room: Room | None = None) -> bool:
@@ -162,10 +174,9 @@ def add_uploaded(
     X, y = room.mnist().test
     final_analysis(checkpoint.model, X, y, history)
     config = checkpoint.config if checkpoint.config is not None else TrainConfig()
-    stem = file_name.rsplit(".", 1)[0] or file_name
     record, pruned = room.store.add_run(
         student,
-        name=stem[:80],
+        name=readable_name(file_name)[:80],
         origin="uploaded",
         status="finished",
         spec=checkpoint.spec.to_dict(),
@@ -184,6 +195,16 @@ def add_uploaded(
 def download_bytes(run: Run) -> bytes:
     """The run's checkpoint file as stored (weights, spec, settings, curves)."""
     return run.room.store.weights(run.id, run.owner) or b""
+
+
+def readable_name(file_name: str) -> str:
+    """A run's name from its file's: ``file_name``'s "___" (what " · " became) and "_" undone.
+
+    "MLP_128-64_ReLU___SGD_lr_0.01_m_0.9.pt" → "MLP 128-64 ReLU · SGD lr 0.01 m 0.9".
+    """
+    stem = file_name.rsplit(".", 1)[0] or file_name
+    spaced = " · ".join(" ".join(part.replace("_", " ").split()) for part in stem.split("___"))
+    return spaced.strip(" ·") or stem
 
 
 def file_name(run: Run) -> str:

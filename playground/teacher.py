@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import time
 
 import pandas as pd
 import streamlit as st
 
 from core.jobs import JobSnapshot
-from playground import addresses, charts, fmt, i18n, lessons, runkit, tables, widgets
+from playground import addresses, charts, fmt, i18n, identity, lessons, runkit, tables, widgets
 from playground.figures import training as figs
 from playground.i18n import plain, t
 from playground.room import Room
@@ -51,13 +52,80 @@ def unlocked() -> bool:
     return bool(st.session_state.get(UNLOCKED_KEY))
 
 
+# ---- the unlock kept across a reload ---------------------------------------------------------------
+# F5 is a new Streamlit session with an empty session_state. The unlock is kept in the browser as
+# a cookie holding a token signed with a key that lives only in this server process: it names its
+# expiry and is bound to this browser's student id and to the passcode (through a digest), so it
+# cannot be forged, moved to another browser, outlive a restart or a new passcode, and the
+# passcode itself is never stored, sent back or put in a URL.
+
+TOKEN_COOKIE = "sp_teacher"
+TOKEN_HOURS = 8  # a school day: a teacher reloading the page keeps the room; the next day types it again
+_TOKEN_KEY = secrets.token_bytes(32)  # per process: a restarted server asks for the passcode again
+_TOKEN_JS = """
+export default function(component) {
+  const { data } = component;
+  document.cookie = data.name + "=" + data.token + "; path=/; max-age=" + data.seconds + "; SameSite=Strict";
+}
+"""
+_token_component = None
+
+
+def _signature(expires: int, student: str, passcode: str) -> str:
+    passcode_digest = hashlib.sha256(passcode.encode("utf-8")).hexdigest()
+    message = f"teacher|{expires}|{student}|{passcode_digest}".encode()
+    return hmac.new(_TOKEN_KEY, message, hashlib.sha256).hexdigest()
+
+
+def make_token(student: str, passcode: str, now: float | None = None) -> str:
+    """``<expiry>.<signature>``: what the browser keeps after the passcode was typed right."""
+    expires = int((time.time() if now is None else now) + TOKEN_HOURS * 3600)
+    return f"{expires}.{_signature(expires, student, passcode)}"
+
+
+def token_valid(token: str | None, student: str, passcode: str, now: float | None = None) -> bool:
+    """True for a token this process signed for this browser and passcode that has not expired."""
+    if not isinstance(token, str) or token.count(".") != 1:
+        return False
+    expires, signature = token.split(".")
+    if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(signature, _signature(int(expires), student, passcode))
+
+
+def _keep_unlock_in_browser(token: str) -> None:
+    global _token_component
+    if _token_component is None:  # registered on first use, as the student id's component
+        _token_component = st.components.v2.component("softmax_playground_teacher_token", js=_TOKEN_JS)
+    try:
+        _token_component(
+            key="teacher-token",
+            data={"name": TOKEN_COOKIE, "token": token, "seconds": TOKEN_HOURS * 3600},
+            height=0,
+        )
+    except Exception:  # not logged: outside a server (AppTest) there is no browser to keep it in
+        pass
+
+
+def _cookie_token() -> str | None:
+    try:
+        return st.context.cookies.get(TOKEN_COOKIE)
+    except Exception:  # not logged: no request behind this run (AppTest), so no cookie to read
+        return None
+
+
 def gate() -> bool:
     """True when this tab may see the room; otherwise draws what is needed to get there."""
     expected = configured_passcode()
     if expected is None:
         st.info(t("teacher.no_passcode", env=PASSCODE_ENV), icon="🔒")
         return False
+    student = identity.student_id()
+    if not unlocked() and token_valid(_cookie_token(), student, expected):
+        st.session_state[UNLOCKED_KEY] = True  # a reload of a tab that was unlocked
     if unlocked():
+        if "teacher.token" in st.session_state:
+            _keep_unlock_in_browser(st.session_state["teacher.token"])
         return True
     with st.form("teacher.login", clear_on_submit=True):
         typed = st.text_input(plain("teacher.passcode"), type="password", key="teacher.typed")
@@ -65,6 +133,7 @@ def gate() -> bool:
     if submitted:
         if passcode_matches(typed or "", expected):
             st.session_state[UNLOCKED_KEY] = True
+            st.session_state["teacher.token"] = make_token(student, expected)
             st.rerun()
         st.session_state[ATTEMPTS_KEY] = st.session_state.get(ATTEMPTS_KEY, 0) + 1
         time.sleep(WRONG_DELAY_S)
@@ -111,7 +180,7 @@ def room_panel(room: Room, session_id: str | None) -> None:
                 )
                 if st.button(t("teacher.stop"), key="teacher.stop_button"):
                     entry = next(e for e, _ in running if e.job.id == chosen)
-                    room.stop(entry)
+                    room.stop(entry, by="teacher")
                     st.toast(t("teacher.stopped", name=entry.name))
 
     panel()
@@ -270,17 +339,23 @@ def _momentum_lesson_values() -> dict:
 
 
 def _show_link(code: str, page: str) -> None:
+    """The lesson's links on the addresses the server really listens on (Streamlit's ``server.address``),
+    the teacher's own browser address last; a QR code of the first one another machine can open."""
     lang = i18n.current_language()
     port = st.get_option("server.port")
-    urls = [lessons.link(url, page, code, lang) for url in addresses.student_urls(port)]
+    bound = st.get_option("server.address")
+    urls = [lessons.link(url, page, code, lang) for url in addresses.student_urls(port, bound)]
     here = _this_browser_base()
     if here:
         urls.append(lessons.link(here, page, code, lang))
     st.success(t("teacher.link_ready", code=code))
+    if addresses.serves_only_this_machine(bound):
+        st.warning(t("teacher.local_only", address=bound), icon="⚠️")
     for url in dict.fromkeys(urls):
         st.code(url, language=None, wrap_lines=True)
-    if urls:
-        st.image(lessons.qr_png(urls[0]), caption=plain("teacher.qr_caption"), width=320)
+    reachable = [url for url in urls if not addresses.is_loopback_url(url)]
+    if reachable:
+        st.image(lessons.qr_png(reachable[0]), caption=plain("teacher.qr_caption"), width=320)
 
 
 def _this_browser_base() -> str | None:

@@ -45,6 +45,7 @@ def _table(student_runs, active) -> None:
             plain("runs.col.accuracy"): ".2f",
         },
         key="train-runs-table",
+        wrap=True,
     )
     st.caption(t("compare.table_caption"))
     for name, changes in changed.items():  # the values under the table: a column of them would not fit

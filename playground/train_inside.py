@@ -94,14 +94,7 @@ def _gallery(room: Room, run_id: str, history) -> None:
         for i, (a, b) in enumerate(zip(history.misclassified_true, history.misclassified_pred))
         if (true == ANY or a == true) and (pred == ANY or b == pred)
     ]
-    st.caption(
-        t(
-            "inside.mistakes_caption",
-            count=len(picked),
-            total=fmt.count(history.misclassified_total),
-            kept=len(history.misclassified),
-        )
-    )
+    st.caption(mistakes_caption(len(picked), history.misclassified_total, len(history.misclassified), true, pred))
     shown = picked[:SHOWN_MISTAKES]
     if not shown:
         st.info(t("inside.no_such_mistakes"))
@@ -120,6 +113,15 @@ def _gallery(room: Room, run_id: str, history) -> None:
 
     figure = cached_figure(("gallery", run_id, true, pred), build)
     charts.plotly(figure, key=P + "gallery", config={"displayModeBar": False})
+
+
+def mistakes_caption(count: int, total: int, kept: int, true, pred) -> str:
+    """How many mistakes the gallery draws from: all of them, the most confident kept, or one kind."""
+    if true == ANY and pred == ANY:
+        if kept >= total:
+            return t("inside.mistakes_all", total=fmt.count(total))
+        return t("inside.mistakes_kept", kept=fmt.count(kept), total=fmt.count(total))
+    return t("inside.mistakes_picked", count=fmt.count(count), kept=fmt.count(kept))
 
 
 def cached_figure(key: tuple, build):

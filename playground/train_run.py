@@ -120,13 +120,21 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
         st.metric(plain("train.metric_final"), fmt.percent(history.final_accuracy))
     elif history.test_accuracy:
         accuracy = history.test_accuracy
-        delta = (
-            t("train.metric_delta", points=fmt.number(100 * (accuracy[-1] - accuracy[-2]), "+.2f"))
-            if len(accuracy) > 1
-            else None
+        st.metric(
+            plain("train.metric_epoch", epoch=len(accuracy)), fmt.percent(accuracy[-1]), delta=accuracy_delta(accuracy)
         )
-        st.metric(plain("train.metric_epoch", epoch=len(accuracy)), fmt.percent(accuracy[-1]), delta=delta)
     steer.layers_panel(snap)
+
+
+def accuracy_delta(accuracy: list[float]) -> str | None:
+    """The last epoch's change in points, signed ("-0.18 points"); None after the first epoch.
+
+    Plain text, not markdown: ``st.metric`` reads the sign off the start of the string, and an
+    escaped minus ("\\-0.18") would show a drop as a green rise.
+    """
+    if len(accuracy) < 2:
+        return None
+    return plain("train.metric_delta", points=fmt.number(100 * (accuracy[-1] - accuracy[-2]), "+.2f"))
 
 
 def entry_room() -> Room:

@@ -29,6 +29,9 @@ WINNER_COLOR = palette.VERMILLION
 TARGET_COLOR = palette.BLUE
 GRAD_UP_COLOR = palette.VERMILLION  # positive gradient: gradient descent pushes this logit down
 GRAD_DOWN_COLOR = palette.BLUE
+GRADIENT_BAR_WIDTH = 0.5  # of a class's slot: the bar on its left, autograd's marker on its right
+GRADIENT_SHIFT = 0.15
+GRADIENT_MARKER_SHIFT = 0.25
 
 
 def _class_names(n: int, labels: Sequence | None) -> list[str]:
@@ -180,36 +183,53 @@ def neg_log_figure(p_target: float, height: int = 320) -> go.Figure:
 
 
 def gradient_figure(wt: Walkthrough, height: int = 300) -> go.Figure:
-    """∂loss/∂z as bars (the formula) with autograd's values as markers on top."""
+    """∂loss/∂z as bars (the formula) with autograd's values as markers beside them.
+
+    Each class has a slot: its bar on the left with the value written past its end, autograd's
+    marker on the right at the same height, so the marker never covers the label (on top of the
+    bar it sat on the label's first digits).
+    """
     names = _class_names(wt.num_classes, None)
+    slots = np.arange(wt.num_classes)
     colors = [GRAD_UP_COLOR if g > 0 else GRAD_DOWN_COLOR for g in wt.grad_formula]
     figure = go.Figure()
     figure.add_trace(
         go.Bar(
-            x=names,
+            x=slots - GRADIENT_SHIFT,
             y=wt.grad_formula,
+            width=GRADIENT_BAR_WIDTH,
+            customdata=names,
             marker_color=colors,
             name="(probs − one-hot) / T",
             text=[f"{g:+.4f}" for g in wt.grad_formula],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>{plain('figures.formula')}</extra>",
+            hovertemplate=f"{plain('figures.class')} %{{customdata}}: %{{y:+.6f}}"
+            f"<extra>{plain('figures.formula')}</extra>",
         )
     )
     figure.add_trace(
         go.Scatter(
-            x=names,
+            x=slots + GRADIENT_MARKER_SHIFT,
             y=wt.grad_autograd,
+            customdata=names,
             mode="markers",
             name=plain("figures.autograd"),
             marker=dict(symbol="x", size=11, color="black"),
-            hovertemplate=f"{plain('figures.class')} %{{x}}: %{{y:+.6f}}<extra>{plain('figures.autograd')}</extra>",
+            hovertemplate=f"{plain('figures.class')} %{{customdata}}: %{{y:+.6f}}"
+            f"<extra>{plain('figures.autograd')}</extra>",
         )
     )
     figure.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title=plain("figures.class"), type="category"),
+        xaxis=dict(
+            title=plain("figures.class"),
+            tickvals=slots.tolist(),
+            ticktext=names,
+            range=[-0.6, wt.num_classes - 0.4],
+            zeroline=False,
+        ),
         yaxis=dict(title="∂loss/∂z"),
         legend=dict(orientation="h", y=1.12),
     )

@@ -56,7 +56,8 @@ def probability_column(class_name: str) -> str:
 def predictions_frame(
     data: TabularData, test_idx: np.ndarray, probs: np.ndarray, rows: str = "held-out"
 ) -> pd.DataFrame:
-    """One row per table row: its features, true and predicted class, and the softmax per class.
+    """One row per table row: true and predicted class, the softmax per class, then its features
+    (the answers first: a table wider than the screen keeps them in view).
 
     ``probs`` is [N, C] for every row of ``data``; ``rows`` is "held-out" (only the rows the
     model never trained on) or "all" (with a column saying which part each row was in).
@@ -70,9 +71,9 @@ def predictions_frame(
     if rows == "all":
         parts = split_labels(data.num_rows, test_idx)[pick]
         columns[plain("own.col.part")] = [plain(f"own.part.{part.replace('-', '_')}") for part in parts]
-    columns |= {feature: data.X[pick, j] for j, feature in enumerate(data.feature_names)}
     columns[plain("own.col.true")] = names[data.y[pick]]
     columns[plain("own.col.predicted")] = names[pred[pick]]
     columns[plain("own.col.correct")] = ["✓" if ok else "✗" for ok in data.y[pick] == pred[pick]]
     columns |= {probability_column(name): probs[pick, k] for k, name in enumerate(data.class_names)}
+    columns |= {feature: data.X[pick, j] for j, feature in enumerate(data.feature_names)}
     return pd.DataFrame(columns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -310,23 +310,25 @@ def run_label(run) -> str:
 
 
 def runs_frame(runs: Iterable) -> pd.DataFrame:
-    """One row per run: what was trained, how, and how well (numbers as numbers, for formatting)."""
+    """One row per run: its name, how well it did and the lecture's two knobs (lr, momentum) first —
+    what the table is for, in view beside Train's controls — then the rest of what was trained and
+    how; numbers as numbers, for formatting."""
     rows = []
     for run in runs:
         spec, config = run.spec, run.config
         rows.append(
             {
                 plain("runs.col.name"): run_label(run),
+                plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
+                "lr": config.lr,
+                plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
                 plain("runs.col.model"): spec.label()
                 if spec.kind != "mlp"
                 else "-".join(map(str, spec.hidden_sizes)) or plain("controls.no_hidden"),
-                plain("runs.col.params"): run.parameters,
                 plain("runs.col.optimizer"): plain(f"choice.optimizer.{config.optimizer}"),
-                "lr": config.lr,
-                plain("runs.col.momentum"): config.momentum if config.optimizer == "sgd" else None,
                 plain("runs.col.batch"): config.batch_size,
                 plain("runs.col.epochs"): config.epochs,
-                plain("runs.col.accuracy"): 100 * run.accuracy if run.accuracy is not None else None,
+                plain("runs.col.params"): run.parameters,
             }
         )
     frame = pd.DataFrame(rows)
@@ -454,8 +456,13 @@ def confusion_figure(
                 y=[names[i] for i in true_idx.ravel()],
                 mode="markers",
                 marker=dict(symbol="square", size=28, opacity=0.01, color="black"),
-                customdata=np.stack([true_idx.ravel(), pred_idx.ravel()], axis=1),
-                hoverinfo="skip",
+                # a plain list: a NumPy array reaches plotly.js as a typed array, whose rows come back
+                # from a click as {"0": …, "1": …}
+                customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), counts.ravel()], axis=1).tolist(),
+                # hoverinfo="skip" would also make plotly drop the clicks: the markers say what the cell says
+                hovertemplate=hover.replace("%{y}", "%{customdata[0]}")
+                .replace("%{x}", "%{customdata[1]}")
+                .replace("%{z}", "%{customdata[2]}"),
                 showlegend=False,
                 name="cells",
             )
@@ -508,7 +515,9 @@ def selected_cell(event) -> tuple[int, int] | None:
         return None
     for point in points:
         custom = point.get("customdata")
-        if custom is not None and len(custom) == 2:
+        if isinstance(custom, Mapping):  # a typed array's row, as JSON writes it
+            custom = [custom.get(str(i), custom.get(i)) for i in range(len(custom))]
+        if custom is not None and len(custom) >= 2 and None not in custom[:2]:
             return int(custom[0]), int(custom[1])
     return None
 

@@ -140,11 +140,26 @@ class RoomJob:
     save_error: BaseException | None = None
     resumed: bool = False
     filed: threading.Event = field(default_factory=threading.Event)  # set once the end was dealt with
+    stopped_by: str | None = None  # "teacher" when the Teacher page stopped it (the student is told)
 
     @property
     def store_id(self) -> str:
         """The run's row in the store (it exists from the start, *running*)."""
         return self.job.id
+
+
+FAR_BELOW = 0.20  # a run this far below the model Draw has (20 points of accuracy) never takes its place
+
+
+def far_below(accuracy: float | None, reference: float | None) -> bool:
+    """True when ``accuracy`` is more than FAR_BELOW under ``reference`` (unknown either way: False).
+
+    Momentum 0.99 sent from the momentum lab trains MNIST to about 11%: such a run must not replace
+    a 97% model on Draw without the student asking for it. A quick but healthy run (one epoch,
+    softmax regression, sigmoid units) lands within 20 points of the default model and does take
+    over: the student sees on Draw what they trained.
+    """
+    return accuracy is not None and reference is not None and accuracy < reference - FAR_BELOW
 
 
 class RoomTrainer:
@@ -169,6 +184,7 @@ class RoomTrainer:
         self._watchers: dict[str, set[tuple[str, str]]] = {}  # job id → {(session id, fragment key)}
         self._room_watchers: set[tuple[str, str]] = set()  # (session, fragment) refreshed on any change
         self._closed = threading.Event()
+        self.default_accuracy: Callable[[], float | None] = lambda: None  # the room sets it: Draw's fallback
         self.trainer = make_trainer(kind, store, data, workers, self._job_changed, limits)
         self.kind = self.trainer.name
         if not isinstance(self.trainer, LocalTrainer):  # news from another process: asked for
@@ -374,9 +390,7 @@ class RoomTrainer:
                 else:
                     self.models.forget_model(run_id)
                 if entry.job.request.meta.get("dataset") == "mnist":
-                    active, picked = self.store.get_active(student)
-                    if not picked or active is None or self.store.get_run(active, student) is None:
-                        self.store.set_active(student, run_id, picked=False)
+                    self._offer_to_draw(student, run_id, snap.history.final_accuracy)
             elif snap.status == "diverged" or snap.step == 0:
                 self.store.delete_run(run_id, student)  # nothing worth keeping (diverged weights are NaN)
         except (StoreError, OSError) as store_error:  # a full disk must not take the trainer down
@@ -389,6 +403,19 @@ class RoomTrainer:
             _log.info("run %s %s at step %d: student %s, trainer %s", run_id, how, snap.step, student[:8], self.kind)
         if error is not None:
             _log.error("run %s of student %s was not kept", run_id, student[:8], exc_info=error)
+
+    def _offer_to_draw(self, student: str, run_id: str, accuracy: float | None) -> None:
+        """A new MNIST run becomes the student's active model unless they picked one or it is far
+        worse than the model Draw has now (their active run, else the default model)."""
+        active, picked = self.store.get_active(student)
+        current = self.store.get_run(active, student) if active else None
+        if current is not None and current.meta.get("dataset", "mnist") != "mnist":
+            current = None
+        if picked and current is not None:
+            return
+        reference = current.accuracy if current is not None else self.default_accuracy()
+        if not far_below(accuracy, reference):
+            self.store.set_active(student, run_id, picked=False)
 
     # ----------------------------------------------------------------- the reconnect window
 

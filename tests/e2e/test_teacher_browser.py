@@ -105,8 +105,10 @@ def test_a_shared_run_reaches_the_board_and_a_lesson_link_fixes_settings(streaml
     share.click()
     student.get_by_text(unmarked(en("share.shared_as", nickname=NICKNAME))).wait_for(timeout=30_000)
 
-    # the class board is drawn when the page runs: the teacher opens it again (the passcode again: a new session)
-    unlock(teacher, base, passcode)
+    # the class board is drawn when the page runs: the teacher opens it again (a new session, still
+    # unlocked in this browser: no passcode to type)
+    teacher.goto(f"{base}/Teacher")
+    teacher.get_by_role("tab", name=en("teacher.tab_room")).wait_for(timeout=60_000)
     teacher.get_by_role("tab", name=en("teacher.tab_board")).click()
     header, rows = table_rows(teacher, "teacher-board")
     nicknames = [row[header.index(en("teacher.col.nickname"))] for row in rows]

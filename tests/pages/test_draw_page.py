@@ -399,6 +399,40 @@ def test_draw_predicts_with_the_newest_run_unless_the_student_picks_one(open_pag
     assert f"Predicting with {fourth.name} —" in model_line(at)  # "always my newest run" follows new runs
 
 
+def untrained_checkpoint() -> bytes:
+    spec = ModelSpec(hidden_sizes=(16,))
+    return checkpoint_bytes(build_model(spec, seed=0), spec)  # about 10% on the test set: a guess
+
+
+def test_a_far_worse_model_the_student_picks_is_flagged(at):
+    at.file_uploader(key="draw.upload").set_value(("guess.pt", untrained_checkpoint(), "application/octet-stream"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = runs.list_runs(student_of(at), get_room())
+    assert "Predicting with guess —" in model_line(at)  # picked by uploading it: it predicts
+    default = get_room().default_accuracy()
+    warning = texts(at, "warning")
+    assert f"guess reaches only {fmt.percent(run.accuracy, 1)} on the test set" in warning
+    assert f"far below the default model's {fmt.percent(default, 1)}" in warning
+
+
+def test_a_far_worse_newest_run_leaves_draw_on_the_default_model_and_says_so(open_page, default_model):
+    at = open_page("3_Train")
+    at.file_uploader(key="train.upload").set_value(("guess.pt", untrained_checkpoint(), "application/octet-stream"))
+    at.run()  # Train's upload adds a run without making it Draw's model: the app chooses
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = runs.list_runs(student_of(at), get_room())
+    at.switch_page("pages/5_Draw.py").run()
+    assert "Predicting with the default model" in model_line(at)
+    assert at.selectbox(key="draw.model").value == "newest"
+    info = texts(at, "info")
+    assert f"Your newest run guess ({fmt.percent(run.accuracy, 1)}) is far below the model predicting here" in info
+    at.selectbox(key="draw.model").set_value(run.id).run()  # picked on purpose: it predicts, with a warning
+    assert "Predicting with guess —" in model_line(at) and "reaches only" in texts(at, "warning")
+    at.selectbox(key="draw.model").set_value("newest").run()  # the app chooses again: the default model
+    assert "Predicting with the default model" in model_line(at)
+
+
 def test_a_bad_upload_is_explained_and_the_model_stays(at):
     at.file_uploader(key="draw.upload").set_value(("notes.pt", b"not a checkpoint at all", "application/octet-stream"))
     at.run()

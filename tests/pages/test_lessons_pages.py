@@ -25,7 +25,7 @@ def test_a_train_lesson_applies_its_values_and_fixes_the_locked_controls(open_pa
     lesson = train_lesson()
     at = open_page("3_Train", query={"lesson": lesson.code})
     banner = texts(at, "info")
-    assert "Lesson: Who finds the best momentum?." in banner and "2 of the settings are fixed" in banner
+    assert "Lesson: Who finds the best momentum? — your teacher" in banner and "2 of the settings are fixed" in banner
     keys = widget_keys(at)
     assert W + "lr" not in keys and W + "momentum" not in keys  # locked: not drawn at all
     captions = texts(at, "caption")
@@ -103,7 +103,9 @@ def momentum_lesson(**values):
 def test_a_momentum_lesson_applies_its_values_and_fixes_the_locked_controls(open_page):
     lesson = momentum_lesson()
     at = open_page("4_Momentum", query={"lesson": lesson.code})
-    assert "Lesson: Through the saddle." in texts(at, "info") and "3 of the settings are fixed" in texts(at, "info")
+    assert "Lesson: Through the saddle — your teacher" in texts(at, "info") and "3 of the settings are fixed" in texts(
+        at, "info"
+    )
     keys = widget_keys(at)
     assert not {M + "surface", M + "lr", M + "gamma", M + "preset"} & keys  # no preset may change them either
     captions = texts(at, "caption")

@@ -7,7 +7,7 @@ import pytest
 
 from core.softmax import naive_softmax, softmax, walkthrough
 from playground import fmt
-from tests.pages.conftest import metric, table_text
+from tests.pages.conftest import metric, table_text, texts
 
 
 def cross_entropy_by_hand(z: list[float], target: int) -> float:
@@ -105,3 +105,12 @@ def test_a_certain_answer_costs_zero_not_minus_zero(at):
     routes = table_text(at, "lab-routes")
     assert not any(cell.startswith("-0.000") for cell in routes["loss"])
     assert np.isclose(walkthrough([1000, 0], 0).loss, 0.0)
+
+
+def test_decimal_commas_between_semicolons_are_read_and_what_was_read_is_shown(at):
+    at.text_input(key="lab.logits").set_value("0,2; 0,1; -0,1").run()
+    assert not at.exception
+    assert "Read as 3 logits: z = [0.2, 0.1, -0.1]" in texts(at, "caption")
+    assert metric(at, "Cross-entropy loss") == "0.9729"  # the lecture's example, typed the European way
+    at.text_input(key="lab.logits").set_value("0,2, 0,1, -0,1").run()  # ambiguous: six numbers, and it says so
+    assert "Read as 6 logits: z = [0, 2, 0, 1, 0, 1]" in texts(at, "caption")

@@ -115,6 +115,7 @@ def test_the_room_panel_lists_another_students_running_run_and_stops_it(open_pag
     assert entry.job.wait(30), "the teacher's Stop did not stop the run"
     wait_for_run(student)
     assert entry.job.snapshot().status == "stopped"
+    assert "Your teacher stopped this run from the Teacher page." in texts(student, "warning")  # who stopped it
     at.run()
     jobs = table_text(at, "teacher-jobs")
     assert list(jobs[jobs["student"] == teacher.student_label(student_of(student))]["status"]) == ["stopped"]
@@ -167,6 +168,62 @@ def test_the_lesson_maker_makes_a_short_link_and_a_qr_code(open_page, passcode, 
     assert qr.value
 
 
+@pytest.fixture
+def server_address():
+    """Set Streamlit's ``server.address`` as ``--server.address`` would; the default is back afterwards."""
+    from streamlit import config
+
+    option = config.get_config_options()["server.address"]
+    before = (option.value, option.where_defined)
+
+    def set_address(address: str) -> None:
+        config._set_option("server.address", address, "command-line argument or environment variable")
+
+    yield set_address
+    config._set_option("server.address", *before)
+
+
+def make_lesson_link(at):
+    at.button(key="teacher.make_link").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return [c.value for c in at.code if "lesson=" in c.value]
+
+
+def test_a_server_on_localhost_gives_no_lan_link_and_says_how_to_open_it(
+    open_page, passcode, monkeypatch, server_address
+):
+    monkeypatch.setattr(addresses, "lan_addresses", lambda: ["192.168.1.20"])  # nothing listens there
+    server_address("localhost")
+    at = unlock(open_page("7_Teacher"), passcode)
+    links = make_lesson_link(at)
+    assert not any("192.168.1.20" in link for link in links), links
+    warning = texts(at, "warning").replace("`", "")
+    assert "only on this computer" in warning and "server.address = localhost" in warning
+    assert "make run ADDRESS=0.0.0.0" in warning and "python -m playground.serve --server.address 0.0.0.0" in warning
+    assert not [image for image in at.get("image") if image.captions == ["Scan to open the lesson"]]
+    chinese = zh_text("teacher.local_only", address="localhost")  # the same advice in the other language
+    assert (
+        "只在这台电脑上" in chinese and "make run ADDRESS=0.0.0.0" in chinese and "--server.address 0.0.0.0" in chinese
+    )
+
+
+def zh_text(key: str, **params) -> str:
+    from playground.i18n import plain, using
+
+    with using("zh"):
+        return plain(key, **params)
+
+
+def test_a_server_on_one_address_links_to_that_address(open_page, passcode, monkeypatch, server_address):
+    monkeypatch.setattr(addresses, "lan_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
+    server_address("10.0.0.5")
+    at = unlock(open_page("7_Teacher"), passcode)
+    links = make_lesson_link(at)
+    assert links[0].startswith("http://10.0.0.5:8501/Train?lesson=") and "192.168.1.20" not in "".join(links)
+    assert not texts(at, "warning")
+    assert [image for image in at.get("image") if image.captions == ["Scan to open the lesson"]]
+
+
 def test_the_passcode_never_reaches_the_url_or_the_page(open_page, passcode):
     at = open_page("7_Teacher")
     unlock(at, passcode)
@@ -190,3 +247,17 @@ def test_a_student_sees_only_their_own_runs_without_the_passcode(open_page, no_p
     assert their_run.id not in str(at.multiselect(key="train.compare.overlay").value)
     at.switch_page("pages/7_Teacher.py").run()
     assert_shows_nothing_of_the_room(at, their_run.name, "Ada")
+
+
+def test_the_unlock_token_is_bound_to_its_browser_passcode_and_time():
+    now = 1_000_000.0
+    token = teacher.make_token("browser-a" * 3, PASSCODE, now=now)
+    assert PASSCODE not in token
+    assert teacher.token_valid(token, "browser-a" * 3, PASSCODE, now=now + 3600)
+    assert not teacher.token_valid(token, "browser-a" * 3, PASSCODE, now=now + teacher.TOKEN_HOURS * 3600 + 1)
+    assert not teacher.token_valid(token, "browser-b" * 3, PASSCODE, now=now)  # another browser
+    assert not teacher.token_valid(token, "browser-a" * 3, "a-new-passcode", now=now)  # the passcode changed
+    expires, signature = token.split(".")
+    assert not teacher.token_valid(f"{int(expires) + 86400}.{signature}", "browser-a" * 3, PASSCODE, now=now)
+    for forged in (None, "", "abc", "1.2.3", f"{expires}.{'0' * 64}"):
+        assert not teacher.token_valid(forged, "browser-a" * 3, PASSCODE, now=now)

@@ -62,7 +62,9 @@ def status_box(at) -> str:
 
 
 def mistakes_caption(at) -> str:
-    [caption] = [c for c in texts(at, "caption").splitlines() if "such mistakes" in c]
+    [caption] = [
+        c for c in texts(at, "caption").splitlines() if re.search(r"mistakes? (on the test set|of this kind)", c)
+    ]
     return caption
 
 
@@ -126,7 +128,7 @@ def test_a_short_run_trains_to_the_end_and_the_status_and_metric_show_one_accura
     assert run.accuracy == accuracy and 0.5 < accuracy <= 1.0  # one epoch of a small MLP learns something real
     assert metric(at, FINAL_METRIC) == fmt.percent(accuracy)
     status = status_box(at)
-    assert f"Test accuracy {fmt.percent(accuracy)}" in status and "Finished 1 epochs" in status
+    assert f"Test accuracy {fmt.percent(accuracy)}" in status and "Finished 1 epoch." in status
     assert f"Added to your runs as {run.name}" in status
     assert run.name == "MLP 32 ReLU · SGD lr 0.01 m 0.5"
     assert not at.button(key="train.start").disabled  # the next run may start
@@ -360,7 +362,7 @@ def test_the_rooms_epoch_cap_trains_one_epoch_and_the_limits_are_shown(open_page
     at.run()
     entry = wait_for_run(at)
     assert entry.job.config.epochs == 1 and len(entry.job.snapshot().history.epochs) == 1
-    assert "Finished 1 epochs" in status_box(at)
+    assert "Finished 1 epoch." in status_box(at)
 
 
 def test_a_run_asking_ten_epochs_in_a_one_epoch_room_shows_the_capped_message(open_page, install_room, monkeypatch):
@@ -443,8 +445,7 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
     history = kept_runs(at)[0].history
     assert len(history.misclassified) == kept < history.misclassified_total
     caption = mistakes_caption(at)
-    assert caption.startswith(f"{kept} such mistakes among the {history.misclassified_total:,}")
-    assert f"the {kept} most confident are kept" in caption
+    assert caption.startswith(f"The {kept} most confident of the {history.misclassified_total:,} mistakes")
 
     true, pred = history.misclassified_true[0], history.misclassified_pred[0]  # the most confident mistake
     click = {
@@ -462,7 +463,8 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
     picked = [
         i for i, pair in enumerate(zip(history.misclassified_true, history.misclassified_pred)) if pair == (true, pred)
     ]
-    assert mistakes_caption(at).startswith(f"{len(picked)} such mistakes")
+    mistakes = "mistake" if len(picked) == 1 else "mistakes"
+    assert mistakes_caption(at).startswith(f"{len(picked)} {mistakes} of this kind among the {kept} kept")
     titles = [
         a["text"] for a in figure(at, "train.inside.gallery")["layout"]["annotations"] if "→" in a.get("text", "")
     ]
@@ -496,3 +498,32 @@ def test_no_mnist_gives_a_clear_message_not_a_traceback(open_page, install_room,
     assert "MNIST could not be loaded from any source" in texts(at, "error")
     assert "cache: gone" in " ".join(c.value for c in at.code)
     assert not at.get("plotly_chart") and "train.start" not in widget_keys(at)
+
+
+# ---- the accuracy metric's change ------------------------------------------------------------------------
+
+
+def show_epoch_metric(accuracy, lang):
+    import streamlit as st
+
+    from playground import i18n
+    from playground.train_run import accuracy_delta
+
+    with i18n.using(lang):
+        st.metric("accuracy", f"{accuracy[-1]:.2%}", delta=accuracy_delta(accuracy))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_drop_in_accuracy_shows_as_a_drop_and_a_rise_as_a_rise(lang):
+    from streamlit.proto.Metric_pb2 import Metric as MetricProto
+    from streamlit.testing.v1 import AppTest
+
+    for accuracy, direction, color in (
+        ([0.9500, 0.9482], MetricProto.MetricDirection.DOWN, MetricProto.MetricColor.RED),
+        ([0.9482, 0.9500], MetricProto.MetricDirection.UP, MetricProto.MetricColor.GREEN),
+    ):
+        at = AppTest.from_function(show_epoch_metric, args=(accuracy, lang)).run()
+        assert not at.exception, [e.value for e in at.exception]
+        [shown] = at.metric
+        assert shown.delta.startswith("-0.18" if direction == MetricProto.MetricDirection.DOWN else "+0.18")
+        assert (shown.proto.direction, shown.proto.color) == (direction, color), shown.delta

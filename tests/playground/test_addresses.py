@@ -61,3 +61,28 @@ def test_main_without_a_network(monkeypatch, capsys):
     monkeypatch.setattr(addresses, "lan_addresses", list)
     addresses.main(["addresses"])
     assert "no network address found" in capsys.readouterr().out
+
+
+def test_streamlits_unset_address_serves_every_network(monkeypatch):
+    monkeypatch.setattr(addresses, "lan_addresses", lambda: ["192.168.1.20"])
+    assert addresses.student_urls(8501, None) == ["http://192.168.1.20:8501"]  # server.address left unset
+    assert not addresses.serves_only_this_machine(None) and not addresses.serves_only_this_machine("0.0.0.0")
+    assert all(addresses.serves_only_this_machine(a) for a in ("localhost", "127.0.0.1", "::1", " LOCALHOST "))
+
+
+def test_an_ipv6_address_is_bracketed_in_its_url():
+    assert addresses.student_urls(8501, "fd00::5") == ["http://[fd00::5]:8501"]
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://localhost:8501/Train?lesson=x", True),
+        ("http://127.0.0.1:8501", True),
+        ("http://[::1]:8501", True),
+        ("http://192.168.1.20:8501", False),
+        ("http://classroom.local:8501", False),
+    ],
+)
+def test_loopback_urls_are_told_apart(url, loopback):
+    assert addresses.is_loopback_url(url) is loopback

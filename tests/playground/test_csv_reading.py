@@ -69,6 +69,42 @@ def test_semicolons_win_even_when_each_row_has_as_many_decimal_commas():
     assert list(df.columns) == ["a", "b"] and df["b"].tolist() == [2.5, 4.5]
 
 
+WINE_HEADER = (
+    '"fixed acidity";"volatile acidity";"citric acid";"residual sugar";"chlorides";"free sulfur dioxide";'
+    '"total sulfur dioxide";"density";"pH";"sulphates";"alcohol";"quality"'
+)
+WINE_ROWS = (
+    "7.4;0.7;0;1.9;0.076;11;34;0.9978;3.51;0.56;9.4;5",
+    "7.8;0.88;0;2.6;0.098;25;67;0.9968;3.2;0.68;9.8;5",
+    "7.8;0.76;0.04;2.3;0.092;15;54;0.997;3.26;0.65;9.8;5",
+    "11.2;0.28;0.56;1.9;0.075;17;60;0.998;3.16;0.58;9.8;6",
+    "7.4;0.66;0;1.8;0.075;13;40;0.9978;3.51;0.56;9.4;5",
+    "7.9;0.6;0.06;1.6;0.069;15;59;0.9964;3.3;0.46;9.4;5",
+    "7.3;0.65;0;1.2;0.065;15;21;0.9946;3.39;0.47;10;7",
+    "7.8;0.58;0.02;2;0.073;9;18;0.9968;3.36;0.57;9.5;7",
+)
+
+
+def test_uci_wine_quality_semicolons_with_decimal_points_are_numbers():
+    """UCI's winequality-red.csv: ';' between columns, '.' in the numbers."""
+    df = cr.read_csv_upload(csv_bytes([WINE_HEADER, *WINE_ROWS * 3]), "winequality-red.csv")
+    assert list(df.columns)[:2] == ["fixed acidity", "volatile acidity"] and df.shape == (24, 12)
+    assert all(df[column].dtype.kind in "if" for column in df.columns)
+    assert df["volatile acidity"].tolist()[:2] == [0.7, 0.88] and df["density"].iloc[0] == 0.9978
+    assert df.attrs["notes"] == (ReadNote("csv.note.separator", {"separator": ";"}),)
+    data = cr.table_to_data(df, cr.guess_target(df))
+    assert data.num_features == 11 and data.class_names == ("5", "6", "7")
+
+
+def test_semicolons_with_decimal_commas_and_thousands_points_stay_european():
+    rows = ["price;weight;kind", *(f"1.{i:03d},5;{i % 4},25;{'ab'[i % 2]}" for i in range(12))]
+    df = cr.read_csv_upload(csv_bytes(rows), "eu.csv")
+    assert df["weight"].tolist()[:3] == [0.25, 1.25, 2.25] and df["weight"].dtype == np.float64
+    assert df.attrs["notes"] == (ReadNote("csv.note.semicolon", {}),)
+    ints = cr.read_csv_upload(b"a;b;kind\n1;2;x\n3;4;y\n", "ints.csv")
+    assert ints["a"].dtype == np.int64
+
+
 def test_tabs_are_understood_and_noted():
     df = cr.read_csv_upload(b"a\tb\tkind\n1\t2\tx\n3\t4\ty\n", "tabs.csv")
     assert list(df.columns) == ["a", "b", "kind"]

@@ -188,6 +188,10 @@ def test_overflow_table_puts_naive_nan_next_to_the_stable_softmax():
         ("0.2, 0.1, -0.1", [0.2, 0.1, -0.1]),
         ("[0.2 0.1 −0.1]", [0.2, 0.1, -0.1]),
         ("1;2", [1.0, 2.0]),
+        ("0,2; 0,1; -0,1", [0.2, 0.1, -0.1]),  # ';' between the values: the commas are decimal commas
+        ("0,2；0,1；−0,1", [0.2, 0.1, -0.1]),
+        ("1,5; 2; 3", [1.5, 2.0, 3.0]),
+        ("0,2, 0,1", [0.0, 2.0, 0.0, 1.0]),  # commas alone separate: the page shows what it read
     ],
 )
 def test_parse_logits_reads_numbers(text, expected):

@@ -65,11 +65,11 @@ def test_the_predictions_of_held_out_rows_hold_their_softmax(iris, split_and_pro
     held_out = figs.predictions_frame(iris, split.test_idx, probs, rows="held-out")
     assert list(held_out.columns) == [
         "row",
-        *iris.feature_names,
         "true class",
         "predicted class",
         "correct",
         *P_COLUMNS,
+        *iris.feature_names,  # the answers first: they stay in view on a laptop's screen
     ]
     assert held_out["row"].tolist() == split.test_idx.tolist()
     np.testing.assert_array_equal(held_out[list(iris.feature_names)].to_numpy(), iris.X[split.test_idx])

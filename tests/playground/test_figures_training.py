@@ -223,10 +223,19 @@ def test_selectable_cells_carry_true_and_predicted():
     fig = figs.confusion_figure(mnist_confusion(), selectable=True)
     cells = fig.data[2]
     assert len(cells.x) == 100 and fig.layout.clickmode == "event+select"
+    counts = mnist_confusion()
     for x, y, custom in zip(cells.x, cells.y, cells.customdata):
-        assert (int(y), int(x)) == tuple(custom)
+        assert [int(y), int(x), counts[int(y)][int(x)]] == custom  # true, predicted, the cell's count
         point = {"x": x, "y": y, "customdata": list(custom), "curve_number": 2}
         assert figs.selected_cell({"selection": {"points": [point]}}) == (int(y), int(x))
+    # plotly drops the clicks on a trace whose hoverinfo is "skip": the markers hover with the cell's words
+    assert cells.hoverinfo != "skip" and "%{customdata[2]}" in cells.hovertemplate
+    assert isinstance(cells.customdata, tuple | list)  # not an array, which reaches plotly.js typed
+
+
+def test_selected_cell_reads_a_typed_array_row_as_json_writes_it():
+    event = {"selection": {"points": [{"customdata": {"0": 9, "1": 4, "2": 14}, "x": "4", "y": "9"}]}}
+    assert figs.selected_cell(event) == (9, 4)
 
 
 @pytest.mark.parametrize(

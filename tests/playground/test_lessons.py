@@ -176,7 +176,7 @@ def test_a_lesson_link_opens_its_lesson_once(room, open_lesson):
         {"momentum": 0.9, "lr": 0.1},
         {"momentum": 0.9},
     )
-    assert "Momentum" in at.info[0].value and "1 of the settings" in at.info[0].value
+    assert "Momentum" in at.info[0].value and "1 setting is fixed" in at.info[0].value
     assert at.session_state["first"] is True
     at.run()
     assert at.session_state["first"] is False  # applied once per tab; later reruns keep the student's changes

@@ -137,6 +137,49 @@ def test_deleting_the_active_run_hands_over_to_the_newest_remaining(room):
     assert runs.active_run("ada", room).id == d.run_id
 
 
+GOOD = dict(lr=0.1, epochs=5)  # about 67% on the small slice
+POOR = dict(lr=1e-6)  # about 12%: hardly better than guessing, like momentum 0.99's MNIST run
+
+
+def test_a_far_worse_new_run_does_not_take_over_draw(room):
+    good = finish(train(room, "ada", name="good", **GOOD))
+    poor = finish(train(room, "ada", name="poor", **POOR))
+    assert runs.get_run("ada", poor.run_id, room).accuracy < runs.get_run("ada", good.run_id, room).accuracy - 0.4
+    assert runs.active_run("ada", room).id == good.run_id and not runs.picked_run("ada", room)
+    assert runs.automatic_run("ada", room).id == good.run_id  # what "my newest run" means on Draw
+    again = finish(train(room, "ada", name="as good", **GOOD))  # not far below: it takes over
+    assert runs.active_run("ada", room).id == again.run_id
+
+
+def test_a_first_run_far_below_the_default_model_leaves_draw_on_it(room, monkeypatch):
+    monkeypatch.setattr(room, "default_accuracy", lambda: 0.974)
+    poor = finish(train(room, "ada", name="poor", **POOR))
+    assert runs.list_runs("ada", room)[-1].id == poor.run_id
+    assert runs.active_run("ada", room) is None  # Draw keeps the default model
+    monkeypatch.setattr(room, "default_accuracy", lambda: 0.70)
+    good = finish(train(room, "ada", name="good", **GOOD))  # within 20 points of 70%
+    assert runs.active_run("ada", room).id == good.run_id
+
+
+def test_a_poor_run_the_student_picks_is_active_and_flagged(room, monkeypatch):
+    monkeypatch.setattr(room, "default_accuracy", lambda: 0.974)
+    poor = finish(train(room, "ada", name="poor", **POOR))
+    assert runs.set_active("ada", poor.run_id, room, picked=True)
+    active = runs.active_run("ada", room)
+    assert active.id == poor.run_id
+    assert runs.far_below(active.accuracy, room.default_accuracy())
+    assert not runs.far_below(0.90, 0.974) and not runs.far_below(0.5, None) and not runs.far_below(None, 0.97)
+
+
+def test_deleting_the_active_run_skips_a_far_worse_one(room, monkeypatch):
+    good = finish(train(room, "ada", name="good", **GOOD))
+    runs.set_active("ada", good.run_id, room, picked=True)
+    finish(train(room, "ada", name="poor", **POOR))
+    monkeypatch.setattr(room, "default_accuracy", lambda: 0.70)
+    runs.delete_run("ada", good.run_id, room)
+    assert runs.active_run("ada", room) is None  # the remaining run is far below the default model
+
+
 def test_deleting_another_run_keeps_the_active_one(room):
     a, b = (finish(train(room, "ada", name=n)) for n in "ab")
     runs.set_active("ada", a.run_id, room, picked=True)
@@ -247,3 +290,14 @@ def test_an_unusable_upload_changes_nothing(room):
 def test_download_names_are_safe_file_names(room, name, expected):
     entry = finish(train(room, "ada", name=name))
     assert runs.file_name(runs.get_run("ada", entry.run_id, room)) == expected
+
+
+def test_a_restored_checkpoint_gets_a_readable_name_back(room):
+    entry = finish(train(room, "ada", name="MLP 128-64 ReLU · SGD lr 0.01 m 0.9"))
+    run = runs.get_run("ada", entry.run_id, room)
+    file = runs.file_name(run)
+    assert file == "MLP_128-64_ReLU___SGD_lr_0.01_m_0.9.pt"  # what the browser saves
+    uploaded, _ = runs.add_uploaded("bob", runs.download_bytes(run), file, room)
+    assert uploaded.name == "MLP 128-64 ReLU · SGD lr 0.01 m 0.9"  # the name it was downloaded under
+    renamed, _ = runs.add_uploaded("bob", runs.download_bytes(run), "my_best__run (2).pt", room)
+    assert renamed.name == "my best run (2)"

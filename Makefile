@@ -33,9 +33,9 @@ run: prepare
 test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest
 
-## make test-fast: skip the network and browser tests
+## make test-fast: skip the network, browser and Ray tests
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -m "not integration and not browser"
+	$(PY) -m pytest -m "not integration and not browser and not ray"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

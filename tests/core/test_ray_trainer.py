@@ -291,8 +291,13 @@ def test_a_killed_worker_takes_its_run_back_from_the_last_checkpoint(trainer, st
     trainer.submit(reference)  # the same run, uninterrupted, on whichever worker is free
 
     resumed = wait_for(
-        lambda: (s := snapshot_of(trainer, victim.run_id)) is not None and s.version > before.version and s,
-        "the run back",
+        lambda: (
+            (s := snapshot_of(trainer, victim.run_id)) is not None
+            and s.version > before.version
+            and s.status != "queued"
+            and s
+        ),
+        "the run back, training",
     )
     assert trainer.worker_pids()[worker] != pid  # a new process holds it
     assert len(resumed.history.epochs) >= 1  # its curve so far came back with it

@@ -198,6 +198,11 @@ def is_postgres_url(target) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and the Teacher page."""
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
 def open_store(target: str | Path, *, max_runs_per_owner: int = 30, max_total_bytes: int = 512 * 2**20) -> RunStore:
     """The store at ``target``: a file path opens SQLite, ``postgresql://…`` PostgreSQL."""
     return RunStore(target, max_runs_per_owner=max_runs_per_owner, max_total_bytes=max_total_bytes)
@@ -307,7 +312,7 @@ class RunStore:
         if is_postgres_url(path):
             from core.store_postgres import PostgresBackend  # psycopg only where PostgreSQL is asked for
 
-            self._backend: Backend = PostgresBackend(path)
+            self._backend: Backend = PostgresBackend(path, timeout=timeout)
             self.path = None
         else:
             self._backend = SQLiteBackend(path, timeout)

@@ -11,6 +11,7 @@ ready before anybody connects.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,12 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
     while room.default_model.state().status not in ("ready", "failed") and time.monotonic() < deadline:
         time.sleep(0.05)
     step("default model")
+    if room.trainer_kind != "in-process":  # a cluster's workers start now, not at the first Train press
+        try:
+            _ = room.trainer  # the property starts it
+        except Exception:  # the pages say so when a student trains; the server starts all the same
+            logging.getLogger(__name__).exception("the %s trainer could not be started", room.trainer_kind)
+    step("trainer")
     return took
 
 

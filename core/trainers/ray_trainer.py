@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -313,7 +314,7 @@ class TrainerWorker:
         for job_id, snap in self._trainer.snapshots(job_ids).items():
             version = self._version_base.get(job_id, 0) + snap.version
             if version > newer_than.get(job_id, -1):
-                found[job_id] = dataclasses.replace(snap, version=version)
+                found[job_id] = dataclasses.replace(snap, version=version, error=_travelling(snap.error))
         return found
 
     def control(self, job_id: str, message: dict) -> bool:
@@ -394,6 +395,17 @@ class TrainerWorker:
                 self._version_base.pop(job_id, None)
         for job_id in old:
             self._trainer.forget(job_id)
+
+
+def _travelling(error: BaseException | None) -> BaseException | None:
+    """The error as it can cross to the app process: itself when it pickles, else its text."""
+    if error is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # an exception holding something that does not pickle: keep what it says
+        return RuntimeError(f"{type(error).__name__}: {error}")
 
 
 # --------------------------------------------------------------------------- the app's side

@@ -77,9 +77,11 @@ def trainer(ray_cluster, store_path):
     made.close()
 
 
-def new_request(store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run") -> RunRequest:
+def new_request(
+    store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run", lr=0.05
+) -> RunRequest:
     """A run as the room files it: its row in the store first ("running"), then the request."""
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=0.05, momentum=0.5, seed=seed, log_every=5)
+    config = TrainConfig(epochs=epochs, batch_size=64, lr=lr, momentum=0.5, seed=seed, log_every=5)
     model = build_model(SMALL, seed=seed)
     record, _ = store.save_checkpoint(
         owner,
@@ -198,6 +200,15 @@ def test_the_budget_stops_a_run(trainer, store):
     snap = wait_for(lambda: ended(trainer, request.run_id), "the budget to stop the run")
     assert snap.status == "stopped" and snap.message_code == "job.budget"
     assert snap.busy_s >= 0.5 and snap.step < snap.total_steps
+
+
+def test_a_diverged_run_reports_where_across_the_process_boundary(trainer, store):
+    request = new_request(store, epochs=2, lr=1e6)
+    trainer.submit(request)
+    snap = wait_for(lambda: ended(trainer, request.run_id), "the run to diverge")
+    assert snap.status == "diverged" and snap.message_code == "job.diverged"
+    assert snap.message_params["step"] == snap.error.step >= 1  # the DivergedError itself came across
+    assert store.get_run(request.run_id).status == "running"  # no NaN weights written; the room deletes the row
 
 
 def test_two_runs_on_one_worker_take_fair_turns(trainer, store):

@@ -330,8 +330,10 @@ class StreamlitClient:
         browser_like: bool = True,
         timezone: str = "UTC",
         locale: str = "en-US",
+        cookies: dict[str, str] | None = None,
     ):
         self.name = name
+        self.cookies = dict(cookies or {})  # sent with the socket, as a browser sends its cookies
         self.timeout = timeout
         self.browser_like = browser_like
         self._timezone = timezone
@@ -403,7 +405,10 @@ class StreamlitClient:
         # The frontend passes its XSRF token (the cookie's value) as the second subprotocol
         # and the session to resume as the third; the cookie itself travels as a cookie.
         protocols = ["streamlit", self._xsrf] + ([resume_session_id] if resume_session_id else [])
-        cookies = {"Cookie": f"_streamlit_xsrf={self._xsrf}"} if self._xsrf != PLACEHOLDER_XSRF else None
+        jar = dict(self.cookies)
+        if self._xsrf != PLACEHOLDER_XSRF:
+            jar["_streamlit_xsrf"] = self._xsrf
+        cookies = {"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())} if jar else None
         try:
             self._ws = await asyncio.wait_for(
                 ws_connect(

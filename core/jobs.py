@@ -9,6 +9,7 @@ live model or history. Status lines carry a code and parameters (``message_code`
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -30,6 +31,8 @@ from core.training import (
     pick_device,
     steps_per_epoch,
 )
+
+_log = logging.getLogger(__name__)
 
 JOB_STATUSES = ("queued", "running", "stopped", "finished", "diverged", "failed")
 FINAL_STATUSES = ("stopped", "finished", "diverged", "failed")
@@ -144,6 +147,8 @@ class TrainingJob:
         self._ended = threading.Event()
         self._loop: TrainLoop | None = None
         self._state = _State()
+        if resume_state is not None:  # queued, it already shows its curve so far
+            self._show_resumed(resume_state)
 
     # ----------------------------------------------------------------- controls
 
@@ -270,16 +275,21 @@ class TrainingJob:
         return self._loop.resume_state() if self._loop is not None else None
 
     def _resume(self, loop: TrainLoop, state: dict) -> None:
-        """Carry on an interrupted run: its loop, history, step and training seconds so far."""
+        """Carry on an interrupted run: its loop from the kept state."""
         loop.restore(state)
-        history = loop.history
+        self._show_resumed(state)
+
+    def _show_resumed(self, state: dict) -> None:
+        """The kept run's history, step and training seconds so far (the budget counts them too)."""
+        history = History.from_dict(state["history"])
+        steps = max(1, self._planned_steps_per_epoch())
         self._epochs_told = len(history.epochs)
         with self._lock:
             s = self._state
-            s.history, s.step, s.samples = history.copy(), history.steps, int(state["seen"])
+            s.history, s.step, s.samples = history, history.steps, int(state["seen"])
             s.sizes = (len(history.running_loss), len(history.epochs))
-            s.epoch = history.steps / max(1, loop.per_epoch)
-            s.busy_s = float(state["elapsed"])  # the room's budget counts the seconds before the interruption
+            s.epoch = history.steps / steps
+            s.busy_s = float(state["elapsed"])
 
     def _account(self, spent: float, share: float) -> None:
         with self._lock:
@@ -337,14 +347,14 @@ class TrainingJob:
         if self.on_change is not None:
             try:
                 self.on_change(self)
-            except Exception:  # a listener's failure must not break the training
-                pass
+            except Exception:  # a listener's failure must not break the training: logged, training goes on
+                _log.exception("a listener of job %s failed", self.id)
 
     def _planned_steps_per_epoch(self) -> int:
         # bad data must surface as a failed job with the loop's message, not break the constructor
         try:
             return steps_per_epoch(len(self.train[0]), self.config.batch_size)
-        except Exception:
+        except Exception:  # not logged: the loop raises it again as the failed job's message
             return 0
 
     def _planned_steps(self) -> int:

@@ -12,6 +12,9 @@ embedded default needs no psycopg. What differs from SQLite, and where it is han
 - **Writers take turns** like SQLite's ``BEGIN IMMEDIATE``: a write that reads and then deletes
   (pruning, delete, set_active) holds a transaction-level advisory lock, so two prunes never pick the
   same runs; heartbeats and lessons are single upserts and skip it.
+- **Bytes travel in binary** both ways (bytes parameters, results), and weights and resume states
+  are stored uncompressed (migration 3): a checkpoint of the default MLP wrote in a fifth of the
+  time and read in a sixth, measured on this machine.
 - **Connections** are a few kept open and handed to one thread at a time (Streamlit runs each rerun
   on its own thread); a connection that failed is closed, never reused.
 - **The server going away** (a restart, a network blip): the operation is retried with fresh
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.types.string import BytesBinaryDumper
 
 from core.store import SCHEMA_VERSION, StoreError, StoreUnavailable, migration_statements, redacted
 
@@ -48,7 +52,7 @@ class Connection:
         self._connection = connection
 
     def execute(self, sql: str, params=()) -> Any:
-        return self._connection.execute(_placeholders(sql), params)
+        return self._connection.execute(_placeholders(sql), params, binary=True)
 
     def executemany(self, sql: str, params) -> Any:
         cursor = self._connection.cursor()
@@ -84,7 +88,7 @@ class PostgresBackend:
         return self._retrying(attempt)
 
     def read(self, sql: str, params=()) -> list[tuple]:
-        return self._retrying(lambda connection: connection.execute(_placeholders(sql), params).fetchall())
+        return self._retrying(lambda connection: Connection(connection).execute(sql, params).fetchall())
 
     def close(self) -> None:
         with self._lock:
@@ -148,7 +152,9 @@ class PostgresBackend:
                 raise StoreUnavailable("store.unavailable", path=self.name, reason="the store was closed")
             if self._idle:
                 return self._idle.pop()
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        connection.adapters.register_dumper(bytes, BytesBinaryDumper)
+        return connection
 
     def _give_back(self, connection: psycopg.Connection) -> None:
         sound = not connection.closed and not connection.broken

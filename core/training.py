@@ -251,7 +251,7 @@ def device_label(device: torch.device | str) -> str:
     if device.type == "cuda":
         try:
             return f"GPU ({torch.cuda.get_device_name(device)})"
-        except Exception:  # no driver behind the name: say what we know
+        except Exception:  # not logged: no driver behind the name, and "GPU (CUDA)" says what we know
             return "GPU (CUDA)"
     if device.type == "mps":
         return "Apple GPU (MPS)"

@@ -36,6 +36,7 @@ import torch
 from core import data as mnist_data
 from core.limits import RoomLimits, load_limits
 from core.store import StoreError
+from core.trainers.local import LocalTrainer
 from core.training import History
 from playground import push
 from playground.default_model import DefaultModel
@@ -67,7 +68,7 @@ class Room:
         connected: Callable[[str], bool | None] = push.session_is_connected,
         exists: Callable[[str], bool | None] = push.session_exists,
         prepare_default: bool = True,
-        trainer: str | None = None,
+        trainer=None,
     ):
         self.data_dir = Path(data_dir) if data_dir is not None else mnist_data.default_data_dir()
         if limits is None:
@@ -82,7 +83,8 @@ class Room:
         self.models = ModelCache(self.store)
         self.pusher = push.Pusher()
         self.later = push.OneAtATime()  # Draw's details: one tab at a time, after the bars
-        self.trainer_kind = trainer or trainer_kind()
+        self._make_trainer = trainer or trainer_kind()  # a kind ("in-process", "ray") or a factory
+        self.trainer_kind = self._make_trainer if isinstance(self._make_trainer, str) else LocalTrainer.name
         self._workers = workers
         self._trainer: RoomTrainer | None = None
         self._room_watchers: set[tuple[str | None, str]] = set()  # the teacher's, until a trainer starts
@@ -113,7 +115,7 @@ class Room:
                 if self._closed.is_set():
                     raise RuntimeError("the room is closed")
                 self._trainer = RoomTrainer(
-                    self.trainer_kind,
+                    self._make_trainer,
                     self.store,
                     self.data,
                     self.limits,
@@ -156,7 +158,7 @@ class Room:
         self.presence.seen(student, session_id)
 
     def connected_students(self) -> set[str]:
-        """Students connected to any process of the room."""
+        """Students connected to any process of the room (``Presence.everyone``)."""
         return self.presence.everyone()
 
     # ----------------------------------------------------------------- jobs (the trainer part)
@@ -296,7 +298,10 @@ class Room:
                 out.flush()
 
     def close(self) -> None:
+        """Stop the parts (a second call does nothing)."""
         with self._lock:
+            if self._closed.is_set():
+                return
             self._closed.set()
             trainer = self._trainer
         if trainer is not None:

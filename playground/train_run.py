@@ -73,6 +73,24 @@ def resume_run(room: Room, student: str, run_id: str) -> RoomJob | None:
         return None
 
 
+def interrupted_panel(room: Room, student: str, busy: bool) -> None:
+    """The student's runs a stopped server left *interrupted*, each with its epoch and Resume."""
+    for record in room.interrupted_runs(student):
+        if record.meta.get("dataset", "mnist") != "mnist":
+            continue  # a table run is not kept with its table: it cannot carry on
+        done, epochs = int(record.meta.get("epochs_done", 0)), int(record.config.get("epochs", 0))
+        with st.container(border=True, key=f"train-interrupted-{record.id}"):
+            st.warning(t("resume.interrupted", name=record.name, epoch=done, epochs=epochs), icon="⚡")
+            st.button(
+                t("resume.button"),
+                key=f"train.resume.{record.id}",
+                on_click=resume_run,
+                args=(room, student, record.id),
+                disabled=busy,
+                help=plain("train.start_busy_help") if busy else plain("resume.help", epoch=done),
+            )
+
+
 def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
     """Status, the live curve and the one accuracy number, from one place (``final_accuracy``)."""
     epochs = entry.job.config.epochs

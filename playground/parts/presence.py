@@ -24,7 +24,7 @@ HEARTBEAT_S = 10.0  # a connected tab's row is refreshed at most this often
 PRESENT_S = 45.0  # a student seen within this is "connected" on the Teacher page
 PROCESS_ALIVE_S = 60.0  # a process whose heartbeat is older is taken for dead
 PRUNE_AFTER_S = 24 * 3600.0
-PROCESS_PREFIX = "~process:"  # presence rows of processes, not students
+PROCESS_PREFIX = "~p:"  # presence rows of processes, not students (student ids are hex)
 _log = logging.getLogger(__name__)
 
 
@@ -38,7 +38,7 @@ class ProcessId:
 
     @property
     def id(self) -> str:
-        return f"{self.host}:{self.pid}:{self.started:.3f}"
+        return f"{self.host[:30]}:{self.pid}:{self.started:.3f}"  # fits the store's 64-character ids
 
     def meta(self) -> dict:
         return {"process": self.id, "host": self.host, "pid": self.pid}
@@ -91,7 +91,7 @@ class Presence:
             due = now - self._beaten.get(session_id, -HEARTBEAT_S) >= HEARTBEAT_S
             if due:
                 self._beaten[session_id] = now
-        if due:
+        if due and self._connected(session_id) is not False:  # rows are for connected tabs only
             self._beat(student, session_id, now)
 
     def sessions(self) -> dict[str, tuple[str, float]]:
@@ -110,7 +110,10 @@ class Presence:
         except StoreError:  # the database is away for a moment: this process's own view
             _log.warning("presence: the store could not be read; counting this process's tabs only")
             return here
-        return here | {student for student in rows if not student.startswith(PROCESS_PREFIX)}
+        # a student whose tabs here are all disconnected counts as gone: their rows may be this
+        # process's own, not yet forgotten (another process's tab of theirs is the rare exception)
+        gone_here = {student for student, _ in self.sessions().values()} - here
+        return here | {s for s in rows if not s.startswith(PROCESS_PREFIX) and s not in gone_here}
 
     def live_processes(self, now: float | None = None) -> set[str]:
         """Process ids with a heartbeat within ``PROCESS_ALIVE_S``."""

@@ -21,9 +21,6 @@ def open_run_store(data_dir: Path, limits: RoomLimits) -> RunStore:
 
 
 def describe(store: RunStore) -> tuple[str, str]:
-    """(kind, where) for the Teacher page: ("sqlite", the file) or ("postgresql", host/database)."""
-    target = str(getattr(store, "target", "") or getattr(store, "path", ""))
-    if target.startswith(("postgresql://", "postgres://")):
-        where = target.split("@", 1)[-1].split("?", 1)[0]  # never the password
-        return "postgresql", where.removeprefix("postgresql://").removeprefix("postgres://")
-    return "sqlite", target
+    """(kind, where) for the Teacher page: ("sqlite", the file) or ("postgresql", server/database,
+    never the password)."""
+    return store.backend, store.name

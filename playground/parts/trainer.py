@@ -44,15 +44,18 @@ def trainer_kind() -> str:
 
 
 def make_trainer(
-    kind: str, store, data: RoomData, workers: int | None, on_change: Callable[[str], None], limits: RoomLimits
+    kind, store, data: RoomData, workers: int | None, on_change: Callable[[str], None], limits: RoomLimits
 ) -> Trainer:
-    """The trainer of that kind. Ray is imported only when asked for (it is not a dependency)."""
+    """The trainer of that kind (or made by ``kind(store, data, workers, on_change, limits)``, a
+    factory). Ray is imported only when asked for: it is not a dependency of the embedded room."""
+    if callable(kind):
+        return kind(store, data, workers, on_change, limits)
     if kind == LocalTrainer.name:
         return LocalTrainer(store, data.pairs, workers, on_change=on_change)
     if kind == "ray":
         from core.trainers import ray_trainer  # requirements-cluster.txt
 
-        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change)
+        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change, data=data, workers=workers)
     raise ValueError(f"unknown trainer {kind!r}: use 'in-process' or 'ray'")
 
 
@@ -79,11 +82,21 @@ class JobView:
         return self.snapshot().done
 
     @property
+    def live(self):
+        """The ``TrainingJob`` itself where the trainer is in this process (None elsewhere): what
+        in-process controls act on."""
+        job = getattr(self._trainer, "job", None)
+        return job(self.id) if job is not None else None
+
+    @property
     def model(self):
         """The live model (in-process trainers only; others: None, read the stored run)."""
-        job = getattr(self._trainer, "job", None)
-        found = job(self.id) if job is not None else None
+        found = self.live
         return found.model if found is not None else None
+
+    @property
+    def total_steps(self) -> int:
+        return self.snapshot().total_steps
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""

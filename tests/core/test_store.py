@@ -28,6 +28,7 @@ from core.store import (
     StoredRun,
     StoreError,
     StoreUnavailable,
+    migration_statements,
     open_store,
     store_target,
 )
@@ -475,6 +476,34 @@ def test_two_stores_writing_at_once_wait_for_each_other(target):
     assert sound(target)
 
 
+def test_writers_pruning_at_once_never_drop_a_run_twice_or_overshoot_the_cap(target):
+    """Every add prunes; two stores (two processes) pruning together must take turns."""
+    stores = [RunStore(target, max_total_bytes=200), RunStore(target, max_total_bytes=200)]
+    start = threading.Barrier(8)
+    errors, dropped = [], []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                _, pruned = add_pruning(stores[n % 2], f"s{n}", name=f"run {i}", weights=bytes(10))
+                dropped.extend(run.id for run in pruned)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(dropped) == len(set(dropped)) == 120 - 20  # each dropped once; 20 runs of 10 bytes fit
+    assert stores[0].usage() == stores[1].usage() == (20, 200)
+    for store in stores:
+        store.close()
+    assert sound(target)
+
+
 KILLED_WRITER = """
 import sys
 from core.store import RunStore
@@ -867,7 +896,7 @@ def test_a_version_1_file_is_migrated_keeping_everything(tmp_path):
     assert [r.id for r in store.list_runs("ada")] == [old.id, run.id, new.id]
     store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()
     assert integrity(path) == "ok"
     assert RunStore(path).get_run(old.id) == old  # a second open finds nothing to do
@@ -976,7 +1005,7 @@ def test_a_version_1_postgres_database_is_migrated_keeping_everything(postgres_u
     assert store.resume_state(run.id) == b"state" and store.present(10, now=5.0) == {"ada": 5.0}
     assert [r.id for r in store.list_runs("ada")] == [old.id, run.id]
     store.close()
-    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     assert RunStore(postgres_url).get_run(old.id) == old  # a second open finds nothing to do
 
 
@@ -1005,7 +1034,7 @@ def test_processes_opening_a_new_database_together_migrate_it_once(postgres_url)
     for thread in threads:
         thread.join()
     assert errors == [] and len(opened) == 4
-    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     run = add(opened[0])
     assert all(store.get_run(run.id) == run for store in opened)
     for store in opened:
@@ -1037,6 +1066,14 @@ def test_the_server_going_away_raises_store_unavailable_and_the_store_comes_back
     updated, _ = checkpoint(store, run_id=kept.id, weights=b"epoch 4")
     assert store.get_run(kept.id) == updated and store.weights(kept.id) == b"epoch 4"
     store.close()
+
+
+def test_a_server_that_is_not_there_at_open_raises_store_unavailable():
+    from tests.postgres import free_port
+
+    with pytest.raises(StoreUnavailable) as raised:
+        RunStore(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/postgres")
+    assert "secret" not in str(raised.value) and "postgres:***@127.0.0.1" in str(raised.value)
 
 
 def test_a_restart_between_calls_goes_unnoticed(postgres_server, postgres_url):
@@ -1076,3 +1113,15 @@ def test_the_embedded_store_imports_no_postgres_driver(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_postgres_keeps_weights_and_resume_states_uncompressed(postgres_url):
+    RunStore(postgres_url).close()
+    storage = on_postgres(
+        postgres_url,
+        "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+        "WHERE attname = 'data' AND attrelid IN ('blobs'::regclass, 'resume'::regclass) ORDER BY 1",
+    )
+    assert storage == [("blobs", "e"), ("resume", "e")]  # EXTERNAL: out of line, never compressed
+    assert migration_statements(3, "sqlite") == []  # the version counts on SQLite all the same
+    assert len(migration_statements(3, "postgresql")) == 2

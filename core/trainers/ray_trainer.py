@@ -61,7 +61,7 @@ WORKER_PREFIX = "worker-"
 MAX_RESUMES = 3  # a run that killed its worker this often is not restarted again: it ends failed
 VERSION_STRIDE = 1_000_000  # a resumed run's versions continue above everything it reported before
 KEEP_ENDED_S = 15 * 60.0  # an ended run's last snapshot stays readable this long (the reconnect window)
-CALL_TIMEOUT_S = 10.0  # a submit, stop or placement answer
+CALL_TIMEOUT_S = 30.0  # a submit, stop or placement answer (a loaded laptop answers in seconds)
 SNAPSHOT_TIMEOUT_S = 0.8  # a tick's reads: a worker that is restarting does not hold up the others
 START_TIMEOUT_S = 60.0  # `ray start --head` on a busy laptop
 FRESH_S = 0.3  # a snapshot read this recently answers a page's read without asking the worker again
@@ -301,10 +301,11 @@ class TrainerWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def submit(self, request, priority: bool = False) -> str:
+    def submit(self, request, priority: bool = False) -> tuple[str, JobSnapshot]:
+        """Take the run; returns its job id and first snapshot (a reader never meets it unknown)."""
         job_id = self._trainer.submit(request, priority)
         log.info("run %s of student %s started on %s", request.run_id, request.owner[:8], self.name)
-        return job_id
+        return job_id, self.snapshots([job_id])[job_id]
 
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
         """The snapshots of those of ``job_ids`` this worker holds that are newer than ``newer_than``."""
@@ -451,7 +452,10 @@ class RayTrainer:
     def submit(self, request, priority: bool = False) -> str:
         worker_name = ray.get(self._ledger.place.remote(request), timeout=CALL_TIMEOUT_S)
         self._where[request.run_id] = worker_name
-        return ray.get(self._handle(worker_name).submit.remote(request, priority), timeout=CALL_TIMEOUT_S)
+        job_id, first = ray.get(self._handle(worker_name).submit.remote(request, priority), timeout=CALL_TIMEOUT_S)
+        with self._lock:
+            self._latest[job_id] = (time.monotonic(), first)
+        return job_id
 
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
         """The jobs' snapshots (with ``newer_than``, only those whose version grew past it).

@@ -280,6 +280,7 @@ def test_another_app_process_finds_a_run_by_id_and_stops_it(trainer, store, stor
     other = RayTrainer("auto", store_path, mnist=None, workers=2)
     snap = wait_for(lambda: snapshot_of(other, request.run_id), "the other trainer to read the run")
     assert snap.status in ("queued", "running")
+    assert other.request(request.run_id) == request  # what it needs to show the run as its own
     other.stop(request.run_id)
     assert wait_for(lambda: ended(trainer, request.run_id), "the stop").status == "stopped"
 

@@ -210,9 +210,22 @@ class RoomTrainer:
                 meta=meta,
             )
             run_id, state = record.id, None
-        else:
+        else:  # the row is this process's now: nobody marks it interrupted for the dead one's sake
             run_id, state = resume
-            self.store.set_status(run_id, "running", student)
+            record = self.store.get_run(run_id, student)
+            self.store.save_checkpoint(
+                student,
+                run_id=run_id,
+                name=record.name,
+                status="running",
+                spec=record.spec,
+                config=record.config,
+                history=record.history,
+                accuracy=record.accuracy,
+                weights=self.store.weights(run_id, student) or b"",
+                resume_state=state,
+                meta=meta,
+            )
         request = RunRequest(
             run_id=run_id,
             owner=student,
@@ -228,16 +241,23 @@ class RoomTrainer:
         )
         entry = RoomJob(JobView(self.trainer, request), student, page, name, details or {}, pruned=tuple(pruned))
         entry.resumed = resume is not None
-        with self._lock:
-            self._jobs[(student, page)] = entry
-            self._by_id[run_id] = entry
         try:
-            self.trainer.submit(request)
-        except Exception:
+            # filed and submitted as one step for readers: nobody finds an entry its trainer does
+            # not know yet, and the job's first news waits for its entry
             with self._lock:
-                self._by_id.pop(run_id, None)
-                if self._jobs.get((student, page)) is entry:
-                    del self._jobs[(student, page)]
+                current = self._jobs.get((student, page))
+                if current is not None and not current.job.done:  # a second press got here first
+                    raise RuntimeError("this student is already training a run on this page")
+                self._jobs[(student, page)] = entry
+                self._by_id[run_id] = entry
+                try:
+                    self.trainer.submit(request)
+                except Exception:
+                    self._by_id.pop(run_id, None)
+                    if self._jobs.get((student, page)) is entry:
+                        del self._jobs[(student, page)]
+                    raise
+        except Exception:
             if resume is None:
                 self.store.delete_run(run_id, student)
             else:

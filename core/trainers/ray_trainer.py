@@ -64,7 +64,7 @@ KEEP_ENDED_S = 15 * 60.0  # an ended run's last snapshot stays readable this lon
 CALL_TIMEOUT_S = 30.0  # a submit, stop or placement answer (a loaded laptop answers in seconds)
 SNAPSHOT_TIMEOUT_S = 0.8  # a tick's reads: a worker that is restarting does not hold up the others
 START_TIMEOUT_S = 60.0  # `ray start --head` on a busy laptop
-FRESH_S = 0.3  # a snapshot read this recently answers a page's read without asking the worker again
+FRESH_S = 1.0  # a snapshot read this recently answers a page's read (the room's poll reads 4× a second)
 # where the workers read MNIST from when no app process sent it (the same as the app's)
 PASSED_ENV = (mnist_data.SOURCES_ENV, mnist_data.DATA_DIR_ENV)
 
@@ -460,17 +460,25 @@ class RayTrainer:
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
         """The jobs' snapshots (with ``newer_than``, only those whose version grew past it).
 
-        One call per worker holding any of ``job_ids`` that was not read in the last ``FRESH_S``
-        (an ended run's last snapshot never changes); a worker that is restarting is skipped.
+        With ``newer_than`` (the room's poll, a few times a second) every run not yet ended is read
+        again: one call per worker holding any of them. Without it (a page, the stats) a snapshot
+        read in the last ``FRESH_S`` answers; a stale one is read together with every other run
+        this process follows, so thirty pages reading their own run cost one call per worker, not
+        thirty. An ended run's snapshot never changes; a restarting worker is skipped that time.
         """
         now = time.monotonic()
         with self._lock:
-            stale = [
-                job_id
-                for job_id in job_ids
-                if job_id not in self._latest
-                or (not self._latest[job_id][1].done and now - self._latest[job_id][0] > FRESH_S)
-            ]
+            open_ids = [job_id for job_id in job_ids if job_id not in self._latest or not self._latest[job_id][1].done]
+            if newer_than is None:
+                stale = [
+                    job_id
+                    for job_id in open_ids
+                    if job_id not in self._latest or now - self._latest[job_id][0] > FRESH_S
+                ]
+                if stale:  # the rest this process follows come along in the same calls
+                    stale += [j for j, (_, snap) in self._latest.items() if not snap.done and j not in stale]
+            else:
+                stale = open_ids
         if stale:
             self._read(stale)
         newer_than = newer_than or {}

@@ -32,9 +32,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest
 
-## make test-fast: skip the network, browser and load tests
+## make test-fast: skip the network, browser, load, Ray and cluster tests
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -m "not integration and not browser and not load"
+	$(PY) -m pytest -m "not integration and not browser and not load and not ray and not cluster"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

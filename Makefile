@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= localhost
 
-.PHONY: run prepare test test-fast lint format bench classroom install install-dev screenshots clean
+.PHONY: run prepare test test-fast lint format bench classroom install install-dev install-cluster screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Ray and the PostgreSQL driver: only for a lecture hall (and its tests); `make run` needs neither.
+$(VENV)/.installed-cluster: $(VENV)/.installed requirements-cluster.txt
+	$(PY) -m pip install --quiet -r requirements-cluster.txt
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-cluster: $(VENV)/.installed-cluster
 
 ## make prepare: MNIST into the cache and the default model kept (the first time ~10 s, then instant)
 prepare: $(VENV)/.installed
@@ -30,12 +36,12 @@ run: prepare
 	$(PY) -m playground.serve --server.address $(ADDRESS) --server.port $(PORT)
 
 ## make test: lint and format checks, then the whole suite (unit, page, integration, browser, load smoke)
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev $(VENV)/.installed-cluster lint
 	$(PY) -m pytest
 
-## make test-fast: skip the network and browser tests
+## make test-fast: skip the network, browser and lecture-hall tests
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -m "not integration and not browser"
+	$(PY) -m pytest -m "not integration and not browser and not cluster"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,7 @@
     python -m bench.classroom --students 30 --browser   # the room's targets, plus one real Chromium
     python -m bench.classroom --students 30 --max-epochs 1 --budget-finish   # a 1-epoch budget, runs to the end
     python -m bench.classroom --smoke                  # 3 students, the subset, a small network, seconds
+    python -m bench.classroom --kill-drill --students 3  # SIGKILL the server mid-run: runs lost, time to see them
 
 It prepares a data folder as `make run` does (MNIST and the kept default model; a fresh run
 store), starts the app on 127.0.0.1 and a free port with the room's stats file on
@@ -1039,6 +1040,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--kill-drill" in argv:  # the embedded kill drill, with its own options (bench/kill_drill.py)
+        from bench import kill_drill
+
+        return kill_drill.main([arg for arg in argv if arg != "--kill-drill"])
     config = parse_args(argv)
     sources = config.sources if config.sources is not None else os.environ.get("SOFTMAX_PLAYGROUND_SOURCES", "(all)")
     print(

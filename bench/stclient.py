@@ -330,8 +330,10 @@ class StreamlitClient:
         browser_like: bool = True,
         timezone: str = "UTC",
         locale: str = "en-US",
+        cookies: dict[str, str] | None = None,
     ):
         self.name = name
+        self.cookies = dict(cookies or {})  # sent with the socket, as a browser sends its cookies
         self.timeout = timeout
         self.browser_like = browser_like
         self._timezone = timezone
@@ -372,9 +374,8 @@ class StreamlitClient:
         self._fetched: set[str] = set()
         self._page_change_requested = False
         self._xsrf = PLACEHOLDER_XSRF
-        # Cookies the server set (a browser's cookie jar for this host): a sticky proxy's cookie
-        # keeps every request and the socket of this tab on one replica.
-        self.cookies: dict[str, str] = {}
+        # self.cookies (set above) is this tab's cookie jar: the cookies it was given and those the
+        # server set; a sticky proxy's cookie keeps every request and the socket on one replica.
         self._host = ""
         self._port = 0
 

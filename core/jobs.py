@@ -9,6 +9,7 @@ live model or history. Status lines carry a code and parameters (``message_code`
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -30,6 +31,8 @@ from core.training import (
     pick_device,
     steps_per_epoch,
 )
+
+_log = logging.getLogger(__name__)
 
 JOB_STATUSES = ("queued", "running", "stopped", "finished", "diverged", "failed")
 FINAL_STATUSES = ("stopped", "finished", "diverged", "failed")
@@ -122,9 +125,16 @@ class TrainingJob:
         label: str = "",
         max_busy_s: float | None = None,
         on_change: Callable[[TrainingJob], None] | None = None,
+        job_id: str | None = None,
+        resume_state: dict | None = None,
+        on_epoch: Callable[[TrainingJob], None] | None = None,
     ):
         config.validate()
         self.id = secrets.token_hex(6)  # unique per process, not guessable from another student's
+        if job_id is not None:  # a trainer names its jobs after their stored runs
+            self.id = job_id
+        self.resume_from = resume_state  # ``TrainLoop.resume_state()`` of an interrupted run, or None
+        self.on_epoch = on_epoch  # called from the training thread at every epoch's end (checkpoints)
         self.model, self.config, self.train, self.test = model, config, train, test
         self.device = torch.device(device) if device is not None else pick_device()
         self.owner, self.label = owner, label
@@ -137,6 +147,8 @@ class TrainingJob:
         self._ended = threading.Event()
         self._loop: TrainLoop | None = None
         self._state = _State()
+        if resume_state is not None:  # queued, it already shows its curve so far
+            self._show_resumed(resume_state)
 
     # ----------------------------------------------------------------- controls
 
@@ -235,6 +247,8 @@ class TrainingJob:
 
     def _start(self) -> TrainLoop:
         self._loop = TrainLoop(self.model, self.config, self.train, self.test, self.device, self._on_progress)
+        if self.resume_from is not None:
+            self._resume(self._loop, self.resume_from)
         self._update("running", "job.running", {"device": device_label(self.device)})
         return self._loop
 
@@ -250,6 +264,32 @@ class TrainingJob:
                 grew = True
         if grew:
             self._changed()
+        if grew and self.on_epoch is not None and sizes[1] != self._epochs_told:
+            self._epochs_told = sizes[1]
+            self.on_epoch(self)
+
+    _epochs_told = 0  # epochs ``on_epoch`` was called for (a resumed run starts at its own)
+
+    def resume_state(self) -> dict | None:
+        """The loop's ``resume_state()`` while it trains (call from the training thread: ``on_epoch``)."""
+        return self._loop.resume_state() if self._loop is not None else None
+
+    def _resume(self, loop: TrainLoop, state: dict) -> None:
+        """Carry on an interrupted run: its loop from the kept state."""
+        loop.restore(state)
+        self._show_resumed(state)
+
+    def _show_resumed(self, state: dict) -> None:
+        """The kept run's history, step and training seconds so far (the budget counts them too)."""
+        history = History.from_dict(state["history"])
+        steps = max(1, self._planned_steps_per_epoch())
+        self._epochs_told = len(history.epochs)
+        with self._lock:
+            s = self._state
+            s.history, s.step, s.samples = history, history.steps, int(state["seen"])
+            s.sizes = (len(history.running_loss), len(history.epochs))
+            s.epoch = history.steps / steps
+            s.busy_s = float(state["elapsed"])
 
     def _account(self, spent: float, share: float) -> None:
         with self._lock:
@@ -307,14 +347,14 @@ class TrainingJob:
         if self.on_change is not None:
             try:
                 self.on_change(self)
-            except Exception:  # a listener's failure must not break the training
-                pass
+            except Exception:  # a listener's failure must not break the training: logged, training goes on
+                _log.exception("a listener of job %s failed", self.id)
 
     def _planned_steps_per_epoch(self) -> int:
         # bad data must surface as a failed job with the loop's message, not break the constructor
         try:
             return steps_per_epoch(len(self.train[0]), self.config.batch_size)
-        except Exception:
+        except Exception:  # not logged: the loop raises it again as the failed job's message
             return 0
 
     def _planned_steps(self) -> int:

@@ -251,7 +251,7 @@ def device_label(device: torch.device | str) -> str:
     if device.type == "cuda":
         try:
             return f"GPU ({torch.cuda.get_device_name(device)})"
-        except Exception:  # no driver behind the name: say what we know
+        except Exception:  # not logged: no driver behind the name, and "GPU (CUDA)" says what we know
             return "GPU (CUDA)"
     if device.type == "mps":
         return "Apple GPU (MPS)"
@@ -510,6 +510,50 @@ class TrainLoop:
                 Progress(step, self.total_steps, step / self.per_epoch, self._seen, self._elapsed, self.history)
             )
 
+    def resume_state(self) -> dict:
+        """Everything needed to carry on exactly where the loop is: weights, optimizer state, the
+        shuffle generator and its position, the history and the process's torch RNG, as plain
+        tensors, numbers, lists and dicts (``torch.save`` with ``weights_only=True`` reads it back)."""
+        return {
+            "format": RESUME_FORMAT,
+            "model": {
+                name: value.detach().cpu().clone().contiguous() for name, value in self.model.state_dict().items()
+            },
+            "optimizer": _to_cpu(self._optimizer.state_dict()),
+            "generator": self._generator.get_state(),
+            "epoch": self._epoch,
+            "order": None if self._order is None else self._order.cpu(),
+            "next": self._next,
+            "epoch_loss_sum": self._epoch_loss_sum,
+            "window_sum": self._window_sum,
+            "window_batches": self._window_batches,
+            "epoch_seconds": self._epoch_seconds,
+            "seen": self._seen,
+            "elapsed": self._elapsed,
+            "history": self.history.to_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def restore(self, state: dict) -> None:
+        """Carry on from ``resume_state()``: the run then trains the numbers it would have trained
+        without the interruption. The process's torch RNG is set back too: nothing in this loop
+        draws from it (the shuffle has its own generator), but a model with dropout would."""
+        if state.get("format") != RESUME_FORMAT or not 0 <= int(state["epoch"]) <= self.config.epochs:
+            raise ConfigError("config.not_object", kind="resume state")
+        self.model.load_state_dict(state["model"])
+        self._optimizer.load_state_dict(state["optimizer"])
+        self._generator.set_state(state["generator"])
+        self._epoch, self._next = int(state["epoch"]), int(state["next"])
+        self._order = None if state["order"] is None else state["order"].to(self.device)
+        self._epoch_loss_sum, self._window_sum = float(state["epoch_loss_sum"]), float(state["window_sum"])
+        self._window_batches, self._epoch_seconds = int(state["window_batches"]), float(state["epoch_seconds"])
+        self._seen, self._elapsed = int(state["seen"]), float(state["elapsed"])
+        self.history = History.from_dict(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
     def finish(self, stopped: bool = False) -> History:
         """End the run (early when ``stopped``): keep the last partial window, analyse the final
         model on the test set, and put the model back home in eval mode."""
@@ -529,6 +573,20 @@ class TrainLoop:
         if self._convolutional:
             self.model.to(memory_format=torch.contiguous_format)
         self.model.eval()
+
+
+RESUME_FORMAT = "softmax-playground-resume-1"
+
+
+def _to_cpu(value):
+    """An optimizer's state dict with every tensor on the CPU (a resume state is read anywhere)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
 
 
 def fit(

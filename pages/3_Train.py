@@ -77,6 +77,7 @@ with main_col:
         [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")]
     )
     with training_tab:
+        tr.interrupted_panel(room, page.student, busy)
         runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
         with st.expander(plain("train.architecture"), expanded=True):
             spec = settings.spec()

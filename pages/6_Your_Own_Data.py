@@ -188,7 +188,7 @@ def show_results(entry, current) -> None:
         return
     history = entry.job.snapshot().history
     data, split = table.data, table.split
-    probs = table.probs(entry.job.model)
+    probs = table.probs(entry.job.model or room.model(entry.store_id, entry.student))  # live, else stored
     st.subheader(t("own.results_title"))
     c1, c2, c3 = st.columns(3)
     c1.metric(plain("own.held_out_accuracy"), fmt.percent(history.final_accuracy, 1))

@@ -9,6 +9,7 @@ room, in the background, so a class arriving on Draw finds it ready.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ class DefaultModel:
                 return
             self._train(mnist, config)
         except Exception as error:  # MNIST missing, disk full: the page says so and offers the others
+            logging.getLogger("playground.default_model").exception("the default model could not be prepared")
             self._set(DefaultState("failed", error=error))
 
     def _load(self, path: Path, config: TrainConfig):
@@ -115,8 +117,11 @@ class DefaultModel:
         with self._lock:
             self._job = job
             self._state = DefaultState("training")
-        self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
-        job.wait()
+        if self.room.trainer_kind == "in-process":
+            self.room.scheduler.submit(job, priority=True)  # ahead of the class: Draw needs it first
+            job.wait()
+        else:  # the class trains elsewhere: this one job trains here, on this thread
+            job.run_to_end()
         snapshot = job.snapshot()
         if snapshot.status != "finished":
             raise RuntimeError(snapshot.message)

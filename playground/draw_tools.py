@@ -60,5 +60,5 @@ def pad_tools(canvas_key: str, undo: str, clear: str) -> None:
         _component = st.components.v2.component("softmax_playground_pad_tools", css=_CSS, js=_JS)
     try:
         _component(key="draw-pad-tools", data={"canvas": canvas_key, "undo": undo, "clear": clear}, height=48)
-    except Exception:  # no frontend to draw into (scripts, some tests): the canvas's own toolbar remains
+    except Exception:  # not logged: no frontend to draw into (scripts, some tests): the canvas's own toolbar remains
         pass

@@ -77,7 +77,7 @@ def current_language() -> str:
         return forced
     try:
         chosen = st.session_state.get(SESSION_KEY)
-    except Exception:  # outside a Streamlit script run
+    except Exception:  # not logged: outside a Streamlit script run
         return DEFAULT
     return chosen if chosen in LANGUAGES else DEFAULT
 
@@ -103,7 +103,7 @@ def language_of_locale(locale: str | None) -> str:
 def _browser_locale() -> str | None:
     try:
         return st.context.locale
-    except Exception:  # AppTest and older clients may not send one
+    except Exception:  # not logged: AppTest and older clients may not send one
         return None
 
 

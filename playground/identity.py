@@ -79,7 +79,7 @@ def _ask_the_browser(proposed: str) -> str | None:
             on_id_change=_adopt,
             height=0,
         )
-    except Exception:  # outside a server (scripts, some tests): the proposal stands
+    except Exception:  # not logged: outside a server (scripts, some tests): the proposal stands
         return None
     return getattr(result, "id", None)
 
@@ -95,7 +95,7 @@ def _adopt() -> None:
 def _cookie() -> str | None:
     try:
         return st.context.cookies.get(COOKIE)
-    except Exception:  # no request behind this run (AppTest)
+    except Exception:  # not logged: no request behind this run (AppTest)
         return None
 
 

@@ -1,7 +1,8 @@
 """Your own data's run: a table split, standardized and trained through the same run kit as MNIST.
 
 The job lives in the room under the student (a reload finds it, a dropped connection does not
-stop it) and is stored when it ends, with what it was trained on (``meta``), like every run.
+stop it) and is stored as it trains and when it ends, with what it was trained on (``meta``), like
+every run; it never becomes Draw's model.
 The table itself stays with the page: the per-row softmax needs it.
 """
 
@@ -15,8 +16,6 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.jobs import TrainingJob
-from core.models import build_model
 from core.tabular import PreparedSplit, TabularData, TabularError, prepare
 from core.training import predict_probs
 from playground import i18n, runkit
@@ -90,34 +89,21 @@ def start_run(room: Room, student: str, data: TabularData, settings: TrainSettin
         st.session_state[OWN.prefix + "start_error"] = i18n.error_text(problems[0] if problems else run_plan.refused)
         return None
     spec = settings.spec(data.num_features, data.num_classes)
-    # the CPU even where a GPU exists: batches of a few rows are launch-bound on a GPU
-    job = TrainingJob(
-        build_model(spec, seed=settings.seed),
-        run_plan.config,
-        split.train,
-        split.test,
-        device="cpu",
-        owner=student,
-        max_busy_s=room.limits.run_seconds,
-    )
     table = TableRun(data, split, source, table_fingerprint(data))
-    details = {"spec": spec, "settings": settings, "table": table, "save": lambda e, s: save_table_run(room, e, s)}
-    return runkit.start(room, OWN, student, job, source, details)
-
-
-def save_table_run(room: Room, entry: RoomJob, snapshot) -> tuple[str, list]:
-    """Store a table run with what it was trained on; it never becomes Draw's model."""
-    table: TableRun = entry.details["table"]
     meta = {
-        "page": "own",
         "dataset": "table",
         "table": table.table_id,
-        "features": list(table.data.feature_names),
-        "classes": list(table.data.class_names),
-        "test_fraction": entry.details["settings"].test_fraction,
+        "features": list(data.feature_names),
+        "classes": list(data.class_names),
+        "test_fraction": settings.test_fraction,
     }
-    record, pruned = room.add_trained_run(entry, snapshot, meta, name=entry.name[:80])
-    return record.id, pruned
+    arrays = (split.X_train.numpy(), split.y_train.numpy(), split.X_test.numpy(), split.y_test.numpy())
+    details = {"spec": spec, "settings": settings, "table": table}
+    # trained on the CPU even where a GPU exists (the trainer's choice for tables): batches of a
+    # few rows are launch-bound on a GPU
+    return runkit.start(
+        room, OWN, student, source[:80], spec, run_plan.config, data="table", table=arrays, meta=meta, details=details
+    )
 
 
 def has_model(entry: RoomJob) -> bool:

@@ -14,11 +14,14 @@ plain Python) there is no runtime and ``request_fragment_rerun`` does nothing.
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 MIN_INTERVAL_S = 0.5  # per fragment of a tab: a live chart refreshed twice a second is smooth enough
+
+_log = logging.getLogger(__name__)
 
 
 def _runtime():
@@ -66,7 +69,7 @@ def request_fragment_rerun(session_id: str, fragment_key: str, delay_s: float = 
         return False
     try:
         loop = runtime._get_async_objs().eventloop
-    except Exception:  # the runtime has not started or is stopping
+    except Exception:  # not logged: the runtime has not started or is stopping
         return False
     if delay_s > 0:
         loop.call_soon_threadsafe(loop.call_later, delay_s, _rerun_on_event_loop, runtime, session_id, fragment_key)
@@ -91,7 +94,7 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
         return
     try:
         fragment_id = session._fragment_storage.resolve_target(fragment_key)[0]
-    except Exception:  # the page that showed the fragment has been left
+    except Exception:  # not logged: the page that showed the fragment has been left
         return
     client = session._client_state
     # No widget states: the widgets keep the values they have; sending the last ones back would
@@ -191,7 +194,7 @@ class Pusher:
             try:
                 self._send(*due)
             except Exception:  # a tab that went away mid-push must not stop the others
-                pass
+                _log.debug("push to %s failed", due[0], exc_info=True)
 
 
 class OneAtATime:
@@ -248,7 +251,7 @@ class OneAtATime:
             try:
                 self._send(*target)
             except Exception:  # a tab that went away mid-push must not stop the others
-                pass
+                _log.debug("push to %s failed", target[0], exc_info=True)
             deadline = time.monotonic() + self.max_wait_s
             with self._cond:
                 while not self._closed and self._in_flight == target and time.monotonic() < deadline:

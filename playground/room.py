@@ -1,13 +1,21 @@
-"""What a classroom shares, with one owner per server process: data, trainer, store, default model.
+"""What a classroom shares, composed once per process from named parts (``playground.parts``).
+
+- ``data``: MNIST, loaded once (``RoomData``);
+- ``store``: the run store (SQLite beside the data, or the database the configuration names);
+- ``presence``: who is connected, this process's tabs and the whole room's heartbeat rows;
+- ``models``: Draw's cache of stored runs' models and histories;
+- ``trainer``: who trains what — started on first use only, so a page that trains nothing (the
+  Softmax lab, the MNIST data page, the momentum lab) starts no training threads;
+- ``default_model``: the model Draw predicts with before a student trained one.
 
 Not ``st.cache_resource``: any client can empty every cached resource ("Clear cache" in the
 menu, the C key, or one message over the websocket), which once created a second training
 queue, reloaded MNIST (+290 MB) and retrained the default model. The room is a plain object
 made once per process under a lock; nothing a browser sends can drop or duplicate it.
 
-Runs belong to students, not to browser tabs: a job is filed under its student's id and
-keeps training while the student may come back (``RoomLimits.reconnect_minutes``); a run is
-stored the moment it ends, whether or not anybody is watching.
+At its start the room marks the store's *running* runs of its kind of trainer whose process is
+gone as *interrupted* (a server killed mid-lesson): the student finds them with their curve and
+weights so far, and Resume carries on from the last epoch's checkpoint.
 """
 
 from __future__ import annotations
@@ -15,101 +23,37 @@ from __future__ import annotations
 import ctypes
 import gc
 import json
+import logging
 import math
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from core import data as mnist_data
-from core.checkpoint import checkpoint_bytes, load_checkpoint
-from core.jobs import TrainingJob
 from core.limits import RoomLimits, load_limits
-from core.scheduler import Scheduler
-from core.store import RunStore
+from core.store import StoreError
+from core.trainers.local import LocalTrainer
 from core.training import History
 from playground import push
 from playground.default_model import DefaultModel
+from playground.parts.data import MnistData, RoomData, load_mnist_data
+from playground.parts.models import ModelCache
+from playground.parts.presence import Presence, ProcessId
+from playground.parts.store import STORE_FILE, describe, open_run_store
+from playground.parts.trainer import RoomJob, RoomTrainer, mark_interrupted, trainer_kind
 
-STORE_FILE = "runs.db"
+__all__ = ["STORE_FILE", "MnistData", "Room", "RoomJob", "get_room", "load_mnist_data", "replace_room"]
+
 STATS_ENV = "SOFTMAX_PLAYGROUND_STATS"  # a file the room appends its jobs' progress to (the load benchmark)
 STATS_INTERVAL_S = 0.5
 REAPER_INTERVAL_S = 5.0
+INTERRUPTED_CHECK_S = 60.0  # how often the reaper looks for runs of processes that died since
 TRIM_INTERVAL_S = 60.0  # at most this often, memory a class left behind goes back to the system
-# Models kept in memory for Draw, by their weights' size: about a class's active models (the
-# lecture's MLP is 2.3 MB); the rest are read from the store when needed (~20 ms).
-LOADED_MODELS_MB = 64.0
-LOADED_HISTORIES = 256  # parsed histories (a run's curves and mistakes: ~0.1 MB each)
-
-
-@dataclass(frozen=True)
-class MnistData:
-    """Both MNIST splits, raw and normalized, plus where they came from."""
-
-    train_images: torch.Tensor  # [N, 28, 28] uint8
-    train_labels: torch.Tensor  # [N] int64
-    test_images: torch.Tensor  # [M, 28, 28] uint8
-    test_labels: torch.Tensor  # [M] int64
-    train_X: torch.Tensor  # [N, 1, 28, 28] float32, normalized
-    test_X: torch.Tensor  # [M, 1, 28, 28] float32, normalized
-    source: str  # "cache" | "download" | "mirror" | "subset"
-    location: str  # the folder it came from ("" for the shipped subset)
-    failures: tuple[str, ...]  # why the sources tried first failed
-
-    @property
-    def is_subset(self) -> bool:
-        return self.source == "subset"
-
-    @property
-    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.train_X, self.train_labels
-
-    @property
-    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.test_X, self.test_labels
-
-    def train_slice(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``n`` training images: a room's smaller budget per run."""
-        return self.train_X[:n], self.train_labels[:n]
-
-
-def load_mnist_data() -> MnistData:
-    train = mnist_data.load_mnist_split(train=True)
-    # The test split must come from the same source as the training split, or a subset
-    # model would be scored against the full test set (or the other way round).
-    test = mnist_data.load_mnist_split(train=False, sources=(train.source,))
-    return MnistData(
-        train_images=train.images,
-        train_labels=train.labels,
-        test_images=test.images,
-        test_labels=test.labels,
-        train_X=mnist_data.normalize(train.images),
-        test_X=mnist_data.normalize(test.images),
-        source=train.source,
-        location=train.location,
-        failures=train.failures,
-    )
-
-
-@dataclass
-class RoomJob:
-    """A job and what the app needs to file its run when it ends."""
-
-    job: TrainingJob
-    student: str
-    page: str  # "train" | "own"
-    name: str
-    details: dict  # page-specific: the settings, the table it trains on, …
-    started: float = field(default_factory=time.time)
-    run_id: str | None = None  # the stored run, once it ended with a usable model
-    pruned: tuple = ()  # runs the store dropped to make room for it
-    save_error: BaseException | None = None
-    filed: threading.Event = field(default_factory=threading.Event)  # set once the end was dealt with
+_log = logging.getLogger("playground.room")
 
 
 class Room:
@@ -124,6 +68,7 @@ class Room:
         connected: Callable[[str], bool | None] = push.session_is_connected,
         exists: Callable[[str], bool | None] = push.session_exists,
         prepare_default: bool = True,
+        trainer=None,
     ):
         self.data_dir = Path(data_dir) if data_dir is not None else mnist_data.default_data_dir()
         if limits is None:
@@ -131,29 +76,24 @@ class Room:
         else:
             self.limit_problems = []
         self.limits = limits
-        self.scheduler = Scheduler(workers=workers)
+        self.process = ProcessId()
+        self.data = RoomData(limits, loader)
+        self.store = open_run_store(self.data_dir, limits)
+        self.presence = Presence(self.store, self.process, connected, exists)
+        self.models = ModelCache(self.store)
         self.pusher = push.Pusher()
         self.later = push.OneAtATime()  # Draw's details: one tab at a time, after the bars
-        self.store = RunStore(
-            self.data_dir / STORE_FILE,
-            max_runs_per_owner=limits.runs_per_student,
-            max_total_bytes=int(limits.storage_mb * 2**20),
-        )
-        self._loader = loader
-        self._connected, self._exists = connected, exists
+        self._make_trainer = trainer or trainer_kind()  # a kind ("in-process", "ray") or a factory
+        self.trainer_kind = self._make_trainer if isinstance(self._make_trainer, str) else LocalTrainer.name
+        self._workers = workers
+        self._trainer: RoomTrainer | None = None
+        self._room_watchers: set[tuple[str | None, str]] = set()  # the teacher's, until a trainer starts
         self._lock = threading.RLock()
-        self._mnist: MnistData | None = None
-        self._mnist_error: BaseException | None = None
-        self._jobs: dict[tuple[str, str], RoomJob] = {}  # (student, page) → the latest job
-        self._watchers: dict[str, set[tuple[str, str]]] = {}  # job id → {(session id, fragment key)}
-        self._room_watchers: set[tuple[str, str]] = set()  # (session, fragment) refreshed on any change
-        self._sessions: dict[str, tuple[str, float]] = {}  # session id → (student, last script run)
-        self._away_since: dict[str, float] = {}  # student → when their last tab disconnected
-        self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
-        self._histories: OrderedDict[str, History] = OrderedDict()
         self._closed = threading.Event()
         self._trimmed_at = -math.inf
+        self._checked_at = -math.inf
         self._trim_due = False  # tabs or jobs were let go since the last trim
+        self.find_interrupted()
         self._reaper = threading.Thread(target=self._reap_forever, name="room-reaper", daemon=True)
         self._reaper.start()
         stats = os.environ.get(STATS_ENV, "").strip()
@@ -165,165 +105,120 @@ class Room:
         if prepare_default:
             self.default_model.prepare()  # in the background: ready before the class opens Draw
 
+    # ----------------------------------------------------------------- the parts
+
+    @property
+    def trainer(self) -> RoomTrainer:
+        """The trainer part, started on first use (a page that trains nothing never starts it)."""
+        with self._lock:
+            if self._trainer is None:
+                if self._closed.is_set():
+                    raise RuntimeError("the room is closed")
+                self._trainer = RoomTrainer(
+                    self._make_trainer,
+                    self.store,
+                    self.data,
+                    self.limits,
+                    self.models,
+                    self.process,
+                    self.pusher.notify,
+                    self._workers,
+                )
+                for session_id, key in self._room_watchers:
+                    self._trainer.watch_room(session_id, key)
+                _log.info("trainer %s started (store %s)", self._trainer.kind, describe(self.store)[0])
+            return self._trainer
+
+    @property
+    def trainer_started(self) -> bool:
+        return self._trainer is not None
+
+    @property
+    def scheduler(self):
+        """The in-process trainer's scheduler (the default model trains on it first)."""
+        return self.trainer.scheduler
+
+    def store_description(self) -> tuple[str, str]:
+        """(kind, where) of the run store, for the Teacher page."""
+        return describe(self.store)
+
     # ----------------------------------------------------------------- data
 
     def mnist(self) -> MnistData:
         """MNIST, loaded once (``MnistLoadError`` when no source works; the next call tries again)."""
-        with self._lock:
-            if self._mnist is None:
-                self._mnist = self._loader()
-            return self._mnist
+        return self.data.mnist()
 
     def images_per_run(self) -> int:
-        n = len(self.mnist().train_labels)
-        return min(n, self.limits.train_images) if self.limits.train_images else n
+        return self.data.images_per_run()
 
     # ----------------------------------------------------------------- students and tabs
 
     def seen(self, student: str, session_id: str | None) -> None:
         """A script run of ``student`` in tab ``session_id``: the tab is theirs, they are here."""
-        if session_id is None:
-            return
-        with self._lock:
-            self._sessions[session_id] = (student, time.time())
-            self._away_since.pop(student, None)
+        self.presence.seen(student, session_id)
 
     def connected_students(self) -> set[str]:
-        with self._lock:
-            sessions = dict(self._sessions)
-        return {student for sid, (student, _) in sessions.items() if self._connected(sid)}
+        """Students connected to any process of the room (``Presence.everyone``)."""
+        return self.presence.everyone()
 
-    # ----------------------------------------------------------------- jobs
-
-    def submit(self, student: str, page: str, job: TrainingJob, name: str, details: dict) -> RoomJob:
-        """Train ``job`` for ``student`` on ``page``; it replaces that page's previous (ended) job."""
-        with self._lock:
-            current = self._jobs.get((student, page))
-            if current is not None and not current.job.done:
-                raise RuntimeError("this student is already training a run on this page")
-            entry = RoomJob(job, student, page, name, details)
-            self._jobs[(student, page)] = entry
-        job.on_change = lambda j: self._job_changed(entry)
-        self.scheduler.submit(job)
-        return entry
+    # ----------------------------------------------------------------- jobs (the trainer part)
 
     def job_of(self, student: str, page: str) -> RoomJob | None:
-        with self._lock:
-            return self._jobs.get((student, page))
+        return self._trainer.job_of(student, page) if self._trainer is not None else None
 
     def all_jobs(self) -> list[RoomJob]:
         """Every student's latest job per page, newest first (the teacher's view)."""
-        with self._lock:
-            return sorted(self._jobs.values(), key=lambda e: e.started, reverse=True)
+        return self._trainer.all_jobs() if self._trainer is not None else []
 
     def stop(self, entry: RoomJob) -> None:
-        self.scheduler.stop(entry.job)
+        self.trainer.stop(entry)
 
     def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:
-        """Refresh that tab's fragment whenever the job has something new to show."""
-        if session_id is not None:
-            with self._lock:
-                self._watchers.setdefault(entry.job.id, set()).add((session_id, fragment_key))
+        self.trainer.watch(entry, session_id, fragment_key)
 
     def watch_room(self, session_id: str | None, fragment_key: str) -> None:
-        """Refresh that fragment when any job changes (the teacher's live view)."""
-        if session_id is not None:
-            with self._lock:
-                self._room_watchers.add((session_id, fragment_key))
-
-    def _job_changed(self, entry: RoomJob) -> None:
-        if entry.job.done and not entry.filed.is_set():
-            try:
-                self._file_run(entry)
-            finally:
-                entry.filed.set()
+        """Refresh that fragment when any job changes (the teacher's live view; starts no trainer)."""
         with self._lock:
-            targets = set(self._watchers.get(entry.job.id, ())) | self._room_watchers
-        for session_id, key in targets:
-            self.pusher.notify(session_id, key)
+            if self._trainer is None:
+                self._room_watchers.add((session_id, fragment_key))
+                return
+        self._trainer.watch_room(session_id, fragment_key)
 
-    # ----------------------------------------------------------------- runs
-
-    def _file_run(self, entry: RoomJob) -> None:
-        """Store a run as it ends: finished or stopped after at least one batch (diverged weights are NaN)."""
-        snapshot = entry.job.snapshot()
-        if snapshot.status not in ("finished", "stopped") or snapshot.step == 0:
-            return
-        saver = entry.details.get("save")
+    def interrupted_runs(self, student: str) -> list:
+        """The student's runs a dead process left *interrupted* (Resume carries them on)."""
         try:
-            run_id, pruned = saver(entry, snapshot) if saver else self.save_run(entry, snapshot)
-        except Exception as error:  # a full disk must not take the trainer down
-            entry.save_error = error
-            return
-        entry.run_id, entry.pruned = run_id, tuple(pruned)
+            return self.store.runs_with_status(("interrupted",), owner=student)
+        except StoreError:
+            _log.warning("interrupted runs of student %s not read (store unavailable)", student[:8])
+            return []
 
-    def save_run(self, entry: RoomJob, snapshot) -> tuple[str, list]:
-        """An MNIST run into the store; it becomes the student's active model unless they picked one."""
-        meta = {"page": entry.page, "dataset": "mnist", "source": self.mnist().source}
-        record, pruned = self.add_trained_run(entry, snapshot, meta)
-        self.remember_model(record.id, entry.job.model)
-        active, picked = self.store.get_active(entry.student)
-        if not picked or active is None or self.store.get_run(active, entry.student) is None:
-            self.store.set_active(entry.student, record.id, picked=False)
-        return record.id, pruned
+    def find_interrupted(self) -> list[str]:
+        """Mark the *running* runs of dead processes of this room's trainer kind as interrupted."""
+        try:
+            live = self.presence.live_processes()
+        except StoreError:  # without heartbeats only this machine's processes can be judged
+            live = None
+        try:
+            return mark_interrupted(self.store, self.trainer_kind, self.process, live)
+        except StoreError:
+            _log.warning("interrupted runs not looked for (store unavailable); the reaper tries again")
+            return []
 
-    def add_trained_run(self, entry: RoomJob, snapshot, meta: dict, name: str | None = None):
-        """The job's run into the store — settings, curves, weights — with what it was trained on."""
-        job, spec = entry.job, entry.details["spec"]
-        return self.store.add_run(
-            entry.student,
-            name=entry.name if name is None else name,
-            origin="trained",
-            status=snapshot.status,
-            spec=spec.to_dict(),
-            config=job.config.to_dict(),
-            history=snapshot.history.to_dict(),
-            accuracy=snapshot.history.final_accuracy,
-            weights=checkpoint_bytes(job.model, spec, job.config, snapshot.history),
-            meta=meta,
-        )
+    # ----------------------------------------------------------------- Draw's models
 
     def model(self, run_id: str, owner: str | None = None) -> torch.nn.Module | None:
         """The run's model (eval mode, CPU), from memory or safely from the store."""
-        with self._lock:
-            if run_id in self._models:
-                self._models.move_to_end(run_id)
-                return self._models[run_id]
-        weights = self.store.weights(run_id, owner)
-        if weights is None:
-            return None
-        model = load_checkpoint(weights).model
-        self.remember_model(run_id, model)
-        return model
+        return self.models.model(run_id, owner)
 
     def remember_model(self, run_id: str, model: torch.nn.Module) -> None:
-        model.eval()
-        for parameter in model.parameters():  # shared between tabs: nobody trains it by accident
-            parameter.requires_grad_(False)
-        with self._lock:
-            self._models[run_id] = model
-            self._models.move_to_end(run_id)
-            while len(self._models) > 1 and sum(map(_megabytes, self._models.values())) > LOADED_MODELS_MB:
-                self._models.popitem(last=False)
+        self.models.remember_model(run_id, model)
 
     def forget_model(self, run_id: str) -> None:
-        with self._lock:
-            self._models.pop(run_id, None)
-            self._histories.pop(run_id, None)
+        self.models.forget_model(run_id)
 
-    def history(self, run_id: str) -> History:
-        """A stored run's history, parsed once (it never changes once stored)."""
-        with self._lock:
-            if run_id in self._histories:
-                self._histories.move_to_end(run_id)
-                return self._histories[run_id]
-        record = self.store.get_run(run_id)
-        history = History.from_dict(record.history) if record is not None else History()
-        with self._lock:
-            self._histories[run_id] = history
-            while len(self._histories) > LOADED_HISTORIES:
-                self._histories.popitem(last=False)
-        return history
+    def history(self, run_id: str, record=None) -> History:
+        """A stored run's history, parsed once per version of its row."""
+        return self.models.history(run_id, record)
 
     # ----------------------------------------------------------------- the reconnect window
 
@@ -334,53 +229,24 @@ class Room:
         is long); where the server cannot tell (no runtime), every student counts as here.
         """
         now = time.time() if now is None else now
-        with self._lock:
-            sessions = dict(self._sessions)
-            running = [e for e in self._jobs.values() if not e.job.done]
-        states = {sid: self._connected(sid) for sid in sessions}
-        released = 0
-        for sid, state in states.items():
-            if state is False and not self._exists(sid):
-                released += 1
-                with self._lock:
-                    self._sessions.pop(sid, None)
-                    for watchers in self._watchers.values():
-                        watchers -= {w for w in watchers if w[0] == sid}
-                    self._room_watchers -= {w for w in self._room_watchers if w[0] == sid}
-                self.pusher.forget(sid)
-        here = {student for sid, (student, _) in sessions.items() if states[sid] is not False}
-        window = self.limits.reconnect_minutes * 60
+        here, closed = self.presence.sweep(now)
+        for sid in closed:
+            self.pusher.forget(sid)
+        released = len(closed)
         stopped = []
-        with self._lock:
-            for student in here:
-                self._away_since.pop(student, None)
-            for entry in running:
-                if entry.student in here:
-                    continue
-                away = self._away_since.setdefault(entry.student, now)
-                if now - away >= window:
-                    stopped.append(entry)
-            released += self._let_go(here, now, window)
-        for entry in stopped:
-            self.stop(entry)
+        if self._trainer is not None:
+            self._trainer.forget_sessions(closed)
+            window = self.limits.reconnect_minutes * 60
+            stopped = self._trainer.stop_absent(here, self.presence.away_since, now, window)
+            released += self._trainer.let_go(here, self.presence.away_since, now, window)
         if released:
             self._trim_due = True
         if self._trim_due:  # a release inside the rate limit is handed back by a later reap
             self._hand_back_memory(room_empty=not here)
+        if time.monotonic() - self._checked_at >= INTERRUPTED_CHECK_S:
+            self._checked_at = time.monotonic()
+            self.find_interrupted()  # runs of another process of this room that died since
         return stopped
-
-    def _let_go(self, here: set[str], now: float, window: float) -> int:
-        """Forget the ended jobs of students gone longer than the window (their runs are stored):
-        what a class leaves behind is released, and the next class reuses that memory."""
-        gone = 0
-        for key, entry in list(self._jobs.items()):
-            if entry.job.done and entry.filed.is_set() and entry.student not in here:
-                away = self._away_since.setdefault(entry.student, now)
-                if now - away >= window:
-                    del self._jobs[key]
-                    self._watchers.pop(entry.job.id, None)
-                    gone += 1
-        return gone
 
     def _hand_back_memory(self, room_empty: bool = False) -> None:
         """Once tabs and jobs are let go: collect their cycles and give the freed pages back.
@@ -405,15 +271,14 @@ class Room:
         while not self._closed.wait(REAPER_INTERVAL_S):
             try:
                 self.reap()
-            except Exception:  # the reaper must outlive any one bad session
-                pass
+            except Exception:  # the reaper must outlive any one bad session: logged, then on
+                _log.exception("the room's reaper met an error; it carries on")
 
     def _write_stats_forever(self, path: Path) -> None:
         """One JSON line per interval: every job's examples and busy seconds (for measuring throughput)."""
         with open(path, "a", encoding="utf-8") as out:
             while not self._closed.wait(STATS_INTERVAL_S):
-                with self._lock:
-                    entries = list(self._jobs.values())
+                entries = self.all_jobs()
                 jobs = []
                 for entry in entries:
                     snap = entry.job.snapshot()
@@ -427,12 +292,21 @@ class Room:
                             "label": entry.job.label,
                         }
                     )
-                out.write(json.dumps({"t": time.time(), "jobs": jobs, "sessions": len(self._sessions)}) + "\n")
+                out.write(
+                    json.dumps({"t": time.time(), "jobs": jobs, "sessions": len(self.presence.sessions())}) + "\n"
+                )
                 out.flush()
 
     def close(self) -> None:
-        self._closed.set()
-        self.scheduler.shutdown()
+        """Stop the parts (a second call does nothing)."""
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.close()
+        self.presence.close()
         self.pusher.close()
         self.later.close()
         self.store.close()
@@ -459,7 +333,3 @@ def replace_room(room: Room | None) -> Room | None:
     with _room_lock:
         old, _room = _room, room
     return old
-
-
-def _megabytes(model: torch.nn.Module) -> float:
-    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20

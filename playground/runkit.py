@@ -358,10 +358,14 @@ def live_panel(
     st.fragment(panel, key=key, run_every=SAFETY_NET_S if running else None)()
 
 
-def start(room: Room, page: RunPage, student: str, job, name: str, details: dict) -> RoomJob | None:
-    """Hand the job to the room; a reason is kept for the page when it cannot start."""
+def start(room: Room, page: RunPage, student: str, name: str, spec, config, *, details: dict, **data) -> RoomJob | None:
+    """Hand the run to the room's trainer; a reason is kept for the page when it cannot start.
+
+    ``data``: ``data="mnist", images=n`` or ``data="table", table=(X_train, y_train, X_test, y_test)``,
+    and the ``meta`` it is stored with.
+    """
     try:
-        return room.submit(student, page.page, job, name, details)
+        return room.trainer.start(student, page.page, name, spec.to_dict(), config.to_dict(), details=details, **data)
     except RuntimeError:
         st.session_state[page.prefix + "start_error"] = t("run.already_training")
         return None

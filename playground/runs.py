@@ -20,6 +20,7 @@ from core.training import History, TrainConfig, final_analysis
 from playground.room import Room, get_room
 
 MNIST = "mnist"
+LISTED = ("finished", "stopped", "interrupted")  # a run still training shows on its page's live panel
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,18 @@ class Run:
         return TrainConfig.from_dict(self.record.config)
 
     @property
+    def status(self) -> str:
+        """ "finished", "stopped" or "interrupted" (a server stopped while it trained; Resume on Train)."""
+        return self.record.status
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs trained and kept (an interrupted run's last checkpoint)."""
+        return int(self.record.meta.get("epochs_done", len(self.history.epochs)))
+
+    @property
     def history(self) -> History:
-        return self.room.history(self.id)
+        return self.room.history(self.id, self.record)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -87,7 +98,9 @@ def list_runs(student: str, room: Room | None = None, dataset: str = MNIST) -> l
     """The student's runs on ``dataset``, oldest first (histories are not read for a list)."""
     room = _room(room)
     return [
-        Run(r, room) for r in room.store.list_runs(student, history=False) if r.meta.get("dataset", MNIST) == dataset
+        Run(r, room)
+        for r in room.store.list_runs(student, history=False)
+        if r.meta.get("dataset", MNIST) == dataset and r.status in LISTED and r.size_bytes > 0
     ]
 
 
@@ -102,7 +115,7 @@ def active_run(student: str, room: Room | None = None) -> Run | None:
     room = _room(room)
     run_id, _ = room.store.get_active(student)
     run = get_run(student, run_id, room)
-    if run is not None and run.record.meta.get("dataset", MNIST) == MNIST:
+    if run is not None and run.record.meta.get("dataset", MNIST) == MNIST and run.record.size_bytes > 0:
         return run
     runs = list_runs(student, room)
     return runs[-1] if runs else None

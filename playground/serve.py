@@ -7,16 +7,44 @@ that first and then hands over to Streamlit's command line with the same options
 ready before anybody connects.
 
     python -m playground.serve --server.address 0.0.0.0 --server.port 8501
+
+It also sets up the server's log (``configure_logging``): one line per run started, stopped,
+finished, failed, resumed or interrupted, with the student's short id and the part that handled
+it, and every error with its traceback, on stderr (``SOFTMAX_PLAYGROUND_LOG_LEVEL``, default INFO).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 DEFAULT_MODEL_WAIT_S = 60.0  # loading takes milliseconds; only a first training takes longer
+LOG_LEVEL_ENV = "SOFTMAX_PLAYGROUND_LOG_LEVEL"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+APP_LOGGERS = ("core", "playground")  # the app's own; Streamlit keeps its own log
+
+
+def configure_logging(stream=None) -> logging.Handler:
+    """The app's loggers to ``stream`` (stderr) at the configured level; returns the handler."""
+    level_name = os.environ.get(LOG_LEVEL_ENV, "INFO").strip().upper() or "INFO"
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        level = logging.INFO
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    for name in APP_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "softmax_playground", False)]:
+            logger.removeHandler(old)  # configured twice (tests): one line per event, not two
+        handler.softmax_playground = True
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+    return handler
 
 
 def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
@@ -50,7 +78,7 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
     try:
         room.mnist()
     except Exception:  # the pages say what is missing; the server starts all the same
-        pass
+        logging.getLogger("playground.serve").warning("MNIST could not be loaded at start", exc_info=True)
     step("mnist")
     deadline = time.monotonic() + wait_s
     while room.default_model.state().status not in ("ready", "failed") and time.monotonic() < deadline:
@@ -66,6 +94,8 @@ def _example_walkthrough():
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    logging.getLogger("playground.serve").info("warming the server (process %d)", os.getpid())
     warm()
     from streamlit.web import cli
 

@@ -37,7 +37,7 @@ def configured_passcode() -> str | None:
         return from_env
     try:
         secret = st.secrets.get("teacher_passcode")
-    except Exception:  # no secrets.toml at all
+    except Exception:  # not logged: no secrets.toml at all (Streamlit raises its own error types)
         return None
     return str(secret).strip() or None if secret is not None else None
 
@@ -88,6 +88,7 @@ def room_panel(room: Room, session_id: str | None) -> None:
         room.watch_room(session_id, "teacher-room")
         entries = room.all_jobs()
         active = [e for e in entries if not e.job.done]
+        st.caption(backends_line(room))
         c1, c2, c3 = st.columns(3)
         c1.metric(plain("teacher.connected"), fmt.count(len(room.connected_students())))
         c2.metric(plain("teacher.training_now"), fmt.count(len(active)))
@@ -114,6 +115,14 @@ def room_panel(room: Room, session_id: str | None) -> None:
                     st.toast(t("teacher.stopped", name=entry.name))
 
     panel()
+
+
+def backends_line(room: Room) -> str:
+    """Which trainer trains the runs and which store keeps them (the operator's settings)."""
+    kind, where = room.store_description()
+    trainer = plain("backends.trainer_ray") if room.trainer_kind == "ray" else plain("backends.trainer_in_process")
+    store = plain("backends.store_postgresql") if kind == "postgresql" else plain("backends.store_sqlite")
+    return t("backends.line", trainer=trainer, store=store, where=where)
 
 
 def jobs_frame(entries, snapshots: list[JobSnapshot]) -> pd.DataFrame:
@@ -274,7 +283,7 @@ def _show_link(code: str, page: str) -> None:
 def _this_browser_base() -> str | None:
     try:
         url = st.context.url
-    except Exception:
+    except Exception:  # not logged: no request behind this run (AppTest), so no address to offer
         return None
     if not url:
         return None

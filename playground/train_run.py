@@ -10,9 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.jobs import JobSnapshot, TrainingJob
-from core.models import build_model
-from core.training import pick_device
+from core.jobs import JobSnapshot
+from core.models import ModelSpec
 from playground import fmt, i18n, nav, runkit
 from playground.figures import training as figs
 from playground.i18n import plain, t
@@ -38,7 +37,7 @@ def run_name(settings: TrainSettings) -> str:
 
 
 def start_run(room: Room, student: str, settings: TrainSettings) -> RoomJob | None:
-    """Plan the run against the room's limits, build the model and hand the job to the room."""
+    """Plan the run against the room's limits and hand it to the room's trainer."""
     mnist = room.mnist()
     problems = settings.errors()
     run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
@@ -47,18 +46,49 @@ def start_run(room: Room, student: str, settings: TrainSettings) -> RoomJob | No
         st.session_state[TRAIN.prefix + "start_error"] = i18n.error_text(reason)
         return None
     spec = settings.spec()
-    job = TrainingJob(
-        build_model(spec, seed=settings.seed),
-        run_plan.config,
-        mnist.train_slice(run_plan.n_train),
-        mnist.test,
-        device=pick_device(),
-        owner=student,
-        max_busy_s=room.limits.run_seconds,
-    )
     return runkit.start(
-        room, TRAIN, student, job, run_name(settings), {"spec": spec, "settings": settings, "images": run_plan.n_train}
+        room,
+        TRAIN,
+        student,
+        run_name(settings),
+        spec,
+        run_plan.config,
+        data="mnist",
+        images=run_plan.n_train,
+        details={"spec": spec, "settings": settings, "images": run_plan.n_train},
     )
+
+
+def resume_run(room: Room, student: str, run_id: str) -> RoomJob | None:
+    """Carry on an interrupted run from its last epoch (a reason is kept for the page when it cannot)."""
+    record = room.store.get_run(run_id, student)
+    if record is None:
+        return None
+    spec = ModelSpec.from_dict(record.spec)
+    details = {"spec": spec, "images": int(record.meta.get("images", 0)) or room.images_per_run()}
+    try:
+        return room.trainer.resume(student, run_id, TRAIN.page, details=details)
+    except RuntimeError:
+        st.session_state[TRAIN.prefix + "start_error"] = t("run.already_training")
+        return None
+
+
+def interrupted_panel(room: Room, student: str, busy: bool) -> None:
+    """The student's runs a stopped server left *interrupted*, each with its epoch and Resume."""
+    for record in room.interrupted_runs(student):
+        if record.meta.get("dataset", "mnist") != "mnist":
+            continue  # a table run is not kept with its table: it cannot carry on
+        done, epochs = int(record.meta.get("epochs_done", 0)), int(record.config.get("epochs", 0))
+        with st.container(border=True, key=f"train-interrupted-{record.id}"):
+            st.warning(t("resume.interrupted", name=record.name, epoch=done, epochs=epochs), icon="⚡")
+            st.button(
+                t("resume.button"),
+                key=f"train.resume.{record.id}",
+                on_click=resume_run,
+                args=(room, student, record.id),
+                disabled=busy,
+                help=plain("train.start_busy_help") if busy else plain("resume.help", epoch=done),
+            )
 
 
 def live_body(entry: RoomJob, snap: JobSnapshot) -> None:

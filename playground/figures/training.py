@@ -183,6 +183,14 @@ def compare_figure(curves: Sequence[tuple[str, History]], by: str = "epoch", hei
     return fig
 
 
+def run_label(run) -> str:
+    """The run's name, and for a run a stopped server interrupted, where it stopped."""
+    if getattr(run, "status", "finished") != "interrupted":
+        return run.name
+    epochs = plain("resume.in_table", epoch=run.epochs_done, epochs=run.config.epochs)
+    return f"{run.name} ({epochs})"
+
+
 def runs_frame(runs: Iterable) -> pd.DataFrame:
     """One row per run: what was trained, how, and how well (numbers as numbers, for formatting)."""
     rows = []
@@ -190,7 +198,7 @@ def runs_frame(runs: Iterable) -> pd.DataFrame:
         spec, config = run.spec, run.config
         rows.append(
             {
-                plain("runs.col.name"): run.name,
+                plain("runs.col.name"): run_label(run),
                 plain("runs.col.model"): spec.label()
                 if spec.kind == "cnn"
                 else "-".join(map(str, spec.hidden_sizes)) or plain("controls.no_hidden"),

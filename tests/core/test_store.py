@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from core.store import LESSON_CODE, Lesson, RunStore, StoredRun, StoreError
+from core.store import (
+    LESSON_CODE,
+    SCHEMA_VERSION,
+    STATUSES,
+    Lesson,
+    RunStore,
+    StoredRun,
+    StoreError,
+    StoreUnavailable,
+    open_store,
+    store_target,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -602,3 +613,281 @@ def test_meta_round_trips_and_listings_can_leave_the_history_out(store):
     store.share_run(run.id, "ada", "Ada")
     assert store.shared_runs(history=False)[0].history == {}
     assert add(store).meta == {}  # runs without meta read back as an empty object
+
+
+# --------------------------------------------------------------------------- runs in progress (schema v2)
+
+
+def checkpoint(store, owner="ada", *, run_id=None, weights=b"c" * 10, resume_state=b"state", **fields):
+    values = dict(name="run", status="running", spec=SPEC, config=CONFIG, history=HISTORY, accuracy=None) | fields
+    return store.save_checkpoint(owner, run_id=run_id, weights=weights, resume_state=resume_state, **values)
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_every_status_round_trips(store, status):
+    run = add(store, status=status)
+    assert store.get_run(run.id).status == status
+
+
+def test_a_checkpoint_starts_a_run_then_updates_it_in_place(store):
+    first, pruned = checkpoint(store, weights=b"epoch 1", resume_state=b"optimizer 1", created=100.0)
+    assert pruned == [] and first.status == "running" and first.created == 100.0
+    assert store.weights(first.id, "ada") == b"epoch 1"
+    assert store.resume_state(first.id, "ada") == b"optimizer 1"
+    history = {"epochs": [{"epoch": 1, "test_accuracy": 0.8}, {"epoch": 2, "test_accuracy": 0.85}]}
+    second, pruned = checkpoint(
+        store, run_id=first.id, weights=b"epoch 2!", resume_state=b"optimizer 2", history=history, accuracy=0.85
+    )
+    assert pruned == [] and second.id == first.id
+    assert store.list_runs("ada") == [second]
+    assert (second.history, second.accuracy, second.size_bytes, second.created) == (history, 0.85, 8, 100.0)
+    assert store.weights(first.id) == b"epoch 2!"
+    assert store.resume_state(first.id) == b"optimizer 2"
+    assert store.usage() == (1, 8)
+
+
+def test_a_finished_checkpoint_drops_the_resume_state(store):
+    run, _ = checkpoint(store)
+    done, _ = checkpoint(store, run_id=run.id, status="finished", resume_state=None, accuracy=0.9)
+    assert store.get_run(run.id) == done and done.status == "finished"
+    assert store.resume_state(run.id) is None
+    assert store.weights(run.id) == b"c" * 10
+
+
+def test_an_update_keeps_the_students_name_board_place_and_meta(store):
+    run, _ = checkpoint(store, name="first name", meta={"page": "train", "dataset": "mnist"})
+    assert store.rename_run(run.id, "ada", "renamed while training")
+    assert store.share_run(run.id, "ada", "Ada")
+    updated, _ = checkpoint(store, run_id=run.id, name="first name")
+    assert (updated.name, updated.shared_as, updated.meta) == ("renamed while training", "Ada", run.meta)
+    assert store.get_run(run.id) == updated
+    replaced, _ = checkpoint(store, run_id=run.id, meta={"page": "own"}, created=5.0)
+    assert (replaced.meta, replaced.created) == ({"page": "own"}, 5.0) and store.get_run(run.id) == replaced
+
+
+def test_a_checkpoint_for_a_run_that_is_gone_or_not_the_owners_is_refused(store):
+    run, _ = checkpoint(store, weights=b"mine")
+    for owner, run_id in (("bob", run.id), ("ada", "r000000000000")):
+        with pytest.raises(StoreError) as raised:
+            checkpoint(store, owner, run_id=run_id, weights=b"theirs")
+        assert raised.value.code == "store.unknown_run"
+    assert store.delete_run(run.id, "ada")
+    with pytest.raises(StoreError):
+        checkpoint(store, run_id=run.id)  # deleted while it trained: not brought back
+    assert store.usage() == (0, 0) and store.resume_state(run.id) is None
+
+
+def test_a_checkpoint_checks_its_inputs_like_add_run(store):
+    run, _ = checkpoint(store)
+    for fields, code in (
+        ({"status": "paused"}, "store.bad_choice"),
+        ({"resume_state": "not bytes"}, "store.bad_weights"),
+        ({"weights": None}, "store.bad_weights"),
+        ({"history": ["x"]}, "store.not_json"),
+    ):
+        with pytest.raises(StoreError) as raised:
+            checkpoint(store, run_id=run.id, **fields)
+        assert raised.value.code == code
+    assert store.get_run(run.id) == run
+
+
+def test_updates_in_place_never_prune_and_running_runs_are_never_pruned(tmp_path):
+    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=2, max_total_bytes=100)
+    training, _ = checkpoint(store, weights=b"t" * 40, created=1.0)  # the oldest, still training
+    old = add(store, weights=b"o" * 40, created=2.0)
+    new, pruned = add_pruning(store, weights=b"n" * 10, created=3.0)  # 3 runs > 2: the oldest *finished* goes
+    assert pruned == [old]
+    _, pruned = add_pruning(store, "bob", weights=b"b" * 60, created=4.0)  # 110 bytes > 100
+    assert pruned == [new]
+    assert [r.id for r in store.list_runs("ada")] == [training.id]
+    updated, pruned = checkpoint(store, run_id=training.id, weights=b"T" * 90)  # over the byte cap: no pruning
+    assert pruned == [] and store.usage() == (2, 150)
+    assert store.set_status(training.id, "interrupted")
+    _, pruned = add_pruning(store, "cy", weights=b"c" * 10, created=5.0)
+    assert [r.id for r in pruned] == [training.id]  # no longer running: it goes, with its resume state
+    assert store.resume_state(training.id) is None
+    store.close()
+
+
+def test_runs_with_status_and_set_status(store):
+    running, _ = checkpoint(store, created=1.0)
+    failed = add(store, "bob", status="failed", created=2.0)
+    theirs, _ = checkpoint(store, "bob", created=3.0)
+    add(store, status="finished", created=4.0)
+    found = store.runs_with_status(("running", "failed"))
+    assert [r.id for r in found] == [running.id, failed.id, theirs.id]
+    assert all(r.history == {} for r in found)  # summaries
+    assert [r.id for r in store.runs_with_status(("running",), owner="bob")] == [theirs.id]
+    assert store.runs_with_status(()) == []
+    assert store.set_status(theirs.id, "interrupted", owner="ada") is False  # not ada's
+    assert store.set_status(theirs.id, "interrupted", owner="bob") is True
+    assert store.set_status(running.id, "interrupted") is True  # owner=None: any owner's
+    assert store.set_status("r000000000000", "failed") is False
+    assert [r.id for r in store.runs_with_status(("interrupted",))] == [running.id, theirs.id]
+    with pytest.raises(StoreError):
+        store.set_status(running.id, "paused")
+    with pytest.raises(StoreError):
+        store.runs_with_status(("paused",))
+
+
+def test_resume_state_is_the_owners_and_export_leaves_it_out(store):
+    run, _ = checkpoint(store, resume_state=b"\x00secret optimizer state")
+    assert store.resume_state(run.id, "bob") is None
+    assert store.resume_state(run.id, "ada") == store.resume_state(run.id) == b"\x00secret optimizer state"
+    with zipfile.ZipFile(io.BytesIO(store.export_owner("ada"))) as archive:
+        assert archive.namelist() == ["index.json", f"{run.id}.pt"]
+
+
+# --------------------------------------------------------------------------- presence
+
+
+def test_presence_is_the_latest_heartbeat_of_each_student_within_the_window(store):
+    store.heartbeat("ada", "p1", "tab-1", at=100.0)
+    store.heartbeat("ada", "p2", "tab-2", at=130.0)  # the same student on another process
+    store.heartbeat("bob", "p1", "tab-3", at=90.0)
+    assert store.present(within_s=30, now=140.0) == {"ada": 130.0}
+    assert store.present(within_s=50, now=140.0) == {"ada": 130.0, "bob": 90.0}
+    store.heartbeat("bob", "p1", "tab-3", at=139.0)  # a later beat replaces the earlier one
+    assert store.present(within_s=5, now=140.0) == {"bob": 139.0}
+
+
+def test_a_process_forgets_only_its_own_closed_sessions(store):
+    store.heartbeat("ada", "p1", "s", at=100.0)
+    store.heartbeat("ada", "p2", "s", at=100.0)  # the same session id on another process
+    store.heartbeat("bob", "p1", "t", at=100.0)
+    store.forget_sessions("p1", ["s", "never-seen"])
+    store.forget_sessions("p1", [])
+    assert store.present(within_s=10, now=100.0) == {"ada": 100.0, "bob": 100.0}
+    store.forget_sessions("p2", ["s"])
+    assert store.present(within_s=10, now=100.0) == {"bob": 100.0}
+
+
+def test_old_heartbeats_are_pruned_by_count(store):
+    for i in range(5):
+        store.heartbeat(f"s{i}", "p", f"t{i}", at=100.0 + i)
+    assert store.prune_presence(older_than_s=2, now=105.0) == 3  # seen at 100, 101, 102
+    assert store.present(within_s=100, now=105.0) == {"s3": 103.0, "s4": 104.0}
+    assert store.prune_presence(older_than_s=2, now=105.0) == 0
+
+
+def test_heartbeats_check_their_ids(store):
+    for student, process, session in (("", "p", "s"), ("ada", "", "s"), ("ada", "p", None), ("ada", "p", "x" * 201)):
+        with pytest.raises(StoreError):
+            store.heartbeat(student, process, session)
+    assert store.present(within_s=1e9) == {}
+
+
+def test_presence_is_shared_by_every_store_on_the_file(tmp_path):
+    one, two = RunStore(tmp_path / "runs.db"), RunStore(tmp_path / "runs.db")
+    one.heartbeat("ada", "p1", "s1")
+    two.heartbeat("bob", "p2", "s2")
+    assert set(one.present(within_s=60)) == set(two.present(within_s=60)) == {"ada", "bob"}
+    one.close()
+    two.close()
+
+
+# --------------------------------------------------------------------------- opening and migrations
+
+V1_SCHEMA = (  # the schema as version 1 of the app created it, kept here as it was
+    """CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, name TEXT NOT NULL,
+        origin TEXT NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL, config TEXT NOT NULL,
+        history TEXT NOT NULL, accuracy REAL, created REAL NOT NULL, size_bytes INTEGER NOT NULL,
+        shared_as TEXT, meta TEXT NOT NULL DEFAULT '{}')""",
+    "CREATE INDEX runs_by_owner ON runs (owner, created, seq)",
+    "CREATE TABLE blobs (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
+    "CREATE TABLE active (owner TEXT PRIMARY KEY, run_id TEXT, picked INTEGER NOT NULL)",
+    """CREATE TABLE lessons (code TEXT PRIMARY KEY, page TEXT NOT NULL,
+        settings TEXT NOT NULL, locked TEXT NOT NULL, created REAL NOT NULL)""",
+)
+
+
+def write_v1_file(path: Path) -> None:
+    """A runs.db as version 1 left it: one shared run with weights, an active choice, a lesson."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    for statement in V1_SCHEMA:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO runs (id, owner, name, origin, status, spec, config, history, accuracy, created, "
+        "size_bytes, shared_as, meta) VALUES ('r0123456789ab', 'ada', 'old run', 'trained', 'finished', ?, ?, ?, "
+        "0.91, 1000.5, 4, 'Ada', '{\"page\": \"train\"}')",
+        (json.dumps(SPEC), json.dumps(CONFIG), json.dumps(HISTORY)),
+    )
+    db.execute("INSERT INTO blobs VALUES ('r0123456789ab', X'00010203')")
+    db.execute("INSERT INTO active VALUES ('ada', 'r0123456789ab', 1)")
+    db.execute("INSERT INTO lessons VALUES ('abcdefgh', 'train', '{\"lr\": 0.1}', '[\"lr\"]', 999.0)")
+    db.execute("PRAGMA user_version=1")
+    db.close()
+
+
+def test_a_version_1_file_is_migrated_keeping_everything(tmp_path):
+    path = tmp_path / "runs.db"
+    write_v1_file(path)
+    store = RunStore(path)
+    assert store.notice is None
+    old = store.get_run("r0123456789ab")
+    assert (old.name, old.status, old.accuracy, old.created, old.shared_as) == (
+        "old run",
+        "finished",
+        0.91,
+        1000.5,
+        "Ada",
+    )
+    assert (old.spec, old.config, old.history, old.meta) == (SPEC, CONFIG, HISTORY, {"page": "train"})
+    assert store.weights(old.id, "ada") == bytes([0, 1, 2, 3])
+    assert store.get_active("ada") == (old.id, True)
+    assert store.get_lesson("abcdefgh") == Lesson("abcdefgh", "train", {"lr": 0.1}, ("lr",), 999.0)
+    assert [r.id for r in store.shared_runs()] == [old.id]
+    run, _ = checkpoint(store)  # the new tables are there
+    store.heartbeat("ada", "p", "s", at=5.0)
+    assert store.resume_state(run.id) == b"state" and store.present(10, now=5.0) == {"ada": 5.0}
+    new = add(store)  # and new runs keep their order after the old one
+    assert [r.id for r in store.list_runs("ada")] == [old.id, run.id, new.id]
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()
+    assert integrity(path) == "ok"
+    assert RunStore(path).get_run(old.id) == old  # a second open finds nothing to do
+
+
+def test_a_new_file_is_created_at_the_latest_version(tmp_path):
+    RunStore(tmp_path / "runs.db").close()
+    db = sqlite3.connect(tmp_path / "runs.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db.close()
+    assert tables == {"runs", "blobs", "active", "lessons", "resume", "presence"}
+
+
+def test_a_write_that_cannot_get_the_file_raises_store_unavailable(tmp_path):
+    path = tmp_path / "runs.db"
+    store = RunStore(path, timeout=0.1)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+    try:
+        with pytest.raises(StoreUnavailable) as raised:
+            add(store)
+        assert raised.value.code == "store.unavailable" and isinstance(raised.value, StoreError)
+        assert str(path) in str(raised.value)
+        assert store.list_runs("ada") == []  # reading still works meanwhile
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert add(store) in store.list_runs("ada")  # and the next write goes through
+    store.close()
+
+
+def test_store_target_reads_the_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOFTMAX_PLAYGROUND_STORE", raising=False)
+    assert store_target(tmp_path) == tmp_path / "runs.db"
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_STORE", "postgresql://teacher@db.school/room")
+    assert store_target(tmp_path) == "postgresql://teacher@db.school/room"
+    monkeypatch.setenv("SOFTMAX_PLAYGROUND_STORE", str(tmp_path / "elsewhere.db"))
+    assert store_target(tmp_path) == tmp_path / "elsewhere.db"
+    store = open_store(store_target(tmp_path), max_runs_per_owner=1)
+    assert (store.backend, store.name, store.max_runs_per_owner) == ("sqlite", str(tmp_path / "elsewhere.db"), 1)
+    add(store)
+    assert add_pruning(store)[1] != []
+    store.close()

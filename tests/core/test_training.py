@@ -1,5 +1,6 @@
 """core.training: fit's maths against hand-written SGD/Adam, history, evaluation, divergence."""
 
+import io
 import json
 import math
 
@@ -9,9 +10,11 @@ import torch.nn.functional as F
 
 from core.models import ModelSpec, build_model
 from core.training import (
+    ConfigError,
     DivergedError,
     History,
     TrainConfig,
+    TrainLoop,
     device_label,
     evaluate,
     fit,
@@ -404,3 +407,48 @@ def test_history_copy_shares_no_list_with_the_original():
     c.running_loss.append(LossPoint(2, 0.2, 1.0))
     c.confusion[0][0] = 99
     assert len(h.running_loss) == 1 and h.confusion[0][0] == 1
+
+
+# --------------------------------------------------------------------------- resume states
+
+
+def _numbers(history):
+    """Everything a history holds except wall-clock seconds, which no two runs share."""
+    d = history.to_dict()
+    d["epochs"] = [{k: v for k, v in e.items() if k != "seconds"} for e in d["epochs"]]
+    return d
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("cut", ["epoch", "mid-epoch"])
+def test_a_resumed_loop_trains_the_numbers_of_an_uninterrupted_one(optimizer, cut):
+    config = TrainConfig(epochs=4, batch_size=16, lr=0.05, momentum=0.9, log_every=3, seed=7, optimizer=optimizer)
+    X, y = blobs()
+    whole = TrainLoop(small_model(seed=7), config, (X, y), (X, y), "cpu")
+    whole.run()
+    expected = whole.finish()
+
+    first = TrainLoop(small_model(seed=7), config, (X, y), (X, y), "cpu")
+    first.run(max_batches=2 * first.per_epoch + (3 if cut == "mid-epoch" else 0))
+    buffer = io.BytesIO()
+    torch.save(first.resume_state(), buffer)  # as the store keeps it: bytes, read back without pickle
+    state = torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)
+    torch.manual_seed(12345)  # the process's RNG moved on meanwhile: the state sets it back
+
+    # a fresh model with another seed: every weight must come from the state
+    second = TrainLoop(small_model(seed=99), config, (X, y), (X, y), "cpu")
+    second.restore(state)
+    assert second.step == first.step
+    second.run()
+    resumed = second.finish()
+    assert _numbers(resumed) == _numbers(expected)
+    for a, b in zip(whole.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_resume_state_of_another_kind_is_refused():
+    config = TrainConfig(epochs=2, batch_size=16)
+    X, y = blobs()
+    loop = TrainLoop(small_model(seed=0), config, (X, y), (X, y), "cpu")
+    with pytest.raises(ConfigError):
+        loop.restore({"format": "something else", "epoch": 0})

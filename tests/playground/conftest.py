@@ -11,7 +11,7 @@ import pytest
 from core.limits import RoomLimits
 from playground import room as room_module
 from playground.room import Room, load_mnist_data
-from tests.playground.room_helpers import Gate, TabState
+from tests.playground.room_helpers import Gate, TabState, hooked_trainer
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,7 @@ def make_room(tmp_path, mnist, tabs, monkeypatch):
             connected=tabs.is_connected,
             exists=tabs.exists,
             prepare_default=False,
+            trainer=hooked_trainer,
         )
         room.gates = gates
         made.append(room)

@@ -6,11 +6,14 @@ A ``Gate`` keeps a run training for exactly as long as a test needs (no sleeps, 
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
-from core.jobs import TrainingJob
-from core.models import ModelSpec, build_model
+from core.models import ModelSpec
+from core.trainers.local import LocalTrainer
 from core.training import TrainConfig
 from playground.room import Room
 
@@ -86,31 +89,66 @@ def wait_until(condition, timeout: float = 20.0, what: str = "the condition") ->
         time.sleep(0.005)
 
 
-def small_job(
-    room: Room, gate: Gate | None = None, epochs: int = 1, log_every: int = 10, spec=SMALL_SPEC, lr: float = 0.01
-) -> TrainingJob:
-    """The lecture's loop on a tiny MLP and 256 images: it trains in a blink unless a gate holds it."""
-    model = build_model(spec, seed=0)
-    if gate is not None:
-        room.gates.append(gate)
-        gate.attach(model)
-    return TrainingJob(
-        model,
-        TrainConfig(epochs=epochs, batch_size=64, log_every=log_every, lr=lr),
-        room.mnist().train_slice(SMALL_IMAGES),
-        room.mnist().test,
-        device="cpu",
-    )
+HOOKS: dict[str, Callable] = {}  # a run's token → what to do to its model as it is built
+
+
+class HookedTrainer(LocalTrainer):
+    """The in-process trainer, with a test's hook run on a run's model as it is built (a gate that
+    holds it mid-run, a hook that makes it diverge or fail): the model and its checkpoints stay real."""
+
+    def build(self, request):
+        job = super().build(request)
+        hook = HOOKS.pop(request.meta.get("test_hook", ""), None)
+        if hook is not None:
+            hook(job.model)
+        return job
+
+
+def hooked_trainer(store, data, workers, on_change, limits):
+    return HookedTrainer(store, data.pairs, workers, on_change=on_change)
+
+
+def small_config(epochs: int = 1, log_every: int = 10, lr: float = 0.01) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=64, log_every=log_every, lr=lr)
 
 
 def train(
-    room: Room, student: str, page: str = "train", name: str = "run", gate: Gate | None = None, before=None, **job_args
+    room: Room,
+    student: str,
+    page: str = "train",
+    name: str = "run",
+    gate: Gate | None = None,
+    before=None,
+    epochs: int = 1,
+    log_every: int = 10,
+    spec=SMALL_SPEC,
+    lr: float = 0.01,
+    seed: int = 0,
 ):
-    """Submit a small job for ``student`` on ``page`` (``before(model)`` first); returns the room's entry."""
-    job = small_job(room, gate, **job_args)
-    if before is not None:
-        before(job.model)
-    return room.submit(student, page, job, name, {"spec": job_args.get("spec", SMALL_SPEC)})
+    """Start a small run (the lecture's loop, a tiny MLP, 256 images) for ``student`` on ``page``
+    through the room's trainer; ``gate`` holds it, ``before(model)`` runs first. Returns the entry."""
+    token = secrets.token_hex(6)
+
+    def hook(model):
+        if gate is not None:
+            room.gates.append(gate)
+            gate.attach(model)
+        if before is not None:
+            before(model)
+
+    HOOKS[token] = hook
+    config = replace(small_config(epochs, log_every, lr), seed=seed)
+    return room.trainer.start(
+        student,
+        page,
+        name,
+        spec.to_dict(),
+        config.to_dict(),
+        data="mnist",
+        images=SMALL_IMAGES,
+        meta={"test_hook": token},
+        details={"spec": spec},
+    )
 
 
 def finish(entry, timeout: float = 30.0):
@@ -123,5 +161,6 @@ def finish(entry, timeout: float = 30.0):
 def settled(room: Room, entry, timeout: float = 30.0):
     """``finish``, and the scheduler let go of the job: everything its end triggers has happened."""
     finish(entry, timeout)
-    wait_until(lambda: entry.job not in room.scheduler.jobs(), timeout, "the scheduler to drop the job")
+    job = room.trainer.trainer.job(entry.job.id)
+    wait_until(lambda: job not in room.scheduler.jobs(), timeout, "the scheduler to drop the job")
     return entry

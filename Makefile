@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= localhost
 
-.PHONY: run prepare test test-fast lint format bench classroom install install-dev install-cluster screenshots clean
+.PHONY: run prepare test test-fast lint format bench classroom install install-dev screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,18 +13,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-cluster.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
-
-# Ray and the PostgreSQL driver: only for a lecture hall (and its tests); `make run` needs neither.
-$(VENV)/.installed-cluster: $(VENV)/.installed requirements-cluster.txt
-	$(PY) -m pip install --quiet -r requirements-cluster.txt
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
-install-cluster: $(VENV)/.installed-cluster
 
 ## make prepare: MNIST into the cache and the default model kept (the first time ~10 s, then instant)
 prepare: $(VENV)/.installed
@@ -36,7 +30,7 @@ run: prepare
 	$(PY) -m playground.serve --server.address $(ADDRESS) --server.port $(PORT)
 
 ## make test: lint and format checks, then the whole suite (unit, page, integration, browser, load smoke)
-test: $(VENV)/.installed-dev $(VENV)/.installed-cluster lint
+test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest
 
 ## make test-fast: skip the network, browser and lecture-hall tests

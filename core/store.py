@@ -56,7 +56,8 @@ PRUNE_ORDER = "ORDER BY shared_as IS NOT NULL, created, seq"  # unshared before 
 # The schema as one ordered list of migrations, run by both backends: migration n takes a store at
 # version n - 1 to version n (SQLite counts in ``PRAGMA user_version``, PostgreSQL in a
 # ``schema_version`` table). Append, never edit: a store in use may be at any earlier version.
-# {serial}, {real}, {int} and {blob} become each dialect's column types (``DIALECT_TYPES``).
+# {serial}, {real}, {int} and {blob} become each dialect's column types (``DIALECT_TYPES``); a
+# ``(dialect, statement)`` pair runs on that dialect only (the version still counts on both).
 MIGRATIONS = (
     (  # 1: runs, their weights apart, active-model choices, lessons
         """CREATE TABLE IF NOT EXISTS runs (
@@ -82,6 +83,11 @@ MIGRATIONS = (
         session TEXT NOT NULL, seen {real} NOT NULL, PRIMARY KEY (student, process, session))""",
         "CREATE INDEX IF NOT EXISTS presence_by_seen ON presence (seen)",
     ),
+    (  # 3: PostgreSQL keeps weights and resume states as they are: compressing a checkpoint of
+        # megabytes (a default MLP's is 2.2 MB) took most of a write's time and saved little
+        ("postgresql", "ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL"),
+        ("postgresql", "ALTER TABLE resume ALTER COLUMN data SET STORAGE EXTERNAL"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 DIALECT_TYPES = MappingProxyType(
@@ -103,7 +109,10 @@ DIALECT_TYPES = MappingProxyType(
 def migration_statements(version: int, dialect: str) -> list[str]:
     """The statements of migration ``version`` (1-based) in ``dialect``'s column types."""
     statements = []
-    for statement in MIGRATIONS[version - 1]:
+    for entry in MIGRATIONS[version - 1]:
+        only, statement = entry if isinstance(entry, tuple) else (dialect, entry)
+        if only != dialect:
+            continue
         for token, column_type in DIALECT_TYPES[dialect].items():
             statement = statement.replace("{" + token + "}", column_type)
         statements.append(statement)
@@ -196,6 +205,11 @@ def store_target(data_dir: Path) -> str | Path:
 
 def is_postgres_url(target) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and the Teacher page."""
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 def open_store(target: str | Path, *, max_runs_per_owner: int = 30, max_total_bytes: int = 512 * 2**20) -> RunStore:
@@ -307,7 +321,7 @@ class RunStore:
         if is_postgres_url(path):
             from core.store_postgres import PostgresBackend  # psycopg only where PostgreSQL is asked for
 
-            self._backend: Backend = PostgresBackend(path)
+            self._backend: Backend = PostgresBackend(path, timeout=timeout)
             self.path = None
         else:
             self._backend = SQLiteBackend(path, timeout)

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from core.data import MnistLoadError
-from playground import i18n, identity, push, widgets
+from playground import i18n, identity, push, store_errors, widgets
 from playground.i18n import plain, t
 from playground.room import MnistData, Room, get_room
 
@@ -48,6 +48,7 @@ class Page:
 
 def setup(key: str) -> Page:
     """Title, sidebar and student for page ``key``; the first call of every page script."""
+    store_errors.install()  # a store away for a moment is said on the page, not as a traceback
     _finish_switch(key)
     lang = i18n.detect_language()
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")

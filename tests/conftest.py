@@ -25,6 +25,8 @@ torch.set_num_threads(1)
 
 import pytest  # noqa: E402
 
+from tests.postgres import postgres_server, postgres_url  # noqa: E402, F401 - fixtures for any test
+
 
 @pytest.fixture
 def install_room(tmp_path):

@@ -1,4 +1,9 @@
-"""core.store: runs, preferences and lessons kept in SQLite, shared by threads, tabs and processes."""
+"""core.store: runs, preferences, lessons and presence, shared by threads, tabs and processes.
+
+Every test that asks for ``target`` (or ``store``) runs twice: on a SQLite file and on PostgreSQL
+(a throw-away server, ``tests/postgres.py``). What only one backend has — a damaged file moved
+aside, the server going away — is tested on that backend alone.
+"""
 
 import io
 import json
@@ -23,6 +28,7 @@ from core.store import (
     StoredRun,
     StoreError,
     StoreUnavailable,
+    migration_statements,
     open_store,
     store_target,
 )
@@ -34,9 +40,17 @@ CONFIG = {"epochs": 2, "batch_size": 8, "lr": 0.05, "momentum": 0.5, "seed": 0, 
 HISTORY = {"running_loss": [{"step": 1, "epoch": 0.5, "loss": 1.1}], "epochs": [], "steps": 2, "stopped": False}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request, tmp_path):
+    """Where a store is opened: a SQLite file, or a PostgreSQL URL with a fresh schema of its own."""
+    if request.param == "sqlite":
+        return tmp_path / "runs.db"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def store(tmp_path):
-    opened = RunStore(tmp_path / "runs.db")
+def store(target):
+    opened = RunStore(target)
     yield opened
     opened.close()
 
@@ -54,6 +68,11 @@ def add_pruning(store, owner="ada", *, weights=b"w" * 10, **fields) -> tuple[Sto
     return store.add_run(owner, weights=weights, **values)
 
 
+def sound(target) -> bool:
+    """A SQLite file passes its integrity check (PostgreSQL keeps its own files sound)."""
+    return not isinstance(target, Path) or integrity(target) == "ok"
+
+
 def integrity(path) -> str:
     """``PRAGMA integrity_check`` of the file, read apart from the store; it must also be in WAL mode."""
     db = sqlite3.connect(path)
@@ -67,9 +86,8 @@ def integrity(path) -> str:
 # --------------------------------------------------------------------------- round trip
 
 
-def test_every_field_round_trips_and_survives_a_restart(tmp_path):
-    path = tmp_path / "deep" / "folder" / "runs.db"  # the parent folders do not exist yet
-    store = RunStore(str(path))
+def test_every_field_round_trips_and_survives_a_restart(target):
+    store = RunStore(target)
     blob = random.Random(0).randbytes(5000)
     run, pruned = store.add_run(
         "student-1",
@@ -91,7 +109,7 @@ def test_every_field_round_trips_and_survives_a_restart(tmp_path):
     assert store.notice is None
     store.close()
 
-    reopened = RunStore(path)  # a server restart
+    reopened = RunStore(target)  # a server restart
     assert reopened.list_runs("student-1") == [run]
     assert reopened.get_run(run.id) == run
     assert reopened.get_run(run.id, "student-1") == run
@@ -99,6 +117,14 @@ def test_every_field_round_trips_and_survives_a_restart(tmp_path):
     assert reopened.weights(run.id) == blob
     assert reopened.usage() == (1, 5000)
     reopened.close()
+
+
+def test_the_files_folders_are_made_as_needed(tmp_path):
+    path = tmp_path / "deep" / "folder" / "runs.db"  # the parent folders do not exist yet
+    store = RunStore(str(path))
+    assert add(store) in store.list_runs("ada")
+    store.close()
+    assert integrity(path) == "ok"
 
 
 def test_tuples_come_back_as_lists_in_the_returned_record_too(store):
@@ -184,8 +210,8 @@ def test_longest_allowed_owner_and_name_are_accepted(store):
 # --------------------------------------------------------------------------- caps
 
 
-def test_an_owner_beyond_the_cap_loses_the_oldest_runs(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=3)
+def test_an_owner_beyond_the_cap_loses_the_oldest_runs(target):
+    store = RunStore(target, max_runs_per_owner=3)
     other = add(store, "bob", created=0.0)
     runs = [add_pruning(store, "ada", created=float(t)) for t in range(1, 6)]
     assert [pruned for _, pruned in runs[:3]] == [[], [], []]
@@ -197,8 +223,8 @@ def test_an_owner_beyond_the_cap_loses_the_oldest_runs(tmp_path):
     store.close()
 
 
-def test_the_byte_cap_prunes_oldest_first_across_owners(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+def test_the_byte_cap_prunes_oldest_first_across_owners(target):
+    store = RunStore(target, max_total_bytes=100)
     a1 = add(store, "ada", weights=b"1" * 40, created=1.0)
     b2 = add(store, "bob", weights=b"2" * 40, created=2.0)
     a3, pruned = add_pruning(store, "ada", weights=b"3" * 40, created=3.0)
@@ -210,8 +236,8 @@ def test_the_byte_cap_prunes_oldest_first_across_owners(tmp_path):
     store.close()
 
 
-def test_the_run_just_added_is_kept_even_when_it_is_the_oldest(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+def test_the_run_just_added_is_kept_even_when_it_is_the_oldest(target):
+    store = RunStore(target, max_total_bytes=100)
     newer = add(store, "bob", weights=b"n" * 60, created=50.0)
     old, pruned = add_pruning(store, "ada", weights=b"o" * 60, created=1.0)  # an upload with an old date
     assert pruned == [newer]
@@ -219,8 +245,8 @@ def test_the_run_just_added_is_kept_even_when_it_is_the_oldest(tmp_path):
     store.close()
 
 
-def test_shared_runs_are_pruned_after_unshared_ones(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=3, max_total_bytes=100)
+def test_shared_runs_are_pruned_after_unshared_ones(target):
+    store = RunStore(target, max_runs_per_owner=3, max_total_bytes=100)
     shared = add(store, "ada", weights=b"s" * 30, created=1.0)
     assert store.share_run(shared.id, "ada", "Ada")
     plain = add(store, "ada", weights=b"p" * 30, created=2.0)
@@ -233,8 +259,8 @@ def test_shared_runs_are_pruned_after_unshared_ones(tmp_path):
     store.close()
 
 
-def test_shared_runs_go_too_when_nothing_else_is_left(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+def test_shared_runs_go_too_when_nothing_else_is_left(target):
+    store = RunStore(target, max_total_bytes=100)
     shared = add(store, "ada", weights=b"s" * 60)
     store.share_run(shared.id, "ada", "Ada")
     _, pruned = add_pruning(store, "bob", weights=b"b" * 60)
@@ -244,8 +270,8 @@ def test_shared_runs_go_too_when_nothing_else_is_left(tmp_path):
     store.close()
 
 
-def test_a_blob_bigger_than_the_whole_store_is_refused(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_total_bytes=100)
+def test_a_blob_bigger_than_the_whole_store_is_refused(target):
+    store = RunStore(target, max_total_bytes=100)
     kept = add(store, weights=b"k" * 50)
     with pytest.raises(StoreError) as raised:
         add(store, weights=b"x" * 101)
@@ -287,15 +313,15 @@ def test_nicknames_must_have_1_to_40_characters(store, nickname):
 # --------------------------------------------------------------------------- active run
 
 
-def test_active_run_round_trips_and_is_cleared_on_delete(tmp_path):
-    store = RunStore(tmp_path / "runs.db")
+def test_active_run_round_trips_and_is_cleared_on_delete(target):
+    store = RunStore(target)
     first, second = add(store), add(store)
     assert store.get_active("ada") == (None, False)
     assert store.set_active("ada", first.id, False) is True
     assert store.get_active("ada") == (first.id, False)
     assert store.set_active("ada", second.id, True) is True
     store.close()
-    store = RunStore(tmp_path / "runs.db")
+    store = RunStore(target)
     assert store.get_active("ada") == (second.id, True)
     assert store.delete_run(first.id, "ada")
     assert store.get_active("ada") == (second.id, True)  # another run's deletion leaves it
@@ -306,8 +332,8 @@ def test_active_run_round_trips_and_is_cleared_on_delete(tmp_path):
     store.close()
 
 
-def test_a_pruned_active_run_clears_the_preference(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=1)
+def test_a_pruned_active_run_clears_the_preference(target):
+    store = RunStore(target, max_runs_per_owner=1)
     old = add(store)
     store.set_active("ada", old.id, True)
     add(store)
@@ -342,8 +368,8 @@ def test_export_of_an_owner_without_runs_is_an_empty_index(store):
 # --------------------------------------------------------------------------- lessons
 
 
-def test_lessons_round_trip_and_survive_a_restart(tmp_path):
-    store = RunStore(tmp_path / "runs.db")
+def test_lessons_round_trip_and_survive_a_restart(target):
+    store = RunStore(target)
     lesson = store.save_lesson("train", {"lr": 0.1, "hidden": [64, 32]}, ["lr", "optimizer"])
     assert isinstance(lesson, Lesson) and LESSON_CODE.fullmatch(lesson.code)
     assert (lesson.page, lesson.settings, lesson.locked) == (
@@ -352,7 +378,7 @@ def test_lessons_round_trip_and_survive_a_restart(tmp_path):
         ("lr", "optimizer"),
     )
     store.close()
-    store = RunStore(tmp_path / "runs.db")
+    store = RunStore(target)
     assert store.get_lesson(lesson.code) == lesson
     assert store.get_lesson(f"  {lesson.code.upper()} ") == lesson  # typed off the projector
     store.close()
@@ -383,9 +409,8 @@ def test_bad_lessons_are_refused(store):
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_sixteen_threads_adding_at_once_lose_nothing(tmp_path):
-    path = tmp_path / "runs.db"
-    store = RunStore(path)
+def test_sixteen_threads_adding_at_once_lose_nothing(target):
+    store = RunStore(target)
     start = threading.Barrier(16)
     errors = []
 
@@ -406,12 +431,11 @@ def test_sixteen_threads_adding_at_once_lose_nothing(tmp_path):
     assert store.usage() == (320, 320_000)
     assert all([r.name for r in store.list_runs(f"s{n}")] == [f"run {i}" for i in range(20)] for n in range(16))
     store.close()
-    assert integrity(path) == "ok"
+    assert sound(target)
 
 
-def test_two_stores_on_one_file_see_each_others_writes(tmp_path):
-    path = tmp_path / "runs.db"
-    tab_1, tab_2 = RunStore(path), RunStore(path)
+def test_two_stores_on_one_database_see_each_others_writes(target):
+    tab_1, tab_2 = RunStore(target), RunStore(target)
     for i in range(10):
         add(tab_1 if i % 2 == 0 else tab_2, name=f"run {i}")
         assert [r.name for r in tab_2.list_runs("ada")] == [f"run {j}" for j in range(i + 1)]
@@ -422,12 +446,11 @@ def test_two_stores_on_one_file_see_each_others_writes(tmp_path):
     assert tab_2.get_active("ada") == (run.id, True)
     tab_1.close()
     tab_2.close()
-    assert integrity(path) == "ok"
+    assert sound(target)
 
 
-def test_two_stores_writing_at_once_wait_for_each_other(tmp_path):
-    path = tmp_path / "runs.db"
-    stores = [RunStore(path), RunStore(path)]
+def test_two_stores_writing_at_once_wait_for_each_other(target):
+    stores = [RunStore(target), RunStore(target)]
     start = threading.Barrier(8)
     errors = []
 
@@ -450,7 +473,35 @@ def test_two_stores_writing_at_once_wait_for_each_other(tmp_path):
     assert stores[1].get_active("s0") == (stores[0].list_runs("s0")[-1].id, True)
     for store in stores:
         store.close()
-    assert integrity(path) == "ok"
+    assert sound(target)
+
+
+def test_writers_pruning_at_once_never_drop_a_run_twice_or_overshoot_the_cap(target):
+    """Every add prunes; two stores (two processes) pruning together must take turns."""
+    stores = [RunStore(target, max_total_bytes=200), RunStore(target, max_total_bytes=200)]
+    start = threading.Barrier(8)
+    errors, dropped = [], []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                _, pruned = add_pruning(stores[n % 2], f"s{n}", name=f"run {i}", weights=bytes(10))
+                dropped.extend(run.id for run in pruned)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(dropped) == len(set(dropped)) == 120 - 20  # each dropped once; 20 runs of 10 bytes fit
+    assert stores[0].usage() == stores[1].usage() == (20, 200)
+    for store in stores:
+        store.close()
+    assert sound(target)
 
 
 KILLED_WRITER = """
@@ -467,10 +518,9 @@ while True:
 """
 
 
-def test_a_killed_writer_loses_no_committed_run(tmp_path):
-    path = tmp_path / "runs.db"
+def test_a_killed_writer_loses_no_committed_run(target):
     writer = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(path)],
+        [sys.executable, "-c", KILLED_WRITER, str(target)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -488,8 +538,8 @@ def test_a_killed_writer_loses_no_committed_run(tmp_path):
     writer.stderr.close()
     assert writer.returncode == -signal.SIGKILL
 
-    assert integrity(path) == "ok"
-    store = RunStore(path)
+    assert sound(target)
+    store = RunStore(target)
     assert store.notice is None
     stored = {r.id: r for r in store.list_runs("writer")}
     for run_id, i in reported:
@@ -691,8 +741,8 @@ def test_a_checkpoint_checks_its_inputs_like_add_run(store):
     assert store.get_run(run.id) == run
 
 
-def test_updates_in_place_never_prune_and_running_runs_are_never_pruned(tmp_path):
-    store = RunStore(tmp_path / "runs.db", max_runs_per_owner=2, max_total_bytes=100)
+def test_updates_in_place_never_prune_and_running_runs_are_never_pruned(target):
+    store = RunStore(target, max_runs_per_owner=2, max_total_bytes=100)
     training, _ = checkpoint(store, weights=b"t" * 40, created=1.0)  # the oldest, still training
     old = add(store, weights=b"o" * 40, created=2.0)
     new, pruned = add_pruning(store, weights=b"n" * 10, created=3.0)  # 3 runs > 2: the oldest *finished* goes
@@ -777,8 +827,8 @@ def test_heartbeats_check_their_ids(store):
     assert store.present(within_s=1e9) == {}
 
 
-def test_presence_is_shared_by_every_store_on_the_file(tmp_path):
-    one, two = RunStore(tmp_path / "runs.db"), RunStore(tmp_path / "runs.db")
+def test_presence_is_shared_by_every_store_on_the_database(target):
+    one, two = RunStore(target), RunStore(target)
     one.heartbeat("ada", "p1", "s1")
     two.heartbeat("bob", "p2", "s2")
     assert set(one.present(within_s=60)) == set(two.present(within_s=60)) == {"ada", "bob"}
@@ -846,7 +896,7 @@ def test_a_version_1_file_is_migrated_keeping_everything(tmp_path):
     assert [r.id for r in store.list_runs("ada")] == [old.id, run.id, new.id]
     store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()
     assert integrity(path) == "ok"
     assert RunStore(path).get_run(old.id) == old  # a second open finds nothing to do
@@ -891,3 +941,187 @@ def test_store_target_reads_the_setting(tmp_path, monkeypatch):
     add(store)
     assert add_pruning(store)[1] != []
     store.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL alone
+
+V1_POSTGRES = (  # version 1 as the PostgreSQL backend created it, kept here as it was
+    """CREATE TABLE runs (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+        name TEXT NOT NULL, origin TEXT NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL,
+        config TEXT NOT NULL, history TEXT NOT NULL, accuracy DOUBLE PRECISION,
+        created DOUBLE PRECISION NOT NULL, size_bytes BIGINT NOT NULL, shared_as TEXT,
+        meta TEXT NOT NULL DEFAULT '{}')""",
+    "CREATE INDEX runs_by_owner ON runs (owner, created, seq)",
+    "CREATE TABLE blobs (run_id TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+    "CREATE TABLE active (owner TEXT PRIMARY KEY, run_id TEXT, picked INTEGER NOT NULL)",
+    """CREATE TABLE lessons (code TEXT PRIMARY KEY, page TEXT NOT NULL,
+        settings TEXT NOT NULL, locked TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
+    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY)",
+    "INSERT INTO schema_version VALUES (1)",
+)
+
+
+def on_postgres(url: str, *statements: str, params=None) -> list[tuple]:
+    """Run statements on the test's schema apart from the store; the last one's rows come back."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        for statement in statements:
+            cursor = connection.execute(statement, params if statement is statements[-1] else None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_a_version_1_postgres_database_is_migrated_keeping_everything(postgres_url):
+    on_postgres(postgres_url, *V1_POSTGRES)
+    on_postgres(
+        postgres_url,
+        "INSERT INTO runs (id, owner, name, origin, status, spec, config, history, accuracy, created, "
+        "size_bytes, shared_as, meta) VALUES ('r0123456789ab', 'ada', 'old run', 'trained', 'finished', "
+        "%s, %s, %s, 0.91, 1000.5, 4, 'Ada', '{\"page\": \"train\"}')",
+        params=(json.dumps(SPEC), json.dumps(CONFIG), json.dumps(HISTORY)),
+    )
+    on_postgres(
+        postgres_url,
+        "INSERT INTO blobs VALUES ('r0123456789ab', '\\x00010203'::bytea)",
+        "INSERT INTO active VALUES ('ada', 'r0123456789ab', 1)",
+        "INSERT INTO lessons VALUES ('abcdefgh', 'train', '{\"lr\": 0.1}', '[\"lr\"]', 999.0)",
+    )
+    store = RunStore(postgres_url)
+    old = store.get_run("r0123456789ab")
+    assert (old.name, old.status, old.accuracy, old.created, old.shared_as) == (
+        "old run",
+        "finished",
+        0.91,
+        1000.5,
+        "Ada",
+    )
+    assert (old.spec, old.config, old.history, old.meta) == (SPEC, CONFIG, HISTORY, {"page": "train"})
+    assert store.weights(old.id, "ada") == bytes([0, 1, 2, 3])
+    assert store.get_active("ada") == (old.id, True)
+    assert store.get_lesson("abcdefgh") == Lesson("abcdefgh", "train", {"lr": 0.1}, ("lr",), 999.0)
+    run, _ = checkpoint(store)
+    store.heartbeat("ada", "p", "s", at=5.0)
+    assert store.resume_state(run.id) == b"state" and store.present(10, now=5.0) == {"ada": 5.0}
+    assert [r.id for r in store.list_runs("ada")] == [old.id, run.id]
+    store.close()
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    assert RunStore(postgres_url).get_run(old.id) == old  # a second open finds nothing to do
+
+
+def test_a_postgres_database_from_a_newer_app_is_refused(postgres_url):
+    RunStore(postgres_url).close()
+    on_postgres(postgres_url, "INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(StoreError) as raised:
+        RunStore(postgres_url)
+    assert raised.value.code == "store.newer_schema" and raised.value.params["found"] == 99
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(postgres_url):
+    start = threading.Barrier(4)
+    opened, errors = [], []
+
+    def open_it() -> None:
+        try:
+            start.wait()
+            opened.append(RunStore(postgres_url))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(opened) == 4
+    assert on_postgres(postgres_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    run = add(opened[0])
+    assert all(store.get_run(run.id) == run for store in opened)
+    for store in opened:
+        store.close()
+
+
+def test_the_server_going_away_raises_store_unavailable_and_the_store_comes_back(postgres_server, postgres_url):
+    import psycopg
+
+    store = RunStore(postgres_url)
+    kept, _ = checkpoint(store, weights=b"epoch 3", resume_state=b"state 3")
+    store.heartbeat("ada", "p", "s", at=50.0)
+    postgres_server.stop()
+    try:
+        for operation in (
+            lambda: store.list_runs("ada"),
+            lambda: checkpoint(store, run_id=kept.id, weights=b"epoch 4"),
+        ):
+            with pytest.raises(StoreUnavailable) as raised:
+                operation()
+            assert raised.value.code == "store.unavailable"
+            assert not isinstance(raised.value, psycopg.Error)
+            assert "127.0.0.1" in str(raised.value)  # which server, for the operator
+    finally:
+        postgres_server.start()
+    assert store.list_runs("ada") == [kept]  # the same store reconnects; nothing was lost
+    assert store.weights(kept.id) == b"epoch 3" and store.resume_state(kept.id) == b"state 3"
+    assert store.present(10, now=55.0) == {"ada": 50.0}
+    updated, _ = checkpoint(store, run_id=kept.id, weights=b"epoch 4")
+    assert store.get_run(kept.id) == updated and store.weights(kept.id) == b"epoch 4"
+    store.close()
+
+
+def test_a_server_that_is_not_there_at_open_raises_store_unavailable():
+    from tests.postgres import free_port
+
+    with pytest.raises(StoreUnavailable) as raised:
+        RunStore(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/postgres")
+    assert "secret" not in str(raised.value) and "postgres:***@127.0.0.1" in str(raised.value)
+
+
+def test_a_restart_between_calls_goes_unnoticed(postgres_server, postgres_url):
+    """Connections kept open die with the server; the next call finds that out and connects again."""
+    store = RunStore(postgres_url)
+    runs = [add(store, name=f"run {i}") for i in range(3)]
+    postgres_server.stop()
+    postgres_server.start()
+    assert store.list_runs("ada") == runs
+    assert add(store) and store.usage() == (4, 40)
+    store.close()
+
+
+def test_passwords_are_left_out_of_what_the_store_shows():
+    from core.store import redacted
+
+    assert redacted("postgresql://teacher:s3cret@db.school:5432/room") == "postgresql://teacher:***@db.school:5432/room"
+    assert redacted("postgresql://teacher@db.school/room") == "postgresql://teacher@db.school/room"
+
+
+def test_the_postgres_store_names_its_server_without_the_password(postgres_server, postgres_url):
+    store = RunStore(postgres_url)
+    assert store.backend == "postgresql" and store.notice is None and store.path is None
+    assert store.name.startswith(f"postgresql://postgres@127.0.0.1:{postgres_server.port}/postgres")
+    store.close()
+    with pytest.raises(StoreUnavailable):
+        store.usage()
+
+
+def test_the_embedded_store_imports_no_postgres_driver(tmp_path):
+    """`make run` needs nothing of requirements-cluster.txt: SQLite never loads psycopg."""
+    script = (
+        "import sys; from core.store import open_store; "
+        f"store = open_store({str(tmp_path / 'runs.db')!r}); store.heartbeat('ada', 'p', 's'); store.close(); "
+        "print(sorted(name for name in sys.modules if name.startswith('psycopg')))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_postgres_keeps_weights_and_resume_states_uncompressed(postgres_url):
+    RunStore(postgres_url).close()
+    storage = on_postgres(
+        postgres_url,
+        "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+        "WHERE attname = 'data' AND attrelid IN ('blobs'::regclass, 'resume'::regclass) ORDER BY 1",
+    )
+    assert storage == [("blobs", "e"), ("resume", "e")]  # EXTERNAL: out of line, never compressed
+    assert migration_statements(3, "sqlite") == []  # the version counts on SQLite all the same
+    assert len(migration_statements(3, "postgresql")) == 2

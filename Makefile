@@ -33,9 +33,9 @@ run: prepare
 test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest
 
-## make test-fast: skip the network, browser and lecture-hall tests
+## make test-fast: skip the network, browser, Ray and lecture-hall tests
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -m "not integration and not browser and not cluster"
+	$(PY) -m pytest -m "not integration and not browser and not ray and not cluster"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

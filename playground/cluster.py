@@ -23,6 +23,7 @@ import argparse
 import glob
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -49,6 +50,7 @@ COOKIE_SECRET_ENV = "STREAMLIT_SERVER_COOKIE_SECRET"
 DATABASE = "playground"
 START_TIMEOUT_S = 180.0  # a replica imports torch and loads MNIST; on 2 busy cores that takes a while
 STOP_TIMEOUT_S = 15.0
+WORKER_PORTS = 200  # Ray's worker processes: one port each
 
 # The replicas of compose.yaml, as the proxy there names them (service name and port).
 COMPOSE_REPLICAS = 3
@@ -170,6 +172,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
+
+
+def free_port_range(count: int) -> int:
+    """The first of ``count`` free consecutive ports, below the kernel's ephemeral range (where
+    ``free_port`` picks), so no port another part was given falls inside it."""
+    rng = random.Random()
+    for _ in range(200):
+        low = rng.randrange(20_000, 32_000 - count)
+        if all(port_is_free(port) for port in range(low, low + count)):
+            return low
+    raise ClusterError(f"no {count} free consecutive ports between 20000 and 32000")
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -321,7 +334,7 @@ def stop_postgres(part: dict) -> None:
 # ---------------------------------------------------------------------------------------- Ray
 
 
-def start_ray_head(state: Path, cpus: int) -> Part:
+def start_ray_head(state: Path, cpus: int, token: str) -> Part:
     """``ray start --head --block``: the head node trains (its CPUs are the hall's training cores).
 
     Every port is picked free, so another Ray on the machine does not collide; ``--block`` keeps
@@ -334,7 +347,7 @@ def start_ray_head(state: Path, cpus: int) -> Part:
     ray = str(Path(sys.executable).parent / "ray")
     if not Path(ray).exists():
         ray = shutil.which("ray") or "ray"
-    worker_low = free_port()
+    worker_low = free_port_range(WORKER_PORTS)
     command = [
         ray, "start", "--head", "--block", "--disable-usage-stats",
         f"--node-ip-address={HOST}", f"--port={port}", f"--num-cpus={cpus}",
@@ -344,12 +357,18 @@ def start_ray_head(state: Path, cpus: int) -> Part:
         f"--object-manager-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
         f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
         f"--metrics-export-port={free_port()}",
-        f"--min-worker-port={worker_low}", f"--max-worker-port={worker_low + 200}",
+        f"--min-worker-port={worker_low}", f"--max-worker-port={worker_low + WORKER_PORTS - 1}",
     ]  # fmt: skip
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    process = spawn(command, log, env)
+    process = spawn(command, log, ray_env(dict(os.environ), token))
     wait_until(lambda: _ray_ready(temp), process, "the Ray head", log, START_TIMEOUT_S)
     return Part("ray-head", process.pid, f"{HOST}:{port}", log=str(log), state=str(state), extra={"dir": str(temp)})
+
+
+def ray_env(env: dict[str, str], token: str) -> dict[str, str]:
+    """Ray 2.60 authenticates every client by a token; without one set, each process reads
+    ``~/.ray/auth_token``, which any other Ray on the machine may create or replace (measured: the
+    replicas were refused by the head). The hall's own token, given to the head and the replicas."""
+    return dict(env, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_USAGE_STATS_ENABLED="0")
 
 
 def _ray_ready(temp: Path) -> bool:
@@ -425,7 +444,7 @@ def proxy_stats(stats_socket: str) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------------------- up and down
 
 
-def replica_env(config: ClusterConfig, parts: dict[str, Part], cookie_secret: str) -> dict[str, str]:
+def replica_env(parts: dict[str, Part], cookie_secret: str, ray_token: str) -> dict[str, str]:
     env = dict(os.environ)
     # One secret for all replicas: a browser moved to another replica keeps a valid XSRF cookie.
     env[COOKIE_SECRET_ENV] = cookie_secret
@@ -435,6 +454,7 @@ def replica_env(config: ClusterConfig, parts: dict[str, Part], cookie_secret: st
         env[STORE_ENV] = parts["postgres"].address
     if "ray-head" in parts:
         env[RAY_ENV] = parts["ray-head"].address
+        env = ray_env(env, ray_token)
     return env
 
 
@@ -448,6 +468,7 @@ def up(config: ClusterConfig, where: Path) -> list[Part]:
     state = Path(tempfile.mkdtemp(prefix="sp-hall-"))  # short: Ray's socket paths must stay short
     state.chmod(0o755)  # the postgres user must reach its data folder inside
     started: list[Part] = []
+    ray_token = secrets.token_hex(32)
     try:
         if config.prepare:
             prepared = subprocess.run([sys.executable, "-m", "playground.prepare"], cwd=ROOT, timeout=600)
@@ -458,9 +479,9 @@ def up(config: ClusterConfig, where: Path) -> list[Part]:
             named["postgres"] = start_postgres(state, free_port())
             started.append(named["postgres"])
         if config.trainer == "ray":
-            named["ray-head"] = start_ray_head(state, config.ray_cpus or os.cpu_count() or 1)
+            named["ray-head"] = start_ray_head(state, config.ray_cpus or os.cpu_count() or 1, ray_token)
             started.append(named["ray-head"])
-        env = replica_env(config, named, secrets.token_urlsafe(32))
+        env = replica_env(named, secrets.token_urlsafe(32), ray_token)
         replicas = [start_replica(state, i, env) for i in range(1, config.replicas + 1)]
         started += replicas
         for part in replicas:

@@ -11,7 +11,9 @@ import glob
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,11 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.classroom import TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_progress
 from bench.stclient import StreamlitClient
 from playground import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = 60
+EPOCHS_KEY = "train.w.epochs"
+STORE_AWAY_KEY = "store-status-try-again"  # playground/store_errors.py: the page's Try again button
 
 pytestmark = [
     pytest.mark.cluster,
@@ -49,7 +54,7 @@ def hall(tmp_path_factory):
     """Two replicas behind the proxy, with PostgreSQL and a Ray head; always taken down again."""
     where = tmp_path_factory.mktemp("hall")
     port = cluster.free_port()
-    started = run_cluster("up", "--replicas", "2", "--port", str(port), "--ray-cpus", "1", cwd=where)
+    started = run_cluster("up", "--replicas", "2", "--port", str(port), "--ray-cpus", "2", cwd=where)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         parts = json.loads((where / cluster.STATE_FILE).read_text())
@@ -158,6 +163,218 @@ def test_sixty_students_spread_over_both_replicas_and_each_stays_on_one(hall):
         assert "/_stcore/stream" in paths and "/_stcore/health" in paths, (student, seen)
         # every request of a tab — the page, health, the websocket, media — went to the replica its cookie names
         assert {server for server, _ in seen} == {cookies[student]}, (student, seen)
+
+
+# ---- the drills: a replica killed, PostgreSQL restarted, a Ray worker killed, while students train ----
+
+STUDENT_COOKIE = "sp_student"  # playground.identity.COOKIE: the browser's student id
+EPOCHS = 20  # the page's default network: long enough to be training through each drill
+COME_BACK_TIMEOUT_S = 120  # a bound on the waits; the seconds themselves are printed, not asserted
+
+
+def store_of(parts: list[dict]):
+    from core.store import open_store
+
+    return open_store(by_name(parts)["postgres"]["address"])
+
+
+async def start_training(url: str, student: str) -> StreamlitClient:
+    """A tab of ``student``'s browser opens Train and presses Train; returns once the run shows progress."""
+    client = StreamlitClient(f"trainer-{student[:6]}", timeout=240, cookies={STUDENT_COOKIE: student})
+    await client.connect(url, page=TRAIN_PAGE)
+    await client.open_page(TRAIN_PAGE)
+    await client.wait_for_run(await client.set_value(EPOCHS_KEY, EPOCHS))
+    pressed = await client.click(TRAIN_BUTTON_KEY)
+    await client.wait_for(is_train_progress, since=pressed)
+    return client
+
+
+def checkpointed(store, students: list[str], at_least: int = 1) -> dict[str, tuple[str, int]] | None:
+    """student → (run id, epochs kept) once every student's running run has ``at_least`` epochs in the store."""
+    found = {}
+    for student in students:
+        runs = [
+            r for r in store.runs_with_status(("running",), owner=student) if r.meta.get("epochs_done", 0) >= at_least
+        ]
+        if not runs:
+            return None
+        found[student] = (runs[-1].id, runs[-1].meta["epochs_done"])
+    return found
+
+
+def wait_for_checkpoints(store, students: list[str], at_least: int = 1) -> dict[str, tuple[str, int]]:
+    deadline = time.monotonic() + 300
+    while (found := checkpointed(store, students, at_least)) is None:
+        assert time.monotonic() < deadline, "the runs never reached their first checkpoint"
+        time.sleep(0.2)
+    return found
+
+
+def epochs_kept(store, run_id: str, student: str) -> tuple[str, int]:
+    record = store.get_run(run_id, student)
+    assert record is not None, f"run {run_id} of {student[:6]} is gone"
+    return record.status, len(record.history.get("epochs", []))
+
+
+def wait_until_trained_on(store, runs: dict[str, tuple[str, int]], statuses=("running", "finished")) -> dict:
+    """Every run has more epochs kept than it had (or finished); returns student → (status, epochs)."""
+    deadline = time.monotonic() + 300
+    while True:
+        now = {student: epochs_kept(store, run_id, student) for student, (run_id, _) in runs.items()}
+        if all(status == "finished" or kept > runs[s][1] for s, (status, kept) in now.items()):
+            return now
+        assert time.monotonic() < deadline, f"runs stopped training: {now}"
+        time.sleep(0.5)
+
+
+async def close_all(clients) -> None:
+    await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+
+def test_a_replica_killed_while_its_students_train_loses_no_run_and_they_are_back_on_the_other(hall):
+    _, parts, _ = hall
+    proxy = by_name(parts)["proxy"]["address"]
+    store = store_of(parts)
+    students = [secrets.token_urlsafe(16) for _ in range(6)]
+
+    async def drill():
+        clients = [await start_training(proxy, student) for student in students]
+        replica_of = {student: client.cookies[cluster.COOKIE] for student, client in zip(students, clients)}
+        assert set(replica_of.values()) == {"r1", "r2"}, replica_of  # the class spread over both
+        runs = wait_for_checkpoints(store, students)
+        victim = "replica-1"
+        victims = [s for s in students if replica_of[s] == "r1"]
+        killed_at = time.monotonic()
+        os.kill(by_name(parts)[victim]["pid"], signal.SIGKILL)
+
+        async def come_back(student: str) -> float:
+            """The browser reconnects (it pings health, then opens a socket) with the cookies it has."""
+            client = StreamlitClient(
+                f"back-{student[:6]}",
+                timeout=COME_BACK_TIMEOUT_S,
+                cookies={STUDENT_COOKIE: student, cluster.COOKIE: "r1"},
+            )
+            try:
+                await client.connect(proxy, page=TRAIN_PAGE)
+                await client.open_page(TRAIN_PAGE)
+                if not any(is_train_progress(node) for node in client.nodes()):
+                    await client.wait_for(is_train_progress)
+                assert client.cookies[cluster.COOKIE] == "r2"  # moved to the live replica
+                return time.monotonic() - killed_at
+            finally:
+                await client.close()
+
+        back = await asyncio.gather(*(come_back(s) for s in victims))
+        await close_all(clients)
+        return runs, victims, back
+
+    runs, victims, back = asyncio.run(drill())
+    print(
+        f"\nreplica killed: {len(victims)} students back on the other replica after "
+        f"{sorted(round(b, 1) for b in back)} s"
+    )
+    after = wait_until_trained_on(store, runs)
+    for student, (status, kept) in after.items():  # 0 runs lost: every run still trains (or finished), curve whole
+        assert status in ("running", "finished") and kept >= runs[student][1], (student[:6], status, kept)
+    store.close()
+
+
+def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_nothing_is_lost(hall):
+    _, parts, _ = hall
+    proxy = by_name(parts)["proxy"]["address"]
+    postgres = by_name(parts)["postgres"]
+    store = store_of(parts)
+    students = [secrets.token_urlsafe(16) for _ in range(2)]
+
+    async def drill():
+        clients = [await start_training(proxy, student) for student in students]
+        runs = wait_for_checkpoints(store, students)
+        pg_ctl = cluster.postgres_bin("pg_ctl")
+        subprocess.run(
+            cluster.as_postgres([pg_ctl, "-D", postgres["dir"], "stop", "-m", "fast", "-w"]), check=True, timeout=60
+        )
+        try:
+            visitor = StreamlitClient("visitor", timeout=COME_BACK_TIMEOUT_S, cookies={STUDENT_COOKIE: students[0]})
+            await visitor.connect(proxy, page=TRAIN_PAGE)
+            await visitor.open_page(TRAIN_PAGE)
+            said = visitor.element(STORE_AWAY_KEY) is not None
+            errors = list(visitor.app_errors)
+        finally:
+            port = postgres["address"].rsplit(":", 1)[1].split("/")[0]
+            options = f"-p {port} -k {postgres['dir']} -c listen_addresses={cluster.HOST}"
+            subprocess.run(
+                cluster.as_postgres(
+                    [pg_ctl, "-D", postgres["dir"], "-o", options, "-l", postgres["log"], "start", "-w"]
+                ),
+                check=True,
+                timeout=60,
+            )
+        again = await visitor.click(STORE_AWAY_KEY)
+        await visitor.wait_for_run(again)
+        carried_on = visitor.element(STORE_AWAY_KEY) is None and visitor.element(TRAIN_BUTTON_KEY) is not None
+        await close_all([*clients, visitor])
+        return runs, said, errors, carried_on
+
+    runs, said, errors, carried_on = asyncio.run(drill())
+    assert said and not errors, errors  # the page said so, in words, not a traceback
+    assert carried_on
+    after = wait_until_trained_on(store, runs)
+    for student, (status, kept) in after.items():
+        assert status in ("running", "finished") and kept >= runs[student][1], (student[:6], status, kept)
+    store.close()
+
+
+def ray_workers(parts: list[dict]) -> list[int]:
+    """PIDs of the Ray trainer's worker actors (Ray names an actor's process ray::<class>)."""
+    group = by_name(parts)["ray-head"]["pid"]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) != group:
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ProcessLookupError):
+            continue
+        if command.startswith("ray::TrainerWorker"):
+            found.append(int(proc.name))
+    return sorted(found)
+
+
+def test_a_ray_worker_killed_its_runs_resume_or_end_failed_with_what_they_trained(hall):
+    _, parts, _ = hall
+    proxy = by_name(parts)["proxy"]["address"]
+    store = store_of(parts)
+    students = [secrets.token_urlsafe(16) for _ in range(4)]
+
+    async def drill():
+        clients = [await start_training(proxy, student) for student in students]
+        runs = wait_for_checkpoints(store, students)
+        workers = ray_workers(parts)
+        assert workers, "no Ray trainer worker found"
+        for pid in workers[:1]:
+            os.kill(pid, signal.SIGKILL)
+        await close_all(clients)
+        return runs
+
+    runs = asyncio.run(drill())
+    deadline = time.monotonic() + 300
+    while True:  # every run trains on past the kill, finished, or failed with its epochs kept: none gone
+        now = {s: epochs_kept(store, run_id, s) for s, (run_id, _) in runs.items()}
+        settled = {
+            s: (status, kept)
+            for s, (status, kept) in now.items()
+            if status in ("finished", "failed") or (status == "running" and kept > runs[s][1])
+        }
+        if len(settled) == len(runs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print(f"\nRay worker killed: {sorted(now.values())}")
+    assert len(settled) == len(runs), now
+    for student, (status, kept) in now.items():
+        assert kept >= runs[student][1], (student[:6], status, kept)
+    store.close()
 
 
 def test_down_stops_every_part_and_removes_the_state(hall):

@@ -278,10 +278,12 @@ class Room:
         """One JSON line per interval: every job's examples and busy seconds (for measuring throughput)."""
         with open(path, "a", encoding="utf-8") as out:
             while not self._closed.wait(STATS_INTERVAL_S):
-                entries = self.all_jobs()
                 jobs = []
-                for entry in entries:
-                    snap = entry.job.snapshot()
+                for entry in self.all_jobs():
+                    try:
+                        snap = entry.job.snapshot()
+                    except LookupError:  # let go of meanwhile, nothing to count
+                        continue
                     jobs.append(
                         {
                             "id": entry.job.id,

@@ -55,7 +55,7 @@ def make_trainer(
     if kind == "ray":
         from core.trainers import ray_trainer  # requirements-cluster.txt
 
-        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change)
+        return ray_trainer.make_trainer(store=store, limits=limits, on_change=on_change, data=data, workers=workers)
     raise ValueError(f"unknown trainer {kind!r}: use 'in-process' or 'ray'")
 
 
@@ -82,11 +82,21 @@ class JobView:
         return self.snapshot().done
 
     @property
+    def live(self):
+        """The ``TrainingJob`` itself where the trainer is in this process (None elsewhere): what
+        in-process controls act on."""
+        job = getattr(self._trainer, "job", None)
+        return job(self.id) if job is not None else None
+
+    @property
     def model(self):
         """The live model (in-process trainers only; others: None, read the stored run)."""
-        job = getattr(self._trainer, "job", None)
-        found = job(self.id) if job is not None else None
+        found = self.live
         return found.model if found is not None else None
+
+    @property
+    def total_steps(self) -> int:
+        return self.snapshot().total_steps
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it has."""
@@ -200,9 +210,22 @@ class RoomTrainer:
                 meta=meta,
             )
             run_id, state = record.id, None
-        else:
+        else:  # the row is this process's now: nobody marks it interrupted for the dead one's sake
             run_id, state = resume
-            self.store.set_status(run_id, "running", student)
+            record = self.store.get_run(run_id, student)
+            self.store.save_checkpoint(
+                student,
+                run_id=run_id,
+                name=record.name,
+                status="running",
+                spec=record.spec,
+                config=record.config,
+                history=record.history,
+                accuracy=record.accuracy,
+                weights=self.store.weights(run_id, student) or b"",
+                resume_state=state,
+                meta=meta,
+            )
         request = RunRequest(
             run_id=run_id,
             owner=student,
@@ -218,16 +241,23 @@ class RoomTrainer:
         )
         entry = RoomJob(JobView(self.trainer, request), student, page, name, details or {}, pruned=tuple(pruned))
         entry.resumed = resume is not None
-        with self._lock:
-            self._jobs[(student, page)] = entry
-            self._by_id[run_id] = entry
         try:
-            self.trainer.submit(request)
-        except Exception:
+            # filed and submitted as one step for readers: nobody finds an entry its trainer does
+            # not know yet, and the job's first news waits for its entry
             with self._lock:
-                self._by_id.pop(run_id, None)
-                if self._jobs.get((student, page)) is entry:
-                    del self._jobs[(student, page)]
+                current = self._jobs.get((student, page))
+                if current is not None and not current.job.done:  # a second press got here first
+                    raise RuntimeError("this student is already training a run on this page")
+                self._jobs[(student, page)] = entry
+                self._by_id[run_id] = entry
+                try:
+                    self.trainer.submit(request)
+                except Exception:
+                    self._by_id.pop(run_id, None)
+                    if self._jobs.get((student, page)) is entry:
+                        del self._jobs[(student, page)]
+                    raise
+        except Exception:
             if resume is None:
                 self.store.delete_run(run_id, student)
             else:

@@ -72,3 +72,20 @@ def test_a_page_that_trains_nothing_starts_no_trainer(page, install_room):
     at = switch(new_app(), page)
     assert not at.exception, [e.value for e in at.exception]
     assert get_room() is room and not room.trainer_started
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "in this server process"), ("zh", "本服务器进程内")])
+def test_the_teacher_page_names_the_trainer_and_the_store(open_page, install_room, monkeypatch, lang, words):
+    from playground import teacher
+
+    monkeypatch.setenv(teacher.PASSCODE_ENV, "kettle-7-lamp")
+    room = install_room()
+    at = open_page("7_Teacher", lang=lang)
+    at.text_input(key="teacher.typed").set_value("kettle-7-lamp")
+    [unlock] = list(at.button)  # the form's one button, in either language
+    unlock.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    caption = texts(at, "caption")
+    assert words in caption and str(room.store.path) in caption
+    assert "SQLite" in caption
+    assert not room.trainer_started  # the teacher's view starts no trainer

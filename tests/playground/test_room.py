@@ -62,10 +62,12 @@ def test_clearing_streamlits_caches_leaves_the_room_alone(room):
     old = replace_room(room)
     try:
         scheduler, store = room.scheduler, room.store
+        parts = (room.data, room.presence, room.models, room.trainer, room.default_model, room.pusher)
         st.cache_resource.clear()
         st.cache_data.clear()
         assert get_room() is room
         assert room.scheduler is scheduler and room.store is store
+        assert (room.data, room.presence, room.models, room.trainer, room.default_model, room.pusher) == parts
         finish(train(room, "ada"))  # and it still trains
     finally:
         replace_room(old)

@@ -34,7 +34,10 @@ def test_a_run_left_by_a_dead_process_is_interrupted_listed_and_resumed_number_f
     assert len(listed.history.epochs) == 1 and listed.model is not None  # its curve and weights so far
     assert [r.id for r in second.interrupted_runs("ada")] == [held.store_id]
 
-    resumed = finish(second.trainer.resume("ada", held.store_id))
+    resuming = second.trainer.resume("ada", held.store_id)
+    assert second.store.get_run(held.store_id).meta["process"] == second.process.id  # ours now
+    assert second.find_interrupted() == []  # so the reaper leaves it training
+    resumed = finish(resuming)
     assert resumed.job.id == held.store_id and resumed.resumed and resumed.run_id == held.store_id
     whole = finish(train(second, "bob", epochs=3, log_every=2, seed=4))
     got, expected = second.store.get_run(held.store_id), second.store.get_run(whole.store_id)

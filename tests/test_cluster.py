@@ -22,13 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.classroom import TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_progress
+from bench.classroom import SMALL_TRAINING, TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_feedback
 from bench.stclient import StreamlitClient
 from playground import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = 60
-EPOCHS_KEY = "train.w.epochs"
 STORE_AWAY_KEY = "store-status-try-again"  # playground/store_errors.py: the page's Try again button
 
 pytestmark = [
@@ -168,7 +167,8 @@ def test_sixty_students_spread_over_both_replicas_and_each_stays_on_one(hall):
 # ---- the drills: a replica killed, PostgreSQL restarted, a Ray worker killed, while students train ----
 
 STUDENT_COOKIE = "sp_student"  # playground.identity.COOKIE: the browser's student id
-EPOCHS = 20  # the page's default network: long enough to be training through each drill
+# A small network (784-32-10) for 50 epochs: cheap epochs, so every run has checkpoints soon, and
+# long enough to be training through each drill.
 COME_BACK_TIMEOUT_S = 120  # a bound on the waits; the seconds themselves are printed, not asserted
 
 
@@ -179,13 +179,15 @@ def store_of(parts: list[dict]):
 
 
 async def start_training(url: str, student: str) -> StreamlitClient:
-    """A tab of ``student``'s browser opens Train and presses Train; returns once the run shows progress."""
+    """A tab of ``student``'s browser opens Train and presses Train; returns once the page took the run
+    (training, or waiting for its turn on the cluster)."""
     client = StreamlitClient(f"trainer-{student[:6]}", timeout=240, cookies={STUDENT_COOKIE: student})
     await client.connect(url, page=TRAIN_PAGE)
     await client.open_page(TRAIN_PAGE)
-    await client.wait_for_run(await client.set_value(EPOCHS_KEY, EPOCHS))
+    for key, value in SMALL_TRAINING:
+        await client.wait_for_run(await client.set_value(key, value))
     pressed = await client.click(TRAIN_BUTTON_KEY)
-    await client.wait_for(is_train_progress, since=pressed)
+    await client.wait_for(is_train_feedback, since=pressed)
     return client
 
 
@@ -235,7 +237,7 @@ def test_a_replica_killed_while_its_students_train_loses_no_run_and_they_are_bac
     _, parts, _ = hall
     proxy = by_name(parts)["proxy"]["address"]
     store = store_of(parts)
-    students = [secrets.token_urlsafe(16) for _ in range(6)]
+    students = [secrets.token_urlsafe(16) for _ in range(4)]
 
     async def drill():
         clients = [await start_training(proxy, student) for student in students]
@@ -257,8 +259,8 @@ def test_a_replica_killed_while_its_students_train_loses_no_run_and_they_are_bac
             try:
                 await client.connect(proxy, page=TRAIN_PAGE)
                 await client.open_page(TRAIN_PAGE)
-                if not any(is_train_progress(node) for node in client.nodes()):
-                    await client.wait_for(is_train_progress)
+                if not any(is_train_feedback(node) for node in client.nodes()):
+                    await client.wait_for(is_train_feedback)  # their run, training (or waiting its turn)
                 assert client.cookies[cluster.COOKIE] == "r2"  # moved to the live replica
                 return time.monotonic() - killed_at
             finally:
@@ -325,28 +327,32 @@ def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_noth
 
 
 def ray_workers(parts: list[dict]) -> list[int]:
-    """PIDs of the Ray trainer's worker actors (Ray names an actor's process ray::<class>)."""
+    """PIDs of the Ray trainer's worker actors: children of this hall's raylet (the ray-head part's
+    process group) whose title Ray sets to ``ray::TrainerWorker…``."""
     group = by_name(parts)["ray-head"]["pid"]
-    found = []
+    processes = {}  # pid → (parent, process group, command line)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if os.getpgid(int(proc.name)) != group:
-                continue
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, ProcessLookupError):
+            processes[int(proc.name)] = (parent, os.getpgid(int(proc.name)), command)
+        except (OSError, ProcessLookupError, ValueError, IndexError):
             continue
-        if command.startswith("ray::TrainerWorker"):
-            found.append(int(proc.name))
-    return sorted(found)
+    ours = {pid for pid, (_, pgid, _) in processes.items() if pgid == group}
+    return sorted(
+        pid
+        for pid, (parent, _, command) in processes.items()
+        if command.startswith("ray::TrainerWorker") and (parent in ours or pid in ours)
+    )
 
 
 def test_a_ray_worker_killed_its_runs_resume_or_end_failed_with_what_they_trained(hall):
     _, parts, _ = hall
     proxy = by_name(parts)["proxy"]["address"]
     store = store_of(parts)
-    students = [secrets.token_urlsafe(16) for _ in range(4)]
+    students = [secrets.token_urlsafe(16) for _ in range(3)]
 
     async def drill():
         clients = [await start_training(proxy, student) for student in students]

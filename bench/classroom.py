@@ -3,6 +3,9 @@
     python -m bench.classroom --students 30 --browser   # the room's targets, plus one real Chromium
     python -m bench.classroom --students 30 --max-epochs 1 --budget-finish   # a 1-epoch budget, runs to the end
     python -m bench.classroom --smoke                  # 3 students, the subset, a small network, seconds
+    python -m bench.classroom --trainer ray            # the same class on the Ray trainer (a local Ray, 2 CPUs)
+    python -m bench.classroom --trainer both --waves 1 # in-process, then Ray: throughput side by side
+    python -m bench.classroom --trainer ray --ray-kill-drill   # SIGKILL a Ray worker while the class trains
     python -m bench.classroom --kill-drill --students 3  # SIGKILL the server mid-run: runs lost, time to see them
 
 It prepares a data folder as `make run` does (MNIST and the kept default model; a fresh run
@@ -31,6 +34,13 @@ until the deltas showing its effect arrived — server-side times as the network
 (a real tab adds its rendering and the canvas's own 200 ms wait; the `--browser` student
 measures those). The load generator runs on the same machine as the server.
 
+With `--trainer ray` the benchmark starts a Ray of its own process with `--ray-cpus` CPUs (no
+dashboard) and the app attaches to it by address (SOFTMAX_PLAYGROUND_RAY), so the runs train in
+Ray's worker actors, not in the server process; `--trainer both` runs the class on the in-process
+trainer, then on Ray, and prints the throughputs side by side. `--ray-kill-drill` SIGKILLs one
+worker actor right after the class's throughput window and counts the runs it held that were
+lost (never back and not in the store) and the seconds until each was training again.
+
 `--smoke` exits non-zero only when something broke (errors, disconnects, a metric with no
 measurements), never for a slow number.
 """
@@ -52,6 +62,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,6 +236,9 @@ class Config:
     browser: bool = False
     seed: int = 0
     smoke: bool = False
+    trainer: str = "in-process"  # "in-process" | "ray" ("both" is split into the two by main)
+    ray_cpus: int = 2  # the benchmark's own local Ray
+    ray_kill_drill: bool = False
 
     def wave_deadline(self) -> float:
         if self.deadline is not None:
@@ -307,10 +321,12 @@ class AppServer:
         for kept in cache.glob("default-model-*.pt"):
             if not (self.data_dir / kept.name).exists():
                 shutil.copyfile(kept, self.data_dir / kept.name)
+        # as `make run`: the default model is prepared in this process's own trainer, never a cluster's
+        prepare_env = {k: v for k, v in self.env().items() if k != "SOFTMAX_PLAYGROUND_RAY"}
         subprocess.run(
             [sys.executable, "-m", "playground.prepare"],
             cwd=ROOT,
-            env=self.env(),
+            env=prepare_env,
             check=True,
             stdout=subprocess.DEVNULL,
             timeout=600,
@@ -437,6 +453,7 @@ class Report:
     digits_recognised: int = 0  # the prediction after the digit's last stroke was that digit
     rates: dict[str, float] = field(default_factory=dict)  # images per second, by phase
     budget_finish_s: float | None = None  # with --budget-finish: from the first Train press to the last run's end
+    ray_drill: dict[str, object] = field(default_factory=dict)  # --ray-kill-drill's counts and seconds
 
     def record(self, metric: str, wave: int, seconds: float) -> None:
         self.metrics[metric].append((wave, seconds))
@@ -513,6 +530,8 @@ class Report:
                 else:
                     ok = value >= limit if sense == ">=" else value <= limit
                     lines.append(f"  {name:<52}{value:>10.2f}   {sense} {limit:g}  {'meets' if ok else 'misses'}")
+        if self.ray_drill:
+            lines.extend(format_ray_drill(self.ray_drill))
         if self.budget_finish_s is not None:
             lines.append(f"every run of the class finished {self.budget_finish_s:.0f} s after the first Train press")
         if self.browser:
@@ -873,7 +892,13 @@ async def browser_student(base_url: str, timeout_s: float) -> dict[str, object]:
 # --------------------------------------------------------------------------- the classroom
 
 
-async def run_wave(wave: int, config: Config, report: Report, server: AppServer) -> None:
+async def run_wave(
+    wave: int,
+    config: Config,
+    report: Report,
+    server: AppServer,
+    while_training: Callable[[int, AppServer], Awaitable[None]] | None = None,
+) -> None:
     """One class: a probe run alone; the class arrives and draws; the probe again with the class
     connected; then everyone trains at once (and draws meanwhile); then everyone leaves."""
     cpu_before = server.cpu_seconds()
@@ -915,6 +940,8 @@ async def run_wave(wave: int, config: Config, report: Report, server: AppServer)
             rate = images_per_second(server.stats(), t0, time.time())
             if rate and wave == 1:
                 report.rates["all training"] = rate
+            if while_training is not None:  # e.g. the Ray kill drill, before anybody presses Stop
+                await while_training(wave, server)
         finally:
             phases["watched"].arrive()
             phases["measured"].arrive()  # nobody stops before the window closed
@@ -951,10 +978,14 @@ async def run_wave(wave: int, config: Config, report: Report, server: AppServer)
     report.server_cpu.append((f"wave {wave}", server.cpu_seconds() - cpu_before))
 
 
-async def run_classroom(config: Config) -> Report:
+async def run_classroom(
+    config: Config,
+    extra_env: dict[str, str] | None = None,
+    while_training: Callable[[int, AppServer], Awaitable[None]] | None = None,
+) -> Report:
     """Start the app, run the waves, stop the app (always); return what was measured."""
     report = Report(config)
-    server = AppServer(config.sources, config.server_env(), session_ttl=config.session_ttl)
+    server = AppServer(config.sources, {**config.server_env(), **(extra_env or {})}, session_ttl=config.session_ttl)
     start = time.monotonic()
     cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     try:
@@ -962,7 +993,7 @@ async def run_classroom(config: Config) -> Report:
         rss, hwm = server.memory_kb()
         report.memory.append(("start (idle, nobody connected)", rss, hwm))
         for wave in range(1, config.waves + 1):
-            await run_wave(wave, config, report, server)
+            await run_wave(wave, config, report, server, while_training)
     finally:
         report.server_log_tail = server.log_tail()
         if server.process is not None and server.process.poll() is not None:
@@ -1015,6 +1046,18 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--deadline", type=float, default=None, help="limit of the whole run, seconds")
     parser.add_argument("--browser", action="store_true", help="add one real headless Chromium student in wave 1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--trainer",
+        choices=("in-process", "ray", "both"),
+        default="in-process",
+        help="who trains the runs: the server's own threads, Ray worker actors, or both one after the other",
+    )
+    parser.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the benchmark's local Ray (default 2)")
+    parser.add_argument(
+        "--ray-kill-drill",
+        action="store_true",
+        help="with --trainer ray: SIGKILL a Ray worker while the class trains; count runs lost, time them back",
+    )
     args = parser.parse_args(argv)
     config = smoke_config() if args.smoke else Config()
     for name in (
@@ -1034,6 +1077,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         if value is not None:
             setattr(config, name, value)
     config.browser, config.seed = args.browser, args.seed
+    config.trainer, config.ray_cpus, config.ray_kill_drill = args.trainer, args.ray_cpus, args.ray_kill_drill
+    if config.ray_kill_drill and config.trainer == "in-process":
+        parser.error("--ray-kill-drill needs --trainer ray (or both)")
     if config.students < 1 or config.waves < 1:
         parser.error("--students and --waves must be at least 1")
     return config
@@ -1054,6 +1100,8 @@ def main(argv: list[str] | None = None) -> int:
         f"think {config.think:g} s{', plus one browser' if config.browser else ''}",
         flush=True,
     )
+    if config.trainer != "in-process":
+        return main_with_ray(config)
     try:
         report = asyncio.run(run_classroom(config))
     except RuntimeError as error:  # the server did not start: nothing was measured
@@ -1068,6 +1116,133 @@ def main(argv: list[str] | None = None) -> int:
             print("\nsmoke: something broke (see above)", file=sys.stderr)
             return 1
     return 0
+
+
+# --------------------------------------------------------------------------- the Ray trainer
+
+RAY_DRILL_WAIT_S = 120.0  # how long the drill waits for a killed worker's runs to train again
+THROUGHPUT_RATIO_TARGET = 0.90  # the Ray trainer against the in-process one, same class, same cores
+
+
+@contextlib.contextmanager
+def local_ray(num_cpus: int):
+    """A Ray of this benchmark's process (its GCS, raylet and workers end with it); yields its address.
+
+    The app attaches by address, so its detached worker actors are this Ray's, and a drill can
+    find and kill them from here.
+    """
+    import ray
+
+    from core.trainers import ray_trainer
+
+    ray_trainer.start_local(num_cpus)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def ray_kill_drill(store_path: Path, wait_s: float = RAY_DRILL_WAIT_S) -> dict[str, object]:
+    """SIGKILL the Ray worker holding the most runs; count the runs it held that were lost and
+    time each until it trains again (a snapshot past its last one, not queued) or has ended.
+
+    "Back" is when the trainer serves the run again; the student's tab shows it at the room's
+    next poll (0.25 s) and push.
+    """
+    import signal
+
+    from core.store import open_store
+    from core.trainers.ray_trainer import RayTrainer
+
+    trainer = RayTrainer("", store_path)  # this process is already a driver of the cluster
+    load = trainer.load()
+    victim = max(sorted(load), key=lambda name: load[name])
+    held = [run_id for run_id in trainer.running() if trainer.where(run_id) == victim]
+    before = trainer.snapshots(held)
+    pid = trainer.worker_pids()[victim]
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    back: dict[str, float] = {}
+    while len(back) < len(held) and time.monotonic() - killed_at < wait_s:
+        for run_id, snap in trainer.snapshots([r for r in held if r not in back]).items():
+            last = before.get(run_id)
+            if snap.done or (snap.status != "queued" and (last is None or snap.version > last.version)):
+                back[run_id] = time.monotonic() - killed_at
+        time.sleep(0.1)
+    store = open_store(store_path)
+    try:
+        rows = {run_id: store.get_run(run_id) for run_id in held}
+    finally:
+        store.close()
+    lost = [run_id for run_id in held if run_id not in back and rows[run_id] is None]
+    failed = [run_id for run_id in held if rows[run_id] is not None and rows[run_id].status == "failed"]
+    return {
+        "worker": victim,
+        "pid": pid,
+        "runs held": len(held),
+        "back": sorted(back.values()),
+        "not back": len(held) - len(back),
+        "failed": len(failed),
+        "lost": len(lost),
+    }
+
+
+def format_ray_drill(drill: dict[str, object]) -> list[str]:
+    seconds = drill["back"]
+    timing = f"back after p50 {percentile(seconds, 50):.1f} s, max {max(seconds):.1f} s" if seconds else "none back"
+    return [
+        "",
+        f"Ray kill drill: SIGKILLed {drill['worker']} (pid {drill['pid']}) holding {drill['runs held']} runs; "
+        f"{timing}; {drill['not back']} not back within {RAY_DRILL_WAIT_S:g} s, {drill['failed']} ended failed, "
+        f"{drill['lost']} lost (target 0)",
+    ]
+
+
+def main_with_ray(config: Config) -> int:
+    """--trainer ray | both: the class on a local Ray (after the in-process class, for both)."""
+    reports: dict[str, Report] = {}
+    drills: list[dict[str, object]] = []
+
+    async def drill(wave: int, server: AppServer) -> None:
+        if wave == 1:
+            store_path = Path(os.environ.get("SOFTMAX_PLAYGROUND_STORE") or server.data_dir / "runs.db")
+            drills.append(await asyncio.to_thread(ray_kill_drill, store_path))
+
+    try:
+        if config.trainer == "both":
+            reports["in-process"] = asyncio.run(run_classroom(config))
+            print("\n[in-process]\n" + reports["in-process"].format(), flush=True)
+        with local_ray(config.ray_cpus) as address:
+            env = {"SOFTMAX_PLAYGROUND_RAY": address}
+            reports["ray"] = asyncio.run(run_classroom(config, env, drill if config.ray_kill_drill else None))
+    except RuntimeError as error:  # the server did not start: nothing was measured
+        print(f"classroom: {error}", file=sys.stderr)
+        return 1
+    if drills:
+        reports["ray"].ray_drill = drills[0]
+    print("\n[ray]\n" + reports["ray"].format())
+    if "in-process" in reports:
+        print(format_trainer_comparison(reports["in-process"], reports["ray"]))
+    if any(r.broken for r in reports.values()) and config.smoke:
+        print("\nsmoke: something broke (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def format_trainer_comparison(local: Report, ray_report: Report) -> str:
+    mine, theirs = ray_report.rates.get("all training"), local.rates.get("all training")
+    lines = ["", "the same class on both trainers (images per second, all training):"]
+    lines.append(f"  {'in-process':<52}{theirs or 0:>10,.0f}")
+    lines.append(f"  {'ray':<52}{mine or 0:>10,.0f}")
+    if mine and theirs:
+        ratio = mine / theirs
+        verdict = "meets" if ratio >= THROUGHPUT_RATIO_TARGET else "misses"
+        lines.append(
+            f"  {'throughput, ray / in-process':<52}{ratio:>10.2f}   >= {THROUGHPUT_RATIO_TARGET:g}  {verdict}"
+        )
+    else:
+        lines.append("  throughput, ray / in-process: NOT MEASURED")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

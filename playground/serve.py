@@ -84,6 +84,12 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
     while room.default_model.state().status not in ("ready", "failed") and time.monotonic() < deadline:
         time.sleep(0.05)
     step("default model")
+    if room.trainer_kind != "in-process":  # a cluster's workers start now, not at the first Train press
+        try:
+            _ = room.trainer  # the property starts it
+        except Exception:  # the pages say so when a student trains; the server starts all the same
+            logging.getLogger("playground.serve").exception("the %s trainer could not be started", room.trainer_kind)
+    step("trainer")
     return took
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,7 @@ WORKER_PREFIX = "worker-"
 MAX_RESUMES = 3  # a run that killed its worker this often is not restarted again: it ends failed
 VERSION_STRIDE = 1_000_000  # a resumed run's versions continue above everything it reported before
 KEEP_ENDED_S = 15 * 60.0  # an ended run's last snapshot stays readable this long (the reconnect window)
-CALL_TIMEOUT_S = 10.0  # a submit, stop or placement answer
+CALL_TIMEOUT_S = 30.0  # a submit, stop or placement answer (a loaded laptop answers in seconds)
 SNAPSHOT_TIMEOUT_S = 0.8  # a tick's reads: a worker that is restarting does not hold up the others
 START_TIMEOUT_S = 60.0  # `ray start --head` on a busy laptop
 FRESH_S = 0.3  # a snapshot read this recently answers a page's read without asking the worker again
@@ -300,10 +301,11 @@ class TrainerWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def submit(self, request, priority: bool = False) -> str:
+    def submit(self, request, priority: bool = False) -> tuple[str, JobSnapshot]:
+        """Take the run; returns its job id and first snapshot (a reader never meets it unknown)."""
         job_id = self._trainer.submit(request, priority)
         log.info("run %s of student %s started on %s", request.run_id, request.owner[:8], self.name)
-        return job_id
+        return job_id, self.snapshots([job_id])[job_id]
 
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
         """The snapshots of those of ``job_ids`` this worker holds that are newer than ``newer_than``."""
@@ -313,7 +315,7 @@ class TrainerWorker:
         for job_id, snap in self._trainer.snapshots(job_ids).items():
             version = self._version_base.get(job_id, 0) + snap.version
             if version > newer_than.get(job_id, -1):
-                found[job_id] = dataclasses.replace(snap, version=version)
+                found[job_id] = dataclasses.replace(snap, version=version, error=_travelling(snap.error))
         return found
 
     def control(self, job_id: str, message: dict) -> bool:
@@ -396,6 +398,17 @@ class TrainerWorker:
             self._trainer.forget(job_id)
 
 
+def _travelling(error: BaseException | None) -> BaseException | None:
+    """The error as it can cross to the app process: itself when it pickles, else its text."""
+    if error is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # an exception holding something that does not pickle: keep what it says
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
 # --------------------------------------------------------------------------- the app's side
 
 
@@ -439,7 +452,10 @@ class RayTrainer:
     def submit(self, request, priority: bool = False) -> str:
         worker_name = ray.get(self._ledger.place.remote(request), timeout=CALL_TIMEOUT_S)
         self._where[request.run_id] = worker_name
-        return ray.get(self._handle(worker_name).submit.remote(request, priority), timeout=CALL_TIMEOUT_S)
+        job_id, first = ray.get(self._handle(worker_name).submit.remote(request, priority), timeout=CALL_TIMEOUT_S)
+        with self._lock:
+            self._latest[job_id] = (time.monotonic(), first)
+        return job_id
 
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
         """The jobs' snapshots (with ``newer_than``, only those whose version grew past it).

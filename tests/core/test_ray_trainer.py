@@ -77,9 +77,11 @@ def trainer(ray_cluster, store_path):
     made.close()
 
 
-def new_request(store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run") -> RunRequest:
+def new_request(
+    store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run", lr=0.05
+) -> RunRequest:
     """A run as the room files it: its row in the store first ("running"), then the request."""
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=0.05, momentum=0.5, seed=seed, log_every=5)
+    config = TrainConfig(epochs=epochs, batch_size=64, lr=lr, momentum=0.5, seed=seed, log_every=5)
     model = build_model(SMALL, seed=seed)
     record, _ = store.save_checkpoint(
         owner,
@@ -200,6 +202,46 @@ def test_the_budget_stops_a_run(trainer, store):
     assert snap.busy_s >= 0.5 and snap.step < snap.total_steps
 
 
+def test_a_diverged_run_says_at_which_step(trainer, store):
+    request = new_request(store, epochs=2, lr=1e6)
+    trainer.submit(request)
+    snap = wait_for(lambda: ended(trainer, request.run_id), "the run to diverge")
+    assert snap.status == "diverged" and snap.message_code == "job.diverged"
+    assert snap.message_params["step"] >= 1
+    assert store.get_run(request.run_id).status == "running"  # no NaN weights written; the room deletes the row
+
+
+def test_a_failed_table_run_brings_its_coded_error_across(trainer, store):
+    """A run that fails in the worker: the app process gets the error itself (a CodedError), not a
+    broken read."""
+    import numpy as np
+
+    from core.training import ConfigError
+
+    spec = ModelSpec(kind="mlp", hidden_sizes=(8,), in_features=4, num_classes=3)
+    config = TrainConfig(epochs=1, batch_size=4, seed=0)
+    record, _ = store.save_checkpoint(
+        "t" * 16,
+        run_id=None,
+        name="table",
+        status="running",
+        spec=spec.to_dict(),
+        config=config.to_dict(),
+        history=History().to_dict(),
+        accuracy=None,
+        weights=b"",
+        resume_state=None,
+        meta={"page": "own", "dataset": "table"},
+    )
+    X = np.zeros((12, 4), dtype=np.float32)
+    table = (X, np.zeros(11, dtype=np.int64), X, np.zeros(12, dtype=np.int64))  # 12 rows, 11 labels
+    request = RunRequest(record.id, "t" * 16, "table", spec.to_dict(), config.to_dict(), "table", table=table)
+    trainer.submit(request)
+    snap = wait_for(lambda: ended(trainer, request.run_id), "the run to fail")
+    assert snap.status == "failed"
+    assert isinstance(snap.error, ConfigError) and snap.error.code == "data.length_mismatch"
+
+
 def test_two_runs_on_one_worker_take_fair_turns(trainer, store):
     """Two equal runs on one worker: while both train, neither gets far ahead of the other."""
     wait_for(lambda: not trainer.running(), "an idle cluster")
@@ -238,6 +280,7 @@ def test_another_app_process_finds_a_run_by_id_and_stops_it(trainer, store, stor
     other = RayTrainer("auto", store_path, mnist=None, workers=2)
     snap = wait_for(lambda: snapshot_of(other, request.run_id), "the other trainer to read the run")
     assert snap.status in ("queued", "running")
+    assert other.request(request.run_id) == request  # what it needs to show the run as its own
     other.stop(request.run_id)
     assert wait_for(lambda: ended(trainer, request.run_id), "the stop").status == "stopped"
 

@@ -233,12 +233,6 @@ async def close_all(clients) -> None:
     await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Train page on another replica does not show a run that is training on Ray: "
-    "RoomTrainer.job_of knows only the jobs this process started (measured: the student's page shows "
-    "Press Train while the store has the run running and Ray trains it)",
-)
 def test_a_replica_killed_while_its_students_train_loses_no_run_and_they_are_back_on_the_other(hall):
     _, parts, _ = hall
     proxy = by_name(parts)["proxy"]["address"]

@@ -374,6 +374,8 @@ class StreamlitClient:
         self._fetched: set[str] = set()
         self._page_change_requested = False
         self._xsrf = PLACEHOLDER_XSRF
+        # self.cookies (set above) is this tab's cookie jar: the cookies it was given and those the
+        # server set; a sticky proxy's cookie keeps every request and the socket on one replica.
         self._host = ""
         self._port = 0
 
@@ -405,10 +407,7 @@ class StreamlitClient:
         # The frontend passes its XSRF token (the cookie's value) as the second subprotocol
         # and the session to resume as the third; the cookie itself travels as a cookie.
         protocols = ["streamlit", self._xsrf] + ([resume_session_id] if resume_session_id else [])
-        jar = dict(self.cookies)
-        if self._xsrf != PLACEHOLDER_XSRF:
-            jar["_streamlit_xsrf"] = self._xsrf
-        cookies = {"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())} if jar else None
+        cookies = {"Cookie": self._cookie_header()} if self.cookies else None
         try:
             self._ws = await asyncio.wait_for(
                 ws_connect(
@@ -1183,7 +1182,8 @@ class StreamlitClient:
                 (
                     f"GET {target} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
                     f"User-Agent: stclient ({self.name})\r\nAccept: */*\r\n"
-                    "Connection: close\r\n\r\n"
+                    + (f"Cookie: {self._cookie_header()}\r\n" if self.cookies else "")
+                    + "Connection: close\r\n\r\n"
                 ).encode("latin-1")
             )
             await writer.drain()
@@ -1204,12 +1204,27 @@ class StreamlitClient:
             status = 0
         if status >= 400 or status == 0:
             self.stats.http_failures += 1
-        if remember_cookie:
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "set-cookie" and value.strip().startswith("_streamlit_xsrf="):
-                    self._xsrf = value.strip().split(";", 1)[0].split("=", 1)[1] or PLACEHOLDER_XSRF
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "set-cookie":
+                self._remember_cookie(value, xsrf=remember_cookie)
         return status
+
+    def _remember_cookie(self, set_cookie: str, *, xsrf: bool) -> None:
+        """One Set-Cookie header into the jar; the XSRF token only from the request that asks for it."""
+        cookie_name, _, cookie_value = set_cookie.strip().split(";", 1)[0].partition("=")
+        cookie_name = cookie_name.strip()
+        if cookie_name == "_streamlit_xsrf":
+            if not xsrf:
+                return
+            self._xsrf = cookie_value or PLACEHOLDER_XSRF
+        if cookie_value:
+            self.cookies[cookie_name] = cookie_value
+        else:
+            self.cookies.pop(cookie_name, None)
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
 
 # --------------------------------------------------------------------------- drawing a digit

@@ -175,6 +175,10 @@ class Room:
     # ----------------------------------------------------------------- jobs (the trainer part)
 
     def job_of(self, student: str, page: str) -> RoomJob | None:
+        if self._trainer is None and self._make_trainer == "ray" and page == "train":
+            # a run of this student may train on the cluster, started by another app process
+            if any(r.meta.get("page") == page for r in self.store.runs_with_status(("running",), owner=student)):
+                return self.trainer.job_of(student, page)
         return self._trainer.job_of(student, page) if self._trainer is not None else None
 
     def all_jobs(self) -> list[RoomJob]:

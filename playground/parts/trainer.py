@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from core.jobs import JobSnapshot
 from core.limits import RoomLimits
+from core.models import ModelSpec
 from core.store import StoreError
 from core.trainers.base import RunRequest, Trainer
 from core.trainers.local import LocalTrainer
@@ -327,7 +328,45 @@ class RoomTrainer:
 
     def job_of(self, student: str, page: str) -> RoomJob | None:
         with self._lock:
-            return self._jobs.get((student, page))
+            found = self._jobs.get((student, page))
+        if found is None and page == "train" and not isinstance(self.trainer, LocalTrainer):
+            found = self.adopt(student, page)
+        return found
+
+    def adopt(self, student: str, page: str) -> RoomJob | None:
+        """The student's run that trains on the cluster but was started by another app process (a
+        replica that died, or the one a proxy no longer sends this browser to): taken into this
+        process's jobs, so its live panel shows here with its whole curve. None when there is none."""
+        running = [
+            r
+            for r in self.store.runs_with_status(("running",), owner=student)
+            if r.meta.get("page") == page and r.meta.get("trainer") == self.kind
+        ]
+        for record in sorted(running, key=lambda r: r.created, reverse=True):
+            if record.id not in self.trainer.snapshots([record.id]):
+                continue  # the cluster does not train it (any more): the reaper's to mark
+            request = RunRequest(
+                run_id=record.id,
+                owner=student,
+                name=record.name,
+                spec=record.spec,
+                config=record.config,
+                data="mnist",
+                images=int(record.meta.get("images", 0)),
+                max_busy_s=self.limits.run_seconds,
+                meta=record.meta,
+            )
+            images = int(record.meta.get("images", 0)) or self.data.images_per_run()
+            details = {"spec": ModelSpec.from_dict(record.spec), "images": images}
+            entry = RoomJob(JobView(self.trainer, request), student, page, record.name, details)
+            with self._lock:
+                if (student, page) in self._jobs:  # another tab adopted it meanwhile
+                    return self._jobs[(student, page)]
+                self._jobs[(student, page)] = entry
+                self._by_id[record.id] = entry
+            _log.info("run %s adopted: student %s, page %s, trainer %s", record.id, student[:8], page, self.kind)
+            return entry
+        return None
 
     def all_jobs(self) -> list[RoomJob]:
         """Every student's latest job per page, newest first (the teacher's view)."""

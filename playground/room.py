@@ -215,7 +215,7 @@ class Room:
         if live is not None and self.scheduler is not None:
             getattr(self.scheduler, verb)(live, *args, **kwargs)
             return
-        self.trainer.trainer.control(entry.job.id, verb, *args, **kwargs)
+        self.trainer.trainer.control(entry.job.id, {"action": verb, "args": list(args), "kwargs": kwargs})
 
     def watch(self, entry: RoomJob, session_id: str | None, fragment_key: str) -> None:
         self.trainer.watch(entry, session_id, fragment_key)
@@ -242,8 +242,17 @@ class Room:
             live = self.presence.live_processes()
         except StoreError:  # without heartbeats only this machine's processes can be judged
             live = None
+        held: set[str] = set()
+        if self.trainer_kind != LocalTrainer.name:  # a cluster trains on without the app that started it
+            if not self.trainer_started:  # judged once this process has the cluster's trainer (the reaper)
+                return []
+            try:
+                held = set(self.trainer.trainer.running())
+            except Exception:  # the cluster cannot be asked now: judge nothing rather than wrongly
+                _log.warning("interrupted runs not looked for (the trainer did not answer)", exc_info=True)
+                return []
         try:
-            return mark_interrupted(self.store, self.trainer_kind, self.process, live)
+            return mark_interrupted(self.store, self.trainer_kind, self.process, live, held)
         except StoreError:
             _log.warning("interrupted runs not looked for (store unavailable); the reaper tries again")
             return []

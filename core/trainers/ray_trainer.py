@@ -61,6 +61,7 @@ WORKER_PREFIX = "worker-"
 MAX_RESUMES = 3  # a run that killed its worker this often is not restarted again: it ends failed
 VERSION_STRIDE = 1_000_000  # a resumed run's versions continue above everything it reported before
 KEEP_ENDED_S = 15 * 60.0  # an ended run's last snapshot stays readable this long (the reconnect window)
+STEERING = ("pause", "resume", "step", "step_epoch", "set_hyper")  # run controls a worker passes on
 CALL_TIMEOUT_S = 30.0  # a submit, stop or placement answer (a loaded laptop answers in seconds)
 SNAPSHOT_TIMEOUT_S = 0.8  # a tick's reads: a worker that is restarting does not hold up the others
 START_TIMEOUT_S = 60.0  # `ray start --head` on a busy laptop
@@ -319,11 +320,17 @@ class TrainerWorker:
         return found
 
     def control(self, job_id: str, message: dict) -> bool:
-        """A message for the run ``job_id`` (``{"action": "stop"}``); False when this worker does not hold it."""
+        """A message for the run ``job_id``: ``{"action": "stop"}``, or a run control with its arguments
+        (``{"action": "set_hyper", "kwargs": {"lr": 0.05}}``); False when this worker does not hold it."""
         if self._trainer.job(job_id) is None:
             return False
-        if message.get("action") == "stop":
+        action = message.get("action")
+        if action == "stop":
             self._trainer.stop(job_id)
+            return True
+        if action in STEERING:  # the same messages the in-process scheduler takes (pause, step, …)
+            job = self._trainer.job(job_id)
+            getattr(self._trainer.scheduler, action)(job, *message.get("args", ()), **message.get("kwargs", {}))
             return True
         raise RayTrainerError(f"unknown control message {message!r}")
 

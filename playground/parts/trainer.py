@@ -506,18 +506,23 @@ class RoomTrainer:
 # --------------------------------------------------------------------------- after a crash
 
 
-def mark_interrupted(store, kind: str, process: ProcessId, live_processes: set[str] | None) -> list[str]:
+def mark_interrupted(
+    store, kind: str, process: ProcessId, live_processes: set[str] | None, held: set[str] = frozenset()
+) -> list[str]:
     """Runs the store holds as *running* for a trainer of this kind whose process is gone become
     *interrupted* (their last checkpoint is kept); returns their ids.
 
     A process is gone when it ran on this machine and its pid no longer runs (or is ours, from an
     earlier life), or, elsewhere, when it has no heartbeat within ``PROCESS_ALIVE_S``. A run of a
-    live process, or of another kind of trainer (Ray keeps training without the app), is left alone.
+    live process, or of another kind of trainer, is left alone, and so is a run the trainer still
+    ``held`` (a Ray cluster keeps training the runs of an app process that died).
     """
     marked = []
     for record in store.runs_with_status(("running",)):
         meta = record.meta
         if meta.get("trainer", LocalTrainer.name) != kind or meta.get("process") == process.id:
+            continue
+        if record.id in held:
             continue
         if meta.get("host") == process.host and isinstance(meta.get("pid"), int):
             gone = meta["pid"] == process.pid or not pid_alive(meta["pid"])

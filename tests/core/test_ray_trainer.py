@@ -420,3 +420,37 @@ def _wait_gone(pid):
         return False
 
     wait_for(gone, f"process {pid} to exit")
+
+
+def test_run_controls_reach_the_worker_holding_the_run(trainer, store):
+    request = new_request(store, epochs=50, images=6000)
+    trainer.submit(request)
+    wait_for(lambda: (snapshot_of(trainer, request.run_id) or _no()).step > 0, "the first progress")
+
+    assert trainer.control(request.run_id, {"action": "pause"})
+    paused = wait_for(lambda: _paused_and_still(trainer, request.run_id), "the run to pause")
+    assert trainer.control(request.run_id, {"action": "set_hyper", "kwargs": {"lr": 0.05}})
+    assert trainer.control(request.run_id, {"action": "step", "args": [2]})
+    stepped = wait_for(
+        lambda: _at_step(trainer, request.run_id, paused.step + 2), "exactly two batches more while paused"
+    )
+    assert stepped.paused and stepped.history.changes and stepped.history.changes[-1].value == 0.05
+    assert trainer.control(request.run_id, {"action": "resume"})
+    wait_for(lambda: (snapshot_of(trainer, request.run_id) or _no()).step > stepped.step, "training after resume")
+    trainer.stop(request.run_id)
+    wait_for(lambda: ended(trainer, request.run_id), "the stopped run")
+
+
+def _paused_and_still(trainer, run_id):
+    """The snapshot once the run is paused and two reads a second apart agree on its step."""
+    first = snapshot_of(trainer, run_id)
+    if first is None or not first.paused:
+        return None
+    time.sleep(1.0)
+    second = snapshot_of(trainer, run_id)
+    return second if second.step == first.step else None
+
+
+def _at_step(trainer, run_id, step):
+    snap = snapshot_of(trainer, run_id)
+    return snap if snap is not None and snap.step == step else None

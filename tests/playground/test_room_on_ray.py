@@ -76,3 +76,19 @@ def test_stop_on_the_page_ends_a_run_on_ray(ray_room):
     snap = entry.job.snapshot()
     assert snap.status == "stopped" and 0 < snap.step < snap.total_steps
     assert ray_room.store.get_run(entry.job.id).status == "stopped"
+
+
+def test_pause_a_live_change_and_resume_reach_a_run_on_ray(ray_room):
+    entry = start(ray_room, "c" * 16, epochs=50)
+    wait_for(lambda: entry.job.snapshot().step > 0, "the first progress")
+    ray_room.pause(entry)
+    wait_for(lambda: entry.job.paused, "the run to say it is paused")
+    ray_room.set_hyper(entry, lr=0.02)
+    wait_for(lambda: entry.job.snapshot().history.changes, "the change to be applied")
+    assert entry.job.snapshot().history.changes[-1].value == 0.02
+    ray_room.resume(entry)
+    wait_for(lambda: not entry.job.paused, "the run to resume")
+    ray_room.stop(entry)
+    wait_for(entry.filed.is_set, "the stopped run to be filed")
+    stored = ray_room.history(entry.job.id)
+    assert [change.value for change in stored.changes] == [0.02]

@@ -77,6 +77,10 @@ def test_only_runs_of_gone_processes_of_the_same_trainer_are_marked(tmp_path):
         assert marked == [elsewhere_dead]
         statuses = {run_id: store.get_run(run_id).status for run_id in (mine, elsewhere_alive, on_ray)}
         assert set(statuses.values()) == {"running"}
+        # on Ray, a dead app process's run that the cluster still trains stays running; one it lost does not
+        ray_lost = running({"trainer": "ray", "process": "there:10:1.000", "host": "there", "pid": 10})
+        marked = mark_interrupted(store, "ray", me, live_processes={"there:7:1.000"}, held={on_ray})
+        assert marked == [ray_lost] and store.get_run(on_ray).status == "running"
     finally:
         store.close()
 

@@ -6,6 +6,7 @@
     python -m bench.classroom --trainer ray            # the same class on the Ray trainer (a local Ray, 2 CPUs)
     python -m bench.classroom --trainer both --waves 1 # in-process, then Ray: throughput side by side
     python -m bench.classroom --trainer ray --ray-kill-drill   # SIGKILL a Ray worker while the class trains
+    python -m bench.classroom --store postgresql://user@127.0.0.1:5432/db   # runs kept in PostgreSQL
     python -m bench.classroom --kill-drill --students 3  # SIGKILL the server mid-run: runs lost, time to see them
 
 It prepares a data folder as `make run` does (MNIST and the kept default model; a fresh run
@@ -239,6 +240,7 @@ class Config:
     trainer: str = "in-process"  # "in-process" | "ray" ("both" is split into the two by main)
     ray_cpus: int = 2  # the benchmark's own local Ray
     ray_kill_drill: bool = False
+    store: str | None = None  # SOFTMAX_PLAYGROUND_STORE for the server; None: SQLite in its data folder
 
     def wave_deadline(self) -> float:
         if self.deadline is not None:
@@ -249,6 +251,8 @@ class Config:
         env = {"SOFTMAX_PLAYGROUND_RECONNECT_MINUTES": str(self.session_ttl / 60)}
         if self.max_epochs is not None:
             env["SOFTMAX_PLAYGROUND_MAX_EPOCHS"] = str(self.max_epochs)
+        if self.store is not None:
+            env["SOFTMAX_PLAYGROUND_STORE"] = self.store
         return env
 
 
@@ -1065,6 +1069,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         action="store_true",
         help="with --trainer ray: SIGKILL a Ray worker while the class trains; count runs lost, time them back",
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="the server's run store (SOFTMAX_PLAYGROUND_STORE), e.g. postgresql://user@127.0.0.1:5432/db; "
+        "default: SQLite in the server's temporary data folder",
+    )
     args = parser.parse_args(argv)
     config = smoke_config() if args.smoke else Config()
     for name in (
@@ -1085,6 +1095,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
             setattr(config, name, value)
     config.browser, config.seed = args.browser, args.seed
     config.trainer, config.ray_cpus, config.ray_kill_drill = args.trainer, args.ray_cpus, args.ray_kill_drill
+    config.store = args.store
+    if config.store is not None and not config.store.startswith(("postgresql://", "postgres://")):
+        parser.error("--store takes a postgresql:// address (SQLite is the default)")
     if config.ray_kill_drill and config.trainer == "in-process":
         parser.error("--ray-kill-drill needs --trainer ray (or both)")
     if config.students < 1 or config.waves < 1:
@@ -1104,7 +1117,8 @@ def main(argv: list[str] | None = None) -> int:
         f"classroom: {config.students} students × {config.waves} wave(s), data sources {sources}, "
         f"{'small network' if config.small_network else 'default settings'}, windows of {config.measure:g} s, "
         f"{'budget ' + str(config.max_epochs) + ' epoch(s), ' if config.max_epochs else ''}"
-        f"think {config.think:g} s{', plus one browser' if config.browser else ''}",
+        f"think {config.think:g} s{', plus one browser' if config.browser else ''}"
+        f"{', store ' + config.store if config.store else ''}",
         flush=True,
     )
     if config.trainer != "in-process":
@@ -1149,7 +1163,7 @@ def local_ray(num_cpus: int):
         ray.shutdown()
 
 
-def ray_kill_drill(store_path: Path, wait_s: float = RAY_DRILL_WAIT_S) -> dict[str, object]:
+def ray_kill_drill(store_path: str | Path, wait_s: float = RAY_DRILL_WAIT_S) -> dict[str, object]:
     """SIGKILL the Ray worker holding the most runs; count the runs it held that were lost and
     time each until it trains again (a snapshot past its last one, not queued) or has ended.
 
@@ -1212,7 +1226,7 @@ def main_with_ray(config: Config) -> int:
 
     async def drill(wave: int, server: AppServer) -> None:
         if wave == 1:
-            store_path = Path(os.environ.get("SOFTMAX_PLAYGROUND_STORE") or server.data_dir / "runs.db")
+            store_path = config.store or os.environ.get("SOFTMAX_PLAYGROUND_STORE") or server.data_dir / "runs.db"
             drills.append(await asyncio.to_thread(ray_kill_drill, store_path))
 
     try:

@@ -94,7 +94,7 @@ def warm(wait_s: float = DEFAULT_MODEL_WAIT_S) -> dict[str, float]:
             _ = room.trainer  # the property starts it
         except Exception:  # the pages say so when a student trains; the server starts all the same
             logging.getLogger("playground.serve").exception("the %s trainer could not be started", room.trainer_kind)
-    step("trainer")
+        step("trainer")
     return took
 
 

@@ -97,7 +97,6 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
     """Status, the live curve and the one accuracy number, from one place (``final_accuracy``)."""
     epochs = entry.job.config.epochs
     runkit.show_status(TEXTS, entry, snap, epochs)
-    steer.draw_controls(entry_room(), entry, snap, steer.current_rights())
     if snap.status == "finished":
         st.caption(
             t(
@@ -115,6 +114,8 @@ def live_body(entry: RoomJob, snap: JobSnapshot) -> None:
         lambda: figs.loss_figure(snap.history, epochs=epochs, per_epoch=per_epoch, window=window),
     )
     charts.plotly(figure, key="train.live_chart", config={"displayModeBar": False})
+    # under the curve, as under a video: the curve stays on a laptop's and a phone's first screen
+    steer.draw_controls(entry_room(), entry, snap, steer.current_rights())
     history = snap.history
     if snap.done and history.final_accuracy is not None:
         st.metric(plain("train.metric_final"), fmt.percent(history.final_accuracy))

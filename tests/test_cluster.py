@@ -25,6 +25,7 @@ import pytest
 from bench.classroom import SMALL_TRAINING, TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_feedback
 from bench.stclient import StreamlitClient
 from playground import cluster
+from tests.bench.helpers import run_in_own_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = 60
@@ -140,7 +141,7 @@ def test_sixty_students_spread_over_both_replicas_and_each_stays_on_one(hall):
         finally:
             await asyncio.gather(*(client.close() for client in clients))
 
-    students, open_sockets = asyncio.run(lesson())
+    students, open_sockets = run_in_own_loop(lesson)
     assert all(not errors and disconnect is None for _, _, errors, disconnect in students), students
     cookies = {name: jar.get(cluster.COOKIE) for name, jar, _, _ in students}
     spread = Counter(cookies.values())
@@ -270,7 +271,7 @@ def test_a_replica_killed_while_its_students_train_loses_no_run_and_they_are_bac
         await close_all(clients)
         return runs, victims, back
 
-    runs, victims, back = asyncio.run(drill())
+    runs, victims, back = run_in_own_loop(drill)
     print(
         f"\nreplica killed: {len(victims)} students back on the other replica after "
         f"{sorted(round(b, 1) for b in back)} s"
@@ -317,7 +318,7 @@ def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_noth
         await close_all([*clients, visitor])
         return runs, said, errors, carried_on
 
-    runs, said, errors, carried_on = asyncio.run(drill())
+    runs, said, errors, carried_on = run_in_own_loop(drill)
     assert said and not errors, errors  # the page said so, in words, not a traceback
     assert carried_on
     after = wait_until_trained_on(store, runs)
@@ -364,7 +365,7 @@ def test_a_ray_worker_killed_its_runs_resume_or_end_failed_with_what_they_traine
         await close_all(clients)
         return runs
 
-    runs = asyncio.run(drill())
+    runs = run_in_own_loop(drill)
     deadline = time.monotonic() + 300
     while True:  # every run trains on past the kill, finished, or failed with its epochs kept: none gone
         now = {s: epochs_kept(store, run_id, s) for s, (run_id, _) in runs.items()}

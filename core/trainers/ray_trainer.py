@@ -412,7 +412,7 @@ def _travelling(error: BaseException | None) -> BaseException | None:
     try:
         pickle.loads(pickle.dumps(error))
         return error
-    except Exception:  # an exception holding something that does not pickle: keep what it says
+    except Exception:  # not logged: an exception holding something that does not pickle is kept as its text
         return RuntimeError(f"{type(error).__name__}: {error}")
 
 

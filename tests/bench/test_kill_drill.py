@@ -7,17 +7,16 @@ weights and its resume state, each student's Train page (a new tab, same browser
 Resume, and Resume trains the run to its last epoch.
 """
 
-import asyncio
-
 import pytest
 
 from bench import kill_drill
+from tests.bench.helpers import run_in_own_loop
 
 pytestmark = pytest.mark.timeout(420)
 
 
 def test_a_killed_server_loses_no_run_and_every_run_resumes_to_its_end():
-    result = asyncio.run(kill_drill.run_drill(students=2, epochs=6, kill_after=1, sources="subset"))
+    result = run_in_own_loop(lambda: kill_drill.run_drill(students=2, epochs=6, kill_after=1, sources="subset"))
     summary = result.format()
     assert not result.errors, summary
     assert len(result.kept_at_kill) == 2 and all(1 <= kept < 6 for kept in result.kept_at_kill.values()), summary

@@ -19,7 +19,7 @@ START = ".st-key-train-start button"
 FINISHED = re.compile(r"Finished 1 epoch")
 CONFUSION = ".st-key-train-inside-confusion .js-plotly-plot"
 GALLERY = ".st-key-train-inside-gallery .js-plotly-plot"
-MISTAKE_TITLE = re.compile(r"true (\d) → (\d) \(")
+MISTAKE_TITLE = re.compile(r"true (\d) → (\d)\b")  # the title breaks its line before the percentage
 
 
 def mistakes_matrix(page) -> list[list[float | None]]:

@@ -106,7 +106,7 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     assert steady_step(page) == paused_at + 1
 
     # lr 0.0001 → 0.1 while paused: applied before the next batch, marked on the curve
-    before = [loss for _, loss in wait_until(page, lambda: chart_state(page), "the chart's data")["points"]]
+    before = [loss for _, loss in wait_until(page, lambda: chart_state(page)["points"], "the chart's data")]
     choose_lr(page, "0.1")
     visible(page, APPLY).click()
     mark = f"{en('steer.change.lr')} 0.1"
@@ -119,13 +119,12 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
     wait_until(page, lambda: (lambda s: s[0] > paused_at + 1)(progress_step(page)), "the epoch's batches")
     visible(page, RESUME).click()
     visible(page, PAUSE).wait_for(timeout=30_000)
-    wait_until(
-        page,
-        lambda: len([p for p in chart_state(page)["points"] if p[0] > paused_at + 40]) >= 4,
-        "points well after the change",
-        180,
-    )
-    after = [loss for step, loss in chart_state(page)["points"] if step > paused_at + 40]
+
+    def points_well_after_the_change():  # read once: mid-redraw the chart may hold no data for a moment
+        later = [loss for step, loss in chart_state(page)["points"] if step > paused_at + 40]
+        return later if len(later) >= 4 else None
+
+    after = wait_until(page, points_well_after_the_change, "points well after the change", 180)
     assert max(after[-4:]) < min(before) - 0.5, (before, after)
     pause(page)
     page.set_viewport_size({"width": 1366, "height": 1250})  # the controls and the curve in one picture

@@ -7,6 +7,7 @@
     python -m bench.classroom --trainer both --waves 1 # in-process, then Ray: throughput side by side
     python -m bench.classroom --trainer ray --ray-kill-drill   # SIGKILL a Ray worker while the class trains
     python -m bench.classroom --store postgresql://user@127.0.0.1:5432/db   # runs kept in PostgreSQL
+    python -m bench.classroom --paused 10              # ten of the thirty pause their run while the class trains
     python -m bench.classroom --kill-drill --students 3  # SIGKILL the server mid-run: runs lost, time to see them
 
 It prepares a data folder as `make run` does (MNIST and the kept default model; a fresh run
@@ -118,6 +119,7 @@ def predicted_digit(node: Node) -> str:
 # Train page
 TRAIN_BUTTON_KEY = "train.start"
 STOP_BUTTON_KEY = "train.w.stop"  # inside the live panel, a keyed st.fragment the server refreshes
+PAUSE_BUTTON_KEY = "train.steer.pause"  # the run controls under the live curve
 # --small-network: one hidden layer of 32 units, so an epoch costs little (≈ 0.03 s on the
 # subset, idle), and the most epochs the page allows, so the run still outlives the
 # students' --train-watch and their Stop is measured. Set in this order: the depth decides
@@ -130,6 +132,7 @@ SMALL_TRAINING = (("train.w.depth", 1), ("train.w.hidden.0", 32), ("train.w.epoc
 QUEUED_ICON = "⏳"
 STOPPING_ICON = "⌛"  # Stop pressed: the run's last evaluation is on its way
 ENDED_ICONS = ("✅", "⏹", "💥", "❌")
+PAUSED_ICON = "⏸"  # the run controls' "Paused at step N" (playground/steer.py)
 
 
 def _alert_icon(node: Node) -> str:
@@ -146,6 +149,10 @@ def is_train_ended(node: Node) -> bool:
 def is_train_stopping(node: Node) -> bool:
     """Stop pressed: the panel says the run is stopping (or it has already ended)."""
     return _alert_icon(node) == STOPPING_ICON or is_train_ended(node)
+
+
+def is_train_paused(node: Node) -> bool:
+    return _alert_icon(node) == PAUSED_ICON
 
 
 def is_train_progress(node: Node) -> bool:
@@ -174,6 +181,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "train feedback": ("p95", 1.0),
     "train first progress": ("max", 20.0),
     "stroke → bars, class training": ("p95", 1.0),
+    "train pause → paused shown": ("p95", 1.0),
     "train stop → stopping shown": ("p95", 1.0),
     "train stop → ended": ("p95", 5.0),
 }
@@ -215,6 +223,7 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT_S = 90
 METRICS = list(TARGETS)
 STOP_METRICS = ("train stop → stopping shown", "train stop → ended")  # nobody presses Stop with --budget-finish
+PAUSE_METRICS = ("train pause → paused shown",)  # only with --paused
 
 
 @dataclass
@@ -241,6 +250,7 @@ class Config:
     ray_cpus: int = 2  # the benchmark's own local Ray
     ray_kill_drill: bool = False
     store: str | None = None  # SOFTMAX_PLAYGROUND_STORE for the server; None: SQLite in its data folder
+    paused: int = 0  # students of each wave who pause their run once it trains and leave it paused
 
     def wave_deadline(self) -> float:
         if self.deadline is not None:
@@ -271,6 +281,7 @@ def smoke_config() -> Config:
         leave_wait=3.0,
         deadline=240,
         smoke=True,
+        paused=1,  # one run paused in the room: it holds no core, and Stop ends it like any other
     )
 
 
@@ -488,7 +499,8 @@ class Report:
     @property
     def shown_metrics(self) -> list[str]:
         """The metrics this configuration measures (with --budget-finish nobody presses Stop)."""
-        return [m for m in METRICS if not (self.config.budget_finish and m in STOP_METRICS)]
+        skipped = (STOP_METRICS if self.config.budget_finish else ()) + (() if self.config.paused else PAUSE_METRICS)
+        return [m for m in METRICS if m not in skipped]
 
     @property
     def empty_metrics(self) -> list[str]:
@@ -652,6 +664,7 @@ def _check(client: StreamlitClient) -> None:
 
 class Student:
     def __init__(self, index: int, wave: int, config: Config, report: Report, base_url: str, phases: dict):
+        self.index = index  # -1: the probe
         self.wave = wave
         self.config = config
         self.report = report
@@ -768,6 +781,15 @@ class Student:
         self.record("train first progress", started_at - pressed.sent_at)
         return pressed
 
+    async def pause_run(self) -> None:
+        client = self.client
+        await client.wait_for(lambda node: node.key == PAUSE_BUTTON_KEY or is_train_ended(node))
+        if client.element(PAUSE_BUTTON_KEY) is None:
+            return  # the run ended before it could be paused
+        pause = await client.click(PAUSE_BUTTON_KEY)
+        _, said_at = await client.wait_for(is_train_paused, since=pause)
+        self.record("train pause → paused shown", said_at - pause.sent_at)
+
     async def stop_training(self, pressed: Action) -> None:
         """Back on Train: press Stop (or wait for the end with --budget-finish), then the page is idle."""
         client, config = self.client, self.config
@@ -784,6 +806,8 @@ class Student:
     async def train_with_the_class(self) -> None:
         """Everyone presses Train at once; while the runs share the machine, draw on Draw; then stop."""
         pressed = await self.start_training()
+        if 0 <= self.index < self.config.paused:  # a paused run holds no core: the others' share grows
+            await self.pause_run()
         self.arrive("started")
         await self.wait("watched")  # the class's throughput window: everyone's run trains, every tab watches it
         await self.open_draw(metric=None)  # the run keeps training: it belongs to the student, not the page
@@ -1070,6 +1094,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="with --trainer ray: SIGKILL a Ray worker while the class trains; count runs lost, time them back",
     )
     parser.add_argument(
+        "--paused",
+        type=int,
+        default=None,
+        help="students of each wave who pause their run once it trains and leave it paused while the class trains"
+        " (default 0; 1 with --smoke)",
+    )
+    parser.add_argument(
         "--store",
         default=None,
         help="the server's run store (SOFTMAX_PLAYGROUND_STORE), e.g. postgresql://user@127.0.0.1:5432/db; "
@@ -1096,6 +1127,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     config.browser, config.seed = args.browser, args.seed
     config.trainer, config.ray_cpus, config.ray_kill_drill = args.trainer, args.ray_cpus, args.ray_kill_drill
     config.store = args.store
+    if args.paused is not None:
+        config.paused = args.paused
+    if not 0 <= config.paused <= (config.students or 0):
+        parser.error("--paused must be between 0 and --students")
     if config.store is not None and not config.store.startswith(("postgresql://", "postgres://")):
         parser.error("--store takes a postgresql:// address (SQLite is the default)")
     if config.ray_kill_drill and config.trainer == "in-process":
@@ -1118,7 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'small network' if config.small_network else 'default settings'}, windows of {config.measure:g} s, "
         f"{'budget ' + str(config.max_epochs) + ' epoch(s), ' if config.max_epochs else ''}"
         f"think {config.think:g} s{', plus one browser' if config.browser else ''}"
-        f"{', store ' + config.store if config.store else ''}",
+        f"{', store ' + config.store if config.store else ''}"
+        f"{f', {config.paused} paused run(s) a wave' if config.paused else ''}",
         flush=True,
     )
     if config.trainer != "in-process":

@@ -82,7 +82,7 @@ def where(entry: RoomJob, snap: JobSnapshot) -> dict:
 
 
 def draw_controls(room: Room, entry: RoomJob, snap: JobSnapshot, rights: Rights) -> None:
-    """The steering bar under Stop: what the run's owner may do while it trains."""
+    """The steering bar under the live curve: what the run's owner may do while it trains."""
     if snap.done or entry.job.stop_requested or not (rights.run or rights.change):
         return
     if snap.paused:

@@ -22,3 +22,20 @@ def test_a_store_that_is_not_postgresql_is_refused(capsys):
 
 def test_trainer_option_is_kept():
     assert classroom.parse_args(["--trainer", "both"]).trainer == "both"
+
+
+def test_paused_students_are_counted_per_wave_and_the_smoke_run_pauses_one():
+    assert classroom.parse_args(["--students", "30", "--paused", "10"]).paused == 10
+    assert classroom.parse_args(["--smoke"]).paused == 1
+    assert classroom.parse_args([]).paused == 0
+
+
+def test_more_paused_students_than_students_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        classroom.parse_args(["--students", "3", "--paused", "4"])
+    assert "--paused" in capsys.readouterr().err
+
+
+def test_the_pause_metric_is_shown_only_when_somebody_pauses():
+    assert "train pause → paused shown" in classroom.Report(classroom.parse_args(["--paused", "2"])).shown_metrics
+    assert "train pause → paused shown" not in classroom.Report(classroom.parse_args([])).shown_metrics

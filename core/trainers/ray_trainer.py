@@ -66,6 +66,9 @@ CALL_TIMEOUT_S = 30.0  # a submit, stop or placement answer (a loaded laptop ans
 SNAPSHOT_TIMEOUT_S = 0.8  # a tick's reads: a worker that is restarting does not hold up the others
 START_TIMEOUT_S = 60.0  # `ray start --head` on a busy laptop
 FRESH_S = 1.0  # a snapshot read this recently answers a page's read (the room's poll reads 4× a second)
+# what changes between two versions of a run (the version grows with a point of the curve, an epoch
+# or a status): read every time, so the step counter and the room's throughput are never a point behind
+PROGRESS = ("step", "epoch", "samples", "samples_per_s", "eta_s", "sharing", "queue_position", "busy_s", "window")
 # where the workers read MNIST from when no app process sent it (the same as the app's)
 PASSED_ENV = (mnist_data.SOURCES_ENV, mnist_data.DATA_DIR_ENV)
 
@@ -308,15 +311,19 @@ class TrainerWorker:
         log.info("run %s of student %s started on %s", request.run_id, request.owner[:8], self.name)
         return job_id, self.snapshots([job_id])[job_id]
 
-    def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot]:
-        """The snapshots of those of ``job_ids`` this worker holds that are newer than ``newer_than``."""
+    def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot | dict]:
+        """What the app process does not know yet of those of ``job_ids`` this worker holds: the whole
+        snapshot of a run whose version grew past ``newer_than``, else only its ``PROGRESS`` fields
+        (the step counter moves between two points of the curve; the history need not travel again)."""
         newer_than = newer_than or {}
         self._forget_old()
-        found = {}
+        found: dict[str, JobSnapshot | dict] = {}
         for job_id, snap in self._trainer.snapshots(job_ids).items():
             version = self._version_base.get(job_id, 0) + snap.version
             if version > newer_than.get(job_id, -1):
                 found[job_id] = dataclasses.replace(snap, version=version, error=_travelling(snap.error))
+            elif not snap.done:
+                found[job_id] = {field: getattr(snap, field) for field in PROGRESS}
         return found
 
     def control(self, job_id: str, message: dict) -> bool:
@@ -442,7 +449,8 @@ class RayTrainer:
         self._handles: dict = {}  # worker name → actor handle
         self._where: dict[str, str] = {}  # run id → worker name
         self._latest: dict[str, tuple[float, JobSnapshot]] = {}  # run id → (monotonic read time, snapshot)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the fields above
+        self._reading = threading.Lock()  # one read of the workers at a time
         self._connected = connect(setting)
         self._ledger = self._get_or_create_ledger()
         count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -471,23 +479,16 @@ class RayTrainer:
         again: one call per worker holding any of them. Without it (a page, the stats) a snapshot
         read in the last ``FRESH_S`` answers; a stale one is read together with every other run
         this process follows, so thirty pages reading their own run cost one call per worker, not
-        thirty. An ended run's snapshot never changes; a restarting worker is skipped that time.
+        thirty. One read at a time: a page that finds a read under way waits for it rather than
+        queueing calls of its own behind it at the workers (thirty pages doing so held the workers'
+        answers back by seconds). An ended run's snapshot never changes; a restarting worker is
+        skipped that time.
         """
-        now = time.monotonic()
-        with self._lock:
-            open_ids = [job_id for job_id in job_ids if job_id not in self._latest or not self._latest[job_id][1].done]
-            if newer_than is None:
-                stale = [
-                    job_id
-                    for job_id in open_ids
-                    if job_id not in self._latest or now - self._latest[job_id][0] > FRESH_S
-                ]
-                if stale:  # the rest this process follows come along in the same calls
-                    stale += [j for j, (_, snap) in self._latest.items() if not snap.done and j not in stale]
-            else:
-                stale = open_ids
-        if stale:
-            self._read(stale)
+        if self._stale(job_ids, newer_than is None):
+            with self._reading:
+                stale = self._stale(job_ids, newer_than is None)  # another thread may just have read them
+                if stale:
+                    self._read(stale)
         newer_than = newer_than or {}
         with self._lock:
             return {
@@ -495,6 +496,19 @@ class RayTrainer:
                 for job_id in job_ids
                 if job_id in self._latest and self._latest[job_id][1].version > newer_than.get(job_id, -1)
             }
+
+    def _stale(self, job_ids: list[str], fresh_enough: bool) -> list[str]:
+        """The runs to read again: those not ended (with ``fresh_enough``, only those not read in the
+        last ``FRESH_S``, and then with every other run this process follows)."""
+        now = time.monotonic()
+        with self._lock:
+            open_ids = [job_id for job_id in job_ids if job_id not in self._latest or not self._latest[job_id][1].done]
+            if not fresh_enough:
+                return open_ids
+            stale = [j for j in open_ids if j not in self._latest or now - self._latest[j][0] > FRESH_S]
+            if stale:  # the rest this process follows come along in the same calls
+                stale += [j for j, (_, snap) in self._latest.items() if not snap.done and j not in stale]
+            return stale
 
     def _read(self, job_ids: list[str]) -> None:
         """Ask each worker once for what changed in ``job_ids`` since the last read."""
@@ -523,10 +537,17 @@ class RayTrainer:
                 continue
             with self._lock:
                 for job_id in calls[ref]:
-                    if job_id in news:
-                        self._latest[job_id] = (read_at, news[job_id])
-                    elif job_id in self._latest:  # unchanged since the last read
-                        self._latest[job_id] = (read_at, self._latest[job_id][1])
+                    self._take(job_id, news.get(job_id), read_at)
+
+    def _take(self, job_id: str, news: JobSnapshot | dict | None, read_at: float) -> None:
+        """Keep what a worker said of a run (with ``_lock`` held): a newer snapshot, or the progress
+        of the one this process has."""
+        cached = self._latest.get(job_id)
+        if isinstance(news, JobSnapshot):
+            if cached is None or news.version >= cached[1].version:
+                self._latest[job_id] = (read_at, news)
+        elif cached is not None:  # unchanged since the last read, but for its progress
+            self._latest[job_id] = (read_at, dataclasses.replace(cached[1], **news) if news else cached[1])
 
     def request(self, job_id: str):
         """The ``RunRequest`` of a run the cluster trains (None once it ended): another app process
@@ -540,7 +561,11 @@ class RayTrainer:
         worker_name = self._where.get(job_id) or ray.get(self._ledger.where.remote([job_id])).get(job_id)
         if worker_name is None:
             return False
-        return ray.get(self._handle(worker_name).control.remote(job_id, message), timeout=CALL_TIMEOUT_S)
+        taken = ray.get(self._handle(worker_name).control.remote(job_id, message), timeout=CALL_TIMEOUT_S)
+        with self._lock:
+            if taken and job_id in self._latest:  # the page that sent it reads what it did, not a second-old copy
+                self._latest[job_id] = (float("-inf"), self._latest[job_id][1])
+        return taken
 
     def running(self) -> list[str]:
         return ray.get(self._ledger.running.remote(), timeout=CALL_TIMEOUT_S)

@@ -78,10 +78,10 @@ def trainer(ray_cluster, store_path):
 
 
 def new_request(
-    store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run", lr=0.05
+    store, owner="s" * 16, epochs=2, images=600, max_busy_s=None, seed=0, name="run", lr=0.05, log_every=5
 ) -> RunRequest:
     """A run as the room files it: its row in the store first ("running"), then the request."""
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=lr, momentum=0.5, seed=seed, log_every=5)
+    config = TrainConfig(epochs=epochs, batch_size=64, lr=lr, momentum=0.5, seed=seed, log_every=log_every)
     model = build_model(SMALL, seed=seed)
     record, _ = store.save_checkpoint(
         owner,
@@ -166,6 +166,28 @@ def test_snapshots_are_read_in_one_batch_and_only_when_newer(trainer, store):
     assert list(trainer.snapshots(ids, newer_than=older)) == [ids[0]]
 
 
+def test_the_step_counter_is_read_between_two_versions(trainer, store):
+    """A run's version grows with a point of its curve or an epoch; its step, samples and speed
+    move in between, and every read brings them (without the history) — the page's progress and
+    the room's throughput are never a point of the curve behind."""
+    request = new_request(store, epochs=40, images=6000, log_every=1_000_000)  # points only at epochs' ends
+    trainer.submit(request)
+    run_id = request.run_id
+    steps_by_version: dict[int, set[int]] = {}
+
+    def two_steps_in_one_version():
+        trainer.snapshots([run_id], newer_than={})  # a read of the workers, as the room's poll does
+        snap = snapshot_of(trainer, run_id)
+        if snap.done:
+            pytest.fail("the run ended before two reads fell between two of its versions")
+        steps_by_version.setdefault(snap.version, set()).add(snap.step)
+        return any(len(steps) > 1 for steps in steps_by_version.values())
+
+    wait_for(two_steps_in_one_version, "two steps read under one version", every=0.01)
+    trainer.stop(run_id)
+    wait_for(lambda: ended(trainer, run_id), "the stopped run to end")
+
+
 def test_placement_picks_the_worker_with_the_fewest_runs(trainer, store):
     wait_for(lambda: not trainer.running(), "an idle cluster")
     requests = [new_request(store, epochs=50, images=6000, seed=seed) for seed in range(4)]
@@ -187,6 +209,8 @@ def test_stop_ends_a_run_and_keeps_what_it_trained(trainer, store):
     wait_for(lambda: (snapshot_of(trainer, request.run_id) or _no()).step > 0, "the first progress")
 
     trainer.stop(request.run_id)
+    told = snapshot_of(trainer, request.run_id)  # the page's rerun after Stop reads what Stop did at once
+    assert told.message_code == "job.stopping" or told.done
     snap = wait_for(lambda: ended(trainer, request.run_id), "the stopped run")
     assert snap.status == "stopped" and snap.message_code == "job.stopped"
     assert 0 < snap.step < snap.total_steps

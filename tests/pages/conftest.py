@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import identity
+from playground import i18n, identity
 from playground.room import get_room
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +30,17 @@ def new_app(student: str | None = None, lang: str = "en", timeout: float = 60) -
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.session_state[identity.SESSION_KEY] = student or identity.new_id()
     at.query_params["lang"] = lang
+    return at
+
+
+def show_tab(at: AppTest, tab: str) -> AppTest:
+    """Open the Train page's tab ``tab`` ("training", "compare" or "inside") as a click on it would,
+    and run the page: only the open tab runs."""
+    lang = at.query_params.get("lang", "en")
+    lang = lang[0] if isinstance(lang, list) else lang
+    at.session_state["train.view"] = i18n.catalogue(lang)[f"train.tab_{tab}"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     return at
 
 

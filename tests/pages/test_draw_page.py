@@ -28,6 +28,7 @@ from tests.pages.conftest import (
     has_chart,
     metric,
     poll,
+    show_tab,
     student_of,
     texts,
     train,
@@ -417,7 +418,7 @@ def test_a_far_worse_model_the_student_picks_is_flagged(at):
 
 
 def test_a_far_worse_newest_run_leaves_draw_on_the_default_model_and_says_so(open_page, default_model):
-    at = open_page("3_Train")
+    at = show_tab(open_page("3_Train"), "compare")
     at.file_uploader(key="train.upload").set_value(("guess.pt", untrained_checkpoint(), "application/octet-stream"))
     at.run()  # Train's upload adds a run without making it Draw's model: the app chooses
     assert not at.exception, [e.value for e in at.exception]

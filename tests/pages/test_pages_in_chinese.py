@@ -34,6 +34,7 @@ from tests.pages.conftest import (
     figure,
     new_app,
     poll,
+    show_tab,
     student_of,
     texts,
     train,
@@ -333,12 +334,13 @@ def test_train_before_during_and_after_a_run_and_with_risky_settings(open_page, 
     at.run()
     configure_train(at, depth=0, epochs=1)
     train(at)
-    found = assert_chinese(at)  # the status, the curve, Compare runs and Look inside
+    found = assert_chinese(at)  # the status and the curve
     assert any(where.startswith("PlotlyChart[train.live_chart]") for where, _ in found)
+    found = assert_chinese(show_tab(at, "inside"))
     assert any(where.startswith("PlotlyChart[train.inside.confusion]") for where, _ in found)
-    at.radio(key="train.compare.by").set_value("step").run()
+    show_tab(at, "compare").radio(key="train.compare.by").set_value("step").run()
     assert_chinese(at)
-    at.button(key="train.setup_cnn").click().run()
+    show_tab(at, "inside").button(key="train.setup_cnn").click().run()
     assert_chinese(at)  # the CNN's controls and architecture
 
 
@@ -385,7 +387,8 @@ def test_train_says_what_went_wrong_in_chinese(open_page, in_chinese):
     entry = train(at)
     assert entry.job.snapshot().status == "diverged"
     assert_chinese(at)
-    at.file_uploader(key="train.upload").set_value(("notes.pt", b"not a checkpoint", "application/octet-stream"))
+    not_a_checkpoint = ("notes.pt", b"not a checkpoint", "application/octet-stream")
+    show_tab(at, "compare").file_uploader(key="train.upload").set_value(not_a_checkpoint)
     at.run()
     assert texts(at, "error")
     assert_chinese(at)
@@ -547,7 +550,7 @@ def test_the_pages_in_their_states_in_english_show_no_chinese(open_page):
 
 
 def test_a_run_trained_in_english_is_shown_in_chinese_after_the_switch(open_page):
-    """Figures kept in the session between reruns (the live curve, Look inside) follow the language."""
+    """Figures kept in the session between reruns (the live curve) follow the language."""
     at = open_page("3_Train")
     configure_train(at, depth=0, epochs=1)
     train(at)
@@ -561,7 +564,18 @@ def test_a_run_trained_in_english_is_shown_in_chinese_after_the_switch(open_page
         assert legend == [
             i18n.plain(k) for k in ("figures.training_loss", "figures.test_loss", "figures.test_accuracy")
         ]
-    weights = figure(at, "train.inside.weights")  # Look inside keeps its figures per run and language
+
+
+def test_look_inside_seen_in_english_is_shown_in_chinese_after_the_switch(open_page):
+    """Look inside keeps its figures per run and language: drawn in English first, then in Chinese."""
+    at = open_page("3_Train")
+    configure_train(at, depth=0, epochs=1)
+    train(at)
+    english = figure(show_tab(at, "inside"), "train.inside.weights")
+    assert [a["text"] for a in english["layout"]["annotations"]] == [f"digit {c}" for c in range(10)]
+    at.query_params["lang"] = "zh"  # the sidebar's switch: the student stays on Look inside
+    at.run()
+    weights = figure(at, "train.inside.weights")
     with i18n.using("zh"):
         assert [a["text"] for a in weights["layout"]["annotations"]] == [
             i18n.plain("figures.digit_title", digit=digit) for digit in range(10)

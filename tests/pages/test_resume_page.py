@@ -10,7 +10,7 @@ from core.trainers.base import state_bytes
 from core.training import TrainConfig, TrainLoop
 from playground import identity, runs
 from playground.room import get_room
-from tests.pages.conftest import new_app, student_of, switch, table_text, texts, wait_for_run
+from tests.pages.conftest import new_app, show_tab, student_of, switch, table_text, texts, wait_for_run
 
 SPEC = ModelSpec(hidden_sizes=(16,))
 IMAGES = 512
@@ -45,8 +45,9 @@ def test_an_interrupted_run_is_shown_listed_and_resumed_to_its_end(open_page, in
     run_id = interrupted_run(room, student)
     at.run()
     assert "MLP 16 before the crash was interrupted at epoch 1 of 3" in texts(at, "warning")
-    names = list(table_text(at, "train-runs-table")["name"])
+    names = list(table_text(show_tab(at, "compare"), "train-runs-table")["name"])
     assert names == ["MLP 16 before the crash (interrupted at epoch 1 of 3)"]
+    show_tab(at, "training")
     at.button(key=f"train.resume.{run_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     entry = wait_for_run(at, "train")

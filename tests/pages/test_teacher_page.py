@@ -13,6 +13,7 @@ from tests.pages.conftest import (
     html_tables,
     metric,
     poll,
+    show_tab,
     student_of,
     table_text,
     texts,
@@ -133,6 +134,7 @@ def test_the_class_board_ranks_shared_runs_by_accuracy(open_page, passcode):
     assert weak.accuracy < strong.accuracy
 
     grace, ada = f"Grace {secrets.token_hex(2)}", f"Ada {secrets.token_hex(2)}"  # the board is the whole room's
+    show_tab(second, "compare")
     second.text_input(key="train.compare.nickname").set_value(grace).run()  # the Train page's share button
     second.button(key="train.compare.share").click().run()
     assert not second.exception
@@ -241,7 +243,7 @@ def test_a_student_sees_only_their_own_runs_without_the_passcode(open_page, no_p
     configure_train(at, depth=1, size=16, epochs=1)
     train(at)
     [my_run] = runs.list_runs(student_of(at), get_room())
-    listed = table_text(at, "train-runs-table")
+    listed = table_text(show_tab(at, "compare"), "train-runs-table")
     assert list(listed["name"]) == [my_run.name]
     assert at.selectbox(key="train.compare.run").options == [my_run.name]
     assert their_run.id not in str(at.multiselect(key="train.compare.overlay").value)

@@ -29,6 +29,7 @@ from tests.pages.conftest import (
     figure,
     metric,
     poll,
+    show_tab,
     student_of,
     table_text,
     texts,
@@ -136,6 +137,7 @@ def test_a_short_run_trains_to_the_end_and_the_status_and_metric_show_one_accura
     assert [trace["name"] for trace in live["data"]] == ["training loss (running)", "test loss", "test accuracy"]
     assert list(values(live["data"][2]["y"])) == pytest.approx([100 * a for a in snap.history.test_accuracy])
 
+    show_tab(at, "compare")
     listed = table_text(at, "train-runs-table")
     assert list(listed["name"]) == [run.name] and list(listed["accuracy %"]) == [f"{100 * accuracy:.2f}"]
     assert list(listed["✏️"]) == ["✏️"]  # the first run is the model the Draw page predicts with
@@ -176,6 +178,7 @@ def test_runs_are_renamed_used_on_draw_and_deleted(at):
     train(at)
     first, second = kept_runs(at)
     assert (first.config.momentum, second.config.momentum) == (0.0, 0.9)
+    show_tab(at, "compare")
     listed = table_text(at, "train-runs-table")
     assert list(listed["name"]) == [first.name, second.name] and list(listed["momentum"]) == ["0", "0.9"]
     assert list(listed["✏️"]) == ["", "✏️"]  # the newest run predicts on Draw until the student picks one
@@ -264,6 +267,7 @@ def test_a_queued_run_says_its_place_and_starts_when_a_place_frees(open_page, in
 
 
 def upload(at, name: str, data: bytes):
+    show_tab(at, "compare")  # where a kept run is uploaded
     at.file_uploader(key="train.upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, [e.value for e in at.exception]
 
@@ -417,6 +421,7 @@ def test_look_inside_a_run_charts_it_and_offers_a_cnn_run(at):
     train(at)
     [run] = kept_runs(at)
     history = run.history
+    show_tab(at, "inside")
     confusion = figure(at, "train.inside.confusion")
     shown = [[0] * 10 for _ in range(10)]
     for trace in confusion["data"][:2]:  # correct answers and mistakes, each on its own colour scale
@@ -444,6 +449,7 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(at, monkeypatch):
     train(at)
     history = kept_runs(at)[0].history
     assert len(history.misclassified) == kept < history.misclassified_total
+    show_tab(at, "inside")
     caption = mistakes_caption(at)
     assert caption.startswith(f"The {kept} most confident of the {history.misclassified_total:,} mistakes")
 

@@ -49,7 +49,7 @@ def watch_training() -> None:
 
 
 VIEW_KEY = "train.view"
-TABS = ("train.tab_training", "train.tab_compare", "train.tab_inside")
+TABS = ("training", "compare", "inside")  # the tabs' texts: train.tab_<name>
 
 
 if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
@@ -103,22 +103,21 @@ with main_col, st.container(key="train-run"):
     # Keyed tabs that rerun: Train pressed on another tab opens Training, where its curve is.
     tr.keep_view_across_languages(VIEW_KEY, TABS)
     training_tab, compare_tab, inside_tab = st.tabs(
-        [plain(tab) for tab in TABS],
+        [plain(f"train.tab_{tab}") for tab in TABS],
         key=VIEW_KEY,
         on_change="rerun",
     )
-    # Only the open tab runs: Compare's table and Look inside's charts of a finished run cost a
-    # page run far more than the curve (thirty students whose runs end together rerun this page at once).
-    if training_tab.open:
-        with training_tab:
-            tr.interrupted_panel(room, page.student, busy)
-            runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
-            with st.expander(plain("train.architecture"), expanded=True):
-                spec = settings.spec()
-                st.markdown(f"**{fmt.model(spec)}** &nbsp; `{figs.architecture_chain(spec)}`")
-                frame = figs.architecture_frame(layer_table(spec))
-                tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
-                st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))
+    with training_tab:  # always: the live panel (a fragment the room refreshes) is the run itself
+        tr.interrupted_panel(room, page.student, busy)
+        runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
+        with st.expander(plain("train.architecture"), expanded=True):
+            spec = settings.spec()
+            st.markdown(f"**{fmt.model(spec)}** &nbsp; `{figs.architecture_chain(spec)}`")
+            frame = figs.architecture_frame(layer_table(spec))
+            tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
+            st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))
+    # Compare runs and Look inside run only when open: their tables and a finished run's charts cost
+    # a page run far more than the curve (thirty students whose runs end together rerun this page).
     if compare_tab.open:
         with compare_tab:
             train_compare.draw(room, page.student)

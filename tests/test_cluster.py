@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.classroom import SMALL_TRAINING, TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_feedback
+from bench.classroom import CANVAS_KEY, DRAW_PAGE, SMALL_TRAINING, TRAIN_BUTTON_KEY, TRAIN_PAGE, is_train_feedback
 from bench.stclient import StreamlitClient
 from playground import cluster
 from tests.bench.helpers import run_in_own_loop
@@ -297,9 +297,10 @@ def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_noth
             cluster.as_postgres([pg_ctl, "-D", postgres["dir"], "stop", "-m", "fast", "-w"]), check=True, timeout=60
         )
         try:
+            # Draw lists the student's runs from the store (Train's first tab, the live curve, needs none of it)
             visitor = StreamlitClient("visitor", timeout=COME_BACK_TIMEOUT_S, cookies={STUDENT_COOKIE: students[0]})
-            await visitor.connect(proxy, page=TRAIN_PAGE)
-            await visitor.open_page(TRAIN_PAGE)
+            await visitor.connect(proxy, page=DRAW_PAGE)
+            await visitor.open_page(DRAW_PAGE)
             said = visitor.element(STORE_AWAY_KEY) is not None
             errors = list(visitor.app_errors)
         finally:
@@ -314,7 +315,7 @@ def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_noth
             )
         again = await visitor.click(STORE_AWAY_KEY)
         await visitor.wait_for_run(again)
-        carried_on = visitor.element(STORE_AWAY_KEY) is None and visitor.element(TRAIN_BUTTON_KEY) is not None
+        carried_on = visitor.element(STORE_AWAY_KEY) is None and visitor.element(CANVAS_KEY) is not None
         await close_all([*clients, visitor])
         return runs, said, errors, carried_on
 

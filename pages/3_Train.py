@@ -49,7 +49,6 @@ def watch_training() -> None:
 
 
 VIEW_KEY = "train.view"
-TABS = ("training", "compare", "inside")  # the tabs' texts: train.tab_<name>
 
 
 if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
@@ -101,13 +100,12 @@ with main_col, st.container(key="train-run"):
     if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):
         st.error(error)
     # Keyed tabs that rerun: Train pressed on another tab opens Training, where its curve is.
-    tr.keep_view_across_languages(VIEW_KEY, TABS)
     training_tab, compare_tab, inside_tab = st.tabs(
-        [plain(f"train.tab_{tab}") for tab in TABS],
+        [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")],
         key=VIEW_KEY,
         on_change="rerun",
     )
-    with training_tab:  # always: the live panel (a fragment the room refreshes) is the run itself
+    with training_tab:
         tr.interrupted_panel(room, page.student, busy)
         runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
         with st.expander(plain("train.architecture"), expanded=True):
@@ -116,11 +114,7 @@ with main_col, st.container(key="train-run"):
             frame = figs.architecture_frame(layer_table(spec))
             tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
             st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))
-    # Compare runs and Look inside run only when open: their tables and a finished run's charts cost
-    # a page run far more than the curve (thirty students whose runs end together rerun this page).
-    if compare_tab.open:
-        with compare_tab:
-            train_compare.draw(room, page.student)
-    if inside_tab.open:
-        with inside_tab:
-            train_inside.draw(room, page.student, tr.set_up_cnn)
+    with compare_tab:
+        train_compare.draw(room, page.student)
+    with inside_tab:
+        train_inside.draw(room, page.student, tr.set_up_cnn)

@@ -49,6 +49,7 @@ def watch_training() -> None:
 
 
 VIEW_KEY = "train.view"
+TABS = ("training", "compare", "inside")  # the tabs' texts: train.tab_<name>
 
 
 if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
@@ -86,26 +87,31 @@ with main_col, st.container(key="train-run"):
         st.error(i18n.error_text(error))
     run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
     with st.container(horizontal=True, vertical_alignment="center", key="train-start-row"):
-        st.button(
+        # Not a callback with the settings as its argument: those are the settings of the last run
+        # that reached this button, and a click right after a change (its run cut short by the click)
+        # started the run with the settings from before the change. This run drew the controls
+        # with the values the click sent.
+        if st.button(
             t("train.start"),
             key="train.start",
             type="primary",
-            on_click=start_clicked,
-            args=(settings,),
             disabled=busy or bool(errors) or not run_plan.allowed,
             help=plain("train.start_busy_help") if busy else None,
-        )
+        ):
+            start_clicked(settings)
+            st.rerun()  # the page again, with the run it started
         with st.container():
             runkit.show_plan(run_plan, "train.estimate")
     if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):
         st.error(error)
     # Keyed tabs that rerun: Train pressed on another tab opens Training, where its curve is.
+    tr.keep_view_across_languages(VIEW_KEY, TABS)
     training_tab, compare_tab, inside_tab = st.tabs(
-        [plain("train.tab_training"), plain("train.tab_compare"), plain("train.tab_inside")],
+        [plain(f"train.tab_{tab}") for tab in TABS],
         key=VIEW_KEY,
         on_change="rerun",
     )
-    with training_tab:
+    with training_tab:  # always: the live panel (a fragment the room refreshes) is the run itself
         tr.interrupted_panel(room, page.student, busy)
         runkit.live_panel(tr.TRAIN, room, page.student, page.session_id, tr.live_body, tr.idle)
         with st.expander(plain("train.architecture"), expanded=True):
@@ -114,7 +120,11 @@ with main_col, st.container(key="train-run"):
             frame = figs.architecture_frame(layer_table(spec))
             tables.show(frame, {plain("arch.col.params"): fmt.count}, key="train-architecture")
             st.caption(t("train.parameters", count=fmt.count(frame.iloc[-1, -1])))
-    with compare_tab:
-        train_compare.draw(room, page.student)
-    with inside_tab:
-        train_inside.draw(room, page.student, tr.set_up_cnn)
+    # Compare runs and Look inside run only when open: their tables and a finished run's charts cost
+    # a page run far more than the curve (thirty students whose runs end together rerun this page).
+    if compare_tab.open:
+        with compare_tab:
+            train_compare.draw(room, page.student)
+    if inside_tab.open:
+        with inside_tab:
+            train_inside.draw(room, page.student, tr.set_up_cnn)

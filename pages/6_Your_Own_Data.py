@@ -256,15 +256,17 @@ with main_col:
         for error in errors:
             st.error(i18n.error_text(error))
         source = plain("own.source_line", table=table_name, target=target)
-        st.button(
+        # Read inline, not as a callback with arguments: those would be the settings of the last run
+        # that reached this button, from before a change the click cut short (as on Train).
+        if st.button(
             t("own.train"),
             key=P + "train",
             type="primary",
             disabled=busy or bool(errors),
-            on_click=start_clicked,
-            args=(data, settings, source),
             help=plain("train.start_busy_help") if busy else None,
-        )
+        ):
+            start_clicked(data, settings, source)
+            st.rerun()
     if error := st.session_state.pop(own.OWN.prefix + "start_error", None):
         st.error(error)
     runkit.live_panel(own.OWN, room, page.student, page.session_id, live_body, idle)

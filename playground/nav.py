@@ -54,6 +54,7 @@ def setup(key: str) -> Page:
     st.set_page_config(page_title=plain(f"pages.{key}.tab"), page_icon=ICONS[key], layout="wide")
     student = identity.student_id()
     session_id = push.current_session_id()
+    push.page_drawn(session_id, key)
     if session_id is not None:  # a running server (not AppTest): plain `streamlit run` warms up now
         serve.warm_in_background()
     get_room().seen(student, session_id)  # every page: a tab on any page keeps its student's runs going

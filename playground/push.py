@@ -81,6 +81,37 @@ def request_fragment_rerun(session_id: str, fragment_key: str, delay_s: float = 
 
 RETRY_S = 0.02  # while a tab's last run is still handing its messages over
 MAX_RETRIES = 250  # five seconds: a session that never settles is left alone
+PAGE_CHANGE_GRACE_S = 2.0  # a tab that just changed page gets its pushes this long after the change
+_PAGE_ATTR = "_softmax_playground_page"  # (page key, when it became the tab's page), kept on the AppSession
+
+
+def page_drawn(session_id: str | None, page_key: str, clock=time.monotonic) -> None:
+    """A full run of page ``page_key`` in that tab began (every page calls this first).
+
+    The browser empties its page when a run names a page other than the one it shows, and it
+    compares with the page it has *committed*, which can lag the messages it has read. A fragment
+    rerun pushed right behind a page switch (Momentum's "Train on MNIST" starts a run on arrival,
+    whose first point is pushed at once) was read against the page left: the browser emptied the
+    new page and failed on the fragment's elements ("Bad delta path index"), leaving the tab
+    white. Pushes to a tab that just changed page wait ``PAGE_CHANGE_GRACE_S``.
+    """
+    runtime = _runtime()
+    session = None if runtime is None or session_id is None else runtime.get_app_session(session_id)
+    if session is not None:
+        note_page(session, page_key, clock)
+
+
+def note_page(session, page_key: str, clock=time.monotonic) -> None:
+    """Remember on the AppSession which page it shows and since when."""
+    previous = getattr(session, _PAGE_ATTR, None)
+    if previous is None or previous[0] != page_key:
+        setattr(session, _PAGE_ATTR, (page_key, clock()))
+
+
+def _wait_after_page_change(session, clock=time.monotonic) -> float:
+    """Seconds a push to ``session`` must still wait after its page changed (0 when none)."""
+    page = getattr(session, _PAGE_ATTR, None)
+    return 0.0 if page is None else max(0.0, page[1] + PAGE_CHANGE_GRACE_S - clock())
 
 
 def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: int = 0) -> None:
@@ -89,6 +120,9 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
 
     session = runtime.get_app_session(session_id)
     if session is None or getattr(session._state, "name", "") == "SHUTDOWN_REQUESTED":
+        return
+    if (wait := _wait_after_page_change(session)) > 0:
+        runtime._get_async_objs().eventloop.call_later(wait, _rerun_on_event_loop, runtime, session_id, fragment_key)
         return
     runner = session._scriptrunner
     if _full_rerun_pending(runner):

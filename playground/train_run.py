@@ -208,3 +208,17 @@ def set_up_cnn() -> None:
     """The "why not higher" panel's button: the CNN for 3 epochs, filled into the controls."""
     runkit.store_settings(TRAIN, runkit.current_settings(TRAIN).with_overrides(kind="cnn", epochs=3))
     runkit.forget_widgets(TRAIN)
+
+
+def keep_view_across_languages(view_key: str, tabs: tuple[str, ...]) -> None:
+    """The open tab survives a language switch: its label (``train.tab_<name>``), kept under
+    ``view_key``, is renamed into the language now shown (a label of the other language would open
+    the first tab instead)."""
+    shown = st.session_state.get(view_key)
+    if shown is None or shown in [plain(f"train.tab_{tab}") for tab in tabs]:
+        return
+    for lang in i18n.LANGUAGES:
+        for tab in tabs:
+            if i18n.catalogue(lang)[f"train.tab_{tab}"] == shown:
+                st.session_state[view_key] = plain(f"train.tab_{tab}")
+                return

@@ -297,7 +297,7 @@ def test_postgresql_restarted_pages_say_the_store_is_away_then_carry_on_and_noth
             cluster.as_postgres([pg_ctl, "-D", postgres["dir"], "stop", "-m", "fast", "-w"]), check=True, timeout=60
         )
         try:
-            # Draw lists the student's runs from the store before it draws the pad
+            # Draw lists the student's runs from the store (Train's first tab, the live curve, needs none of it)
             visitor = StreamlitClient("visitor", timeout=COME_BACK_TIMEOUT_S, cookies={STUDENT_COOKIE: students[0]})
             await visitor.connect(proxy, page=DRAW_PAGE)
             await visitor.open_page(DRAW_PAGE)

@@ -75,14 +75,24 @@ def pytest_runtest_makereport(item, call):
 def new_context(browser, request):
     """Make fresh browser contexts (another student, a phone, the teacher); all closed after the test.
 
-    When the test failed, every tab still open is saved to artifacts/failed_<test>_<n>.png first.
+    When the test failed, every tab still open is saved to artifacts/failed_<test>_<n>.png first,
+    and what the tabs logged (console messages, uncaught page errors, crashes) to failed_<test>.log.
     """
     made = []
+    logged: list[str] = []
+
+    def log_tab(tab) -> None:
+        name = f"tab {len(logged)}"
+        tab.on("console", lambda message: logged.append(f"{name} console {message.type}: {message.text}"))
+        tab.on("pageerror", lambda error: logged.append(f"{name} page error: {error}"))
+        tab.on("crash", lambda _: logged.append(f"{name} crashed"))
+        tab.on("framenavigated", lambda frame: frame.parent_frame or logged.append(f"{name} at {frame.url}"))
 
     def make(**options):
         options = {"viewport": dict(DESKTOP), "locale": "en-US", **options}
         context = browser.new_context(**options)
         context.set_default_timeout(30_000)
+        context.on("page", log_tab)
         made.append(context)
         return context
 
@@ -96,6 +106,7 @@ def new_context(browser, request):
                 tab.screenshot(path=str(ARTIFACTS / f"failed_{request.node.name}_{number}.png"))
             except Exception:  # a tab that cannot be drawn any more: the others still are
                 pass
+        (ARTIFACTS / f"failed_{request.node.name}.log").write_text("\n".join(logged) + "\n", encoding="utf-8")
     for context in made:
         try:
             context.close()

@@ -270,10 +270,11 @@ def progress_step(page) -> tuple[int, int]:
 def wait_for_progress_beyond(page, step: int, timeout_s: float = 60) -> int:
     """Until the visible progress bar shows more than ``step`` steps done; returns the new count."""
     deadline = time.monotonic() + timeout_s
-    seen = step
+    seen, bar_seen = step, False
     while time.monotonic() < deadline:
         bar = page.locator("[data-testid=stProgress] >> visible=true")
         if bar.count():
+            bar_seen = True
             try:
                 seen, _ = progress_step(page)
             except Exception:  # the bar was replaced between reading and parsing: read again
@@ -281,6 +282,13 @@ def wait_for_progress_beyond(page, step: int, timeout_s: float = 60) -> int:
             if seen > step:
                 return seen
         page.wait_for_timeout(250)  # polling the page until the deadline
+    if not bar_seen:
+        shown = (
+            page.locator("[data-testid=stMain]").inner_text(timeout=5_000)[:300]
+            if page.locator("[data-testid=stMain]").count()
+            else "(no page drawn at all)"
+        )
+        raise AssertionError(f"no progress bar for {timeout_s} s (wanted more than {step} steps); the page: {shown!r}")
     raise AssertionError(f"the progress stayed at {seen} steps (wanted more than {step}) for {timeout_s} s")
 
 

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.browser
 # lr 0.0001: the loss hardly moves, so a change to 0.1 shows at once. 30 epochs of batches of 16:
 # it is still training whenever the test looks (it is stopped at the end).
 SLOW_RUN = "/Train?hidden=128-64&epochs=30&batch=16&log_every=5&lr=0.0001&momentum=0.5"
+# The phone test waits for a second browser (the teacher) while paused: the lecture's network and
+# 50 epochs keep it training for minutes after Resume however late the pause lands (the small one
+# above, paused at epoch 10 on a loaded machine, had ended before its progress was looked at).
+LONG_RUN = "/Train?hidden=512-256-128-64&epochs=50&batch=16&log_every=5&lr=0.0001&momentum=0.5"
 START = ".st-key-train-start button"
 CHART = ".st-key-train-live_chart .js-plotly-plot"
 PAUSE = ".st-key-train-steer-pause button"
@@ -157,7 +161,7 @@ def test_pause_step_and_a_live_lr_change(streamlit_server, page):
 @pytest.mark.timeout(300)
 def test_a_paused_run_on_a_phone_and_on_the_teacher_page(streamlit_server, new_context):
     phone = new_context(viewport=dict(PHONE), is_mobile=True, has_touch=True).new_page()
-    start(phone, streamlit_server.url)
+    start(phone, streamlit_server.url, LONG_RUN)
     wait_for_progress_beyond(phone, 5, timeout_s=120)
     paused_at = pause(phone)
     for selector in (RESUME, STEP_BATCH, STEP_EPOCH):

@@ -35,7 +35,7 @@ def new_app(student: str | None = None, lang: str = "en", timeout: float = 60) -
 
 def show_tab(at: AppTest, tab: str) -> AppTest:
     """Open the Train page's tab ``tab`` ("training", "compare" or "inside") as a click on it would,
-    and run the page."""
+    and run the page: only the open tab runs."""
     lang = at.query_params.get("lang", "en")
     lang = lang[0] if isinstance(lang, list) else lang
     at.session_state["train.view"] = i18n.catalogue(lang)[f"train.tab_{tab}"]

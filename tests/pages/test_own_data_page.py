@@ -131,6 +131,14 @@ def test_the_iris_demo_trains_with_its_defaults_and_shows_held_out_results(at):
     assert kept.meta["dataset"] == "table" and kept.accuracy == history.final_accuracy
 
 
+def test_train_pressed_with_a_change_the_page_has_not_drawn_yet_trains_with_that_change(at):
+    at.number_input(key="own.w.epochs").set_value(3)
+    at.button(key=P + "train").click().run()  # the change and the click in one rerun, as a quick click sends them
+    assert not at.exception, [e.value for e in at.exception]
+    entry = wait_for_run(at, "own", 120)
+    assert entry.job.config.epochs == 3 and len(entry.job.snapshot().history.epochs) == 3
+
+
 def test_a_column_of_measurements_as_target_is_explained(at):
     at.selectbox(key=P + "target").set_value("sepal_length").run()
     error = texts(at, "error")

@@ -573,7 +573,7 @@ def test_look_inside_seen_in_english_is_shown_in_chinese_after_the_switch(open_p
     train(at)
     english = figure(show_tab(at, "inside"), "train.inside.weights")
     assert [a["text"] for a in english["layout"]["annotations"]] == [f"digit {c}" for c in range(10)]
-    at.query_params["lang"] = "zh"  # the sidebar's switch
+    at.query_params["lang"] = "zh"  # the sidebar's switch: the student stays on Look inside
     at.run()
     weights = figure(at, "train.inside.weights")
     with i18n.using("zh"):

@@ -148,6 +148,17 @@ def test_a_short_run_trains_to_the_end_and_the_status_and_metric_show_one_accura
     assert list(values(curves["data"][1]["y"])) == pytest.approx([100 * a for a in run.history.test_accuracy])
 
 
+def test_train_pressed_with_a_change_the_page_has_not_drawn_yet_trains_with_that_change(at):
+    """A click that cuts short the run of a change (a student quick on the keyboard, a loaded laptop)
+    reaches the server with both: the run must use the new value, not the last drawn page's."""
+    configure_train(at, depth=1, size=32, epochs=10)
+    at.number_input(key=W + "epochs").set_value(1)
+    at.button(key="train.start").click().run()  # the change and the click in one rerun
+    assert not at.exception, [e.value for e in at.exception]
+    entry = wait_for_run(at, "train", 120)
+    assert entry.job.config.epochs == 1 and len(entry.job.snapshot().history.epochs) == 1
+
+
 def test_a_run_stopped_mid_epoch_reports_the_accuracy_of_the_model_it_keeps(at):
     # the lecture's network in batches of one: an epoch is 6,000 steps (seconds), so Stop lands inside the first
     configure_train(at, depth=4, size=512, epochs=2, batch_size=1)

@@ -471,6 +471,7 @@ def key_families() -> dict[str, list[tuple]]:
         "draw.stage.{}": [(name,) for name, _, _ in insight.CNN_STAGES],  # Draw: the CNN's stages
         "data.step.{}": [(step.key,) for step in steps],  # figures.data.steps_frame
         "data.view.{}": [(view,) for view in page_constant("pages/2_MNIST_Data.py", "VALUE_VIEWS")],
+        "train.tab_{}": [(tab,) for tab in page_constant("pages/3_Train.py", "TABS")],  # Train's tabs
         # Your own data: the table's source, which rows to download, which part a row was in
         "own.source_{}": [(page_constant("pages/6_Your_Own_Data.py", name),) for name in ("DEMO", "UPLOAD")],
         "own.download_rows_{}": [(rows.replace("-", "_"),) for rows in tabular_figs.PREDICTION_ROWS],

@@ -263,6 +263,31 @@ def test_a_pending_fragment_rerun_takes_the_push_too():
     assert len(runner.asked) == 1
 
 
+def test_a_push_right_after_a_page_change_waits_until_the_browser_has_the_new_page():
+    """Momentum's "Train on MNIST": the run it starts on Train pushed its first point at once, and
+    the browser, still comparing with Momentum, emptied the page and went white. Such a push waits."""
+    runner = FakeRunner(accepts=True)
+    session = FakeSession(runner)
+    runtime = FakeRuntime(session)
+    push.note_page(session, "momentum", clock=lambda: time.monotonic() - 60)
+    push.note_page(session, "train")  # the switch: now
+    push._rerun_on_event_loop(runtime, "tab", "train.live")
+    assert not runner.asked and not session.created
+    ((delay, (fn, *args)),) = runtime.loop.later
+    assert 0 < delay <= push.PAGE_CHANGE_GRACE_S
+    push.note_page(session, "train", clock=lambda: time.monotonic() + 60)  # the same page again: no new change
+    session._softmax_playground_page = ("train", time.monotonic() - push.PAGE_CHANGE_GRACE_S)  # the grace is over
+    fn(*args)
+    assert len(runner.asked) == 1 and runner.asked[0].fragment_id == "fragment-id-of-train.live"
+
+
+def test_a_page_drawn_again_is_no_page_change():
+    session = FakeSession(FakeRunner(accepts=True))
+    push.note_page(session, "draw", clock=lambda: 10.0)
+    push.note_page(session, "draw", clock=lambda: 99.0)
+    assert push._wait_after_page_change(session, clock=lambda: 12.5) == 0.0
+
+
 def test_outside_a_running_server_nothing_is_available():
     assert push.available() is False
     assert push.request_fragment_rerun("tab", "draw-details") is False

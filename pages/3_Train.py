@@ -86,20 +86,23 @@ with main_col, st.container(key="train-run"):
     for error in errors:
         st.error(i18n.error_text(error))
     run_plan = runkit.plan(room, settings, len(mnist.train_labels), len(mnist.test_labels))
+    startable = not errors and run_plan.allowed
+    # The click is read before the button is drawn, not handed to a callback with the settings as its
+    # argument: those are the settings of the last page run that reached the button, and a click that
+    # cut short the run of a change started the run without that change. This run drew the controls
+    # with the values the click sent; the button is then drawn once, disabled while the run trains.
+    if runkit.pressed("train.start") and not busy and startable:
+        start_clicked(settings)
+        entry = room.job_of(page.student, "train")
+        busy = entry is not None and not entry.job.done
     with st.container(horizontal=True, vertical_alignment="center", key="train-start-row"):
-        # Not a callback with the settings as its argument: those are the settings of the last run
-        # that reached this button, and a click right after a change (its run cut short by the click)
-        # started the run with the settings from before the change. This run drew the controls
-        # with the values the click sent.
-        if st.button(
+        st.button(
             t("train.start"),
             key="train.start",
             type="primary",
-            disabled=busy or bool(errors) or not run_plan.allowed,
+            disabled=busy or not startable,
             help=plain("train.start_busy_help") if busy else None,
-        ):
-            start_clicked(settings)
-            st.rerun()  # the page again, with the run it started
+        )
         with st.container():
             runkit.show_plan(run_plan, "train.estimate")
     if error := st.session_state.pop(tr.TRAIN.prefix + "start_error", None):

@@ -256,17 +256,18 @@ with main_col:
         for error in errors:
             st.error(i18n.error_text(error))
         source = plain("own.source_line", table=table_name, target=target)
-        # Read inline, not as a callback with arguments: those would be the settings of the last run
-        # that reached this button, from before a change the click cut short (as on Train).
-        if st.button(
+        # The click is read before the button is drawn, with this run's settings (as on Train).
+        if runkit.pressed(P + "train") and not busy and not errors:
+            start_clicked(data, settings, source)
+            entry = room.job_of(page.student, "own")
+            busy = entry is not None and not entry.job.done
+        st.button(
             t("own.train"),
             key=P + "train",
             type="primary",
             disabled=busy or bool(errors),
             help=plain("train.start_busy_help") if busy else None,
-        ):
-            start_clicked(data, settings, source)
-            st.rerun()
+        )
     if error := st.session_state.pop(own.OWN.prefix + "start_error", None):
         st.error(error)
     runkit.live_panel(own.OWN, room, page.student, page.session_id, live_body, idle)

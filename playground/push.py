@@ -141,12 +141,18 @@ def _rerun_on_event_loop(runtime, session_id: str, fragment_key: str, attempt: i
         fragment_id=fragment_id,
         is_auto_rerun=True,
     )
-    if runner is None:
+    if runner is None and session._browser_queue.is_empty():
         session._create_scriptrunner(data)
-    elif not runner.request_rerun(data) and attempt < MAX_RETRIES:
-        # The run has ended but its last messages are still queued for the tab. A new runner now
-        # would drop them: Streamlit ignores the events of a runner it has replaced, and under
-        # load that lost a stroke's bars. Ask again once the old runner has shut down.
+    elif attempt < MAX_RETRIES:
+        # Only an idle tab is pushed: no run under way, every message of the last one sent.
+        # - Queued behind a run of the same fragment (a click on Pause, Resume, Step), the push
+        #   started the moment that run ended, and Streamlit then dropped the ended run's deltas
+        #   still waiting for the tab while keeping its "finished" message: the browser swept the
+        #   fragment's elements it had not heard of as stale, failed on the next deltas ("'setIn'
+        #   cannot be called on an ElementNode") and the tab went white.
+        # - A run that has ended but not shut down: a new runner now would drop its last messages
+        #   (Streamlit ignores the events of a runner it has replaced; under load that lost a
+        #   stroke's bars).
         runtime._get_async_objs().eventloop.call_later(
             RETRY_S, _rerun_on_event_loop, runtime, session_id, fragment_key, attempt + 1
         )

@@ -324,6 +324,15 @@ def show_status(texts: PanelTexts, entry: RoomJob, snap: JobSnapshot, epochs: in
             st.error(t("run.status.save_failed", reason=i18n.Markdown(i18n.error_text(entry.save_error))))
 
 
+def pressed(button_key: str) -> bool:
+    """Whether this page run is the click of button ``button_key``, read before the button is drawn.
+
+    A button's value is in the session state from the start of the run its click caused, so the
+    page can act with the controls it drew in this very run and then draw the button as it now is.
+    """
+    return bool(st.session_state.get(button_key, False))
+
+
 def live_panel(
     page: RunPage,
     room: Room,

@@ -26,9 +26,9 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.browser
 
-# lr 0.0001: the loss hardly moves, so a change to 0.1 shows at once. 30 epochs of batches of 16:
+# lr 0.0001: the loss hardly moves, so a change to 0.1 shows at once. 50 epochs of batches of 16:
 # it is still training whenever the test looks (it is stopped at the end).
-SLOW_RUN = "/Train?hidden=128-64&epochs=30&batch=16&log_every=5&lr=0.0001&momentum=0.5"
+SLOW_RUN = "/Train?hidden=128-64&epochs=50&batch=16&log_every=5&lr=0.0001&momentum=0.5"
 # The phone test waits for a second browser (the teacher) while paused: the lecture's network and
 # 50 epochs keep it training for minutes after Resume however late the pause lands (the small one
 # above, paused at epoch 10 on a loaded machine, had ended before its progress was looked at).

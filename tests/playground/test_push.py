@@ -177,10 +177,19 @@ class FakeRunner:
         return self.accepts
 
 
+class FakeQueue:
+    def __init__(self):
+        self.waiting = 0  # messages not yet sent to the tab
+
+    def is_empty(self) -> bool:
+        return self.waiting == 0
+
+
 class FakeSession:
     def __init__(self, runner):
         self._state = SimpleNamespace(name="APP_IS_RUNNING")
         self._scriptrunner = runner
+        self._browser_queue = FakeQueue()
         self._fragment_storage = SimpleNamespace(resolve_target=lambda key: ["fragment-id-of-" + key])
         self._client_state = SimpleNamespace(query_string="lang=en", page_script_hash="hash", page_name="Draw")
         self.created = []
@@ -200,13 +209,33 @@ class FakeRuntime:
         return SimpleNamespace(eventloop=self.loop)
 
 
-def test_a_running_runner_takes_the_fragment_rerun_without_widget_states():
-    runner = FakeRunner(accepts=True)
-    session = FakeSession(runner)
+def test_an_idle_tab_gets_a_runner_for_the_fragment_rerun_without_widget_states():
+    session = FakeSession(None)
     push._rerun_on_event_loop(FakeRuntime(session), "tab", "draw-details")
-    (data,) = runner.asked
+    (data,) = session.created
     assert data.fragment_id == "fragment-id-of-draw-details" and data.widget_states is None and data.is_auto_rerun
-    assert not session.created
+
+
+def test_a_push_waits_for_a_run_under_way_instead_of_queueing_behind_it():
+    """Queued behind a click's run of the same fragment, the push started as that run ended and
+    Streamlit dropped the ended run's unsent deltas but not its "finished": the browser failed on
+    the next deltas and the tab went white. The push waits until the tab is idle."""
+    runner = FakeRunner(accepts=True)  # a run under way would take the request
+    session = FakeSession(runner)
+    runtime = FakeRuntime(session)
+    push._rerun_on_event_loop(runtime, "tab", "train.live")
+    assert not runner.asked and not session.created
+    ((delay, (fn, *args)),) = runtime.loop.later
+    assert delay == push.RETRY_S
+    session._scriptrunner = None  # the run ended and its runner shut down, its last messages not yet sent
+    session._browser_queue.waiting = 3
+    runtime.loop.later.clear()
+    fn(*args)
+    assert not session.created and len(runtime.loop.later) == 1
+    session._browser_queue.waiting = 0  # sent: now the push goes
+    ((_, (fn, *args)),) = runtime.loop.later
+    fn(*args)
+    assert not runner.asked and len(session.created) == 1
 
 
 def test_a_runner_still_handing_over_its_messages_is_not_replaced():
@@ -252,17 +281,6 @@ def test_a_pending_rerun_of_the_whole_page_is_left_alone():
     assert requests._rerun_data.page_script_hash == "hash-of-train"
 
 
-def test_a_pending_fragment_rerun_takes_the_push_too():
-    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
-
-    requests = ScriptRequests()
-    requests.request_rerun(RerunData(page_script_hash="hash", fragment_id="another-fragment"))
-    runner = FakeRunner(accepts=True)
-    runner._requests = requests
-    push._rerun_on_event_loop(FakeRuntime(FakeSession(runner)), "tab", "draw-details")
-    assert len(runner.asked) == 1
-
-
 def test_a_push_right_after_a_page_change_waits_until_the_browser_has_the_new_page():
     """Momentum's "Train on MNIST": the run it starts on Train pushed its first point at once, and
     the browser, still comparing with Momentum, emptied the page and went white. Such a push waits."""
@@ -271,14 +289,15 @@ def test_a_push_right_after_a_page_change_waits_until_the_browser_has_the_new_pa
     runtime = FakeRuntime(session)
     push.note_page(session, "momentum", clock=lambda: time.monotonic() - 60)
     push.note_page(session, "train")  # the switch: now
+    session._scriptrunner = None  # the page's run is over: only the change holds the push back
     push._rerun_on_event_loop(runtime, "tab", "train.live")
-    assert not runner.asked and not session.created
+    assert not session.created
     ((delay, (fn, *args)),) = runtime.loop.later
     assert 0 < delay <= push.PAGE_CHANGE_GRACE_S
     push.note_page(session, "train", clock=lambda: time.monotonic() + 60)  # the same page again: no new change
     session._softmax_playground_page = ("train", time.monotonic() - push.PAGE_CHANGE_GRACE_S)  # the grace is over
     fn(*args)
-    assert len(runner.asked) == 1 and runner.asked[0].fragment_id == "fragment-id-of-train.live"
+    assert len(session.created) == 1 and session.created[0].fragment_id == "fragment-id-of-train.live"
 
 
 def test_a_page_drawn_again_is_no_page_change():

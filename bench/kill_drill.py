@@ -32,7 +32,8 @@ from bench.stclient import StreamlitClient
 from core.store import open_store
 
 STUDENT_COOKIE = "sp_student"  # playground.identity.COOKIE: the browser's student id
-SMALL = (("train.w.depth", 1), ("train.w.hidden.0", 32))
+# A small network in batches of 16: quick to train, yet an epoch lasts long enough to be seen running.
+SMALL = (("train.w.depth", 1), ("train.w.hidden.0", 32), ("train.w.batch_size", 16))
 EPOCHS_KEY = "train.w.epochs"
 RESUME_KEY = "train.resume.{run_id}"  # the Resume button of an interrupted run on Train
 
@@ -115,7 +116,9 @@ async def run_drill(students: int = 3, epochs: int = 10, kill_after: int = 1, so
     store = None
     try:
         ids = [secrets.token_urlsafe(16) for _ in range(students)]
-        clients = [await _start_run(server.base_url, student, epochs) for student in ids]
+        # Every student starts at once: one after the other, the first run could end before the last
+        # one started, and a run that has ended cannot be caught training.
+        clients = list(await asyncio.gather(*(_start_run(server.base_url, student, epochs) for student in ids)))
         store = open_store(server.data_dir / "runs.db")
         deadline = time.monotonic() + 300
         runs = None

@@ -169,9 +169,21 @@ def compose_haproxy_config() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports. The probes stay bound until all are picked: picked one at a
+    time, the kernel can hand the same port out twice (Ray then refused to start, two of its parts
+    given one port)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((HOST, 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def free_port_range(count: int) -> int:
@@ -341,7 +353,7 @@ def start_ray_head(state: Path, cpus: int, token: str) -> Part:
     Ray's processes in this part's process group, so ``down`` stops exactly them (``ray stop``
     would stop every Ray on the machine).
     """
-    port = free_port()
+    port, node_manager, object_manager, runtime_env_agent, agent_listen, agent_grpc, metrics = free_ports(7)
     temp = state / "ray"
     log = state / "ray-head.log"
     ray = str(Path(sys.executable).parent / "ray")
@@ -353,10 +365,10 @@ def start_ray_head(state: Path, cpus: int, token: str) -> Part:
         f"--node-ip-address={HOST}", f"--port={port}", f"--num-cpus={cpus}",
         "--include-dashboard=false", f"--temp-dir={temp}",
         f"--object-store-memory={512 * 2**20}",
-        f"--node-manager-port={free_port()}",
-        f"--object-manager-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
+        f"--node-manager-port={node_manager}",
+        f"--object-manager-port={object_manager}", f"--runtime-env-agent-port={runtime_env_agent}",
+        f"--dashboard-agent-listen-port={agent_listen}", f"--dashboard-agent-grpc-port={agent_grpc}",
+        f"--metrics-export-port={metrics}",
         f"--min-worker-port={worker_low}", f"--max-worker-port={worker_low + WORKER_PORTS - 1}",
     ]  # fmt: skip
     process = spawn(command, log, ray_env(dict(os.environ), token))
@@ -379,8 +391,7 @@ def _ray_ready(temp: Path) -> bool:
 # ---------------------------------------------------------------------------------------- replicas and proxy
 
 
-def start_replica(state: Path, index: int, env: dict[str, str]) -> Part:
-    port = free_port()
+def start_replica(state: Path, index: int, env: dict[str, str], port: int) -> Part:
     log = state / f"replica-{index}.log"
     command = [sys.executable, "-m", "playground.serve", "--server.address", HOST, "--server.port", str(port)]
     process = spawn(command, log, env)
@@ -482,7 +493,8 @@ def up(config: ClusterConfig, where: Path) -> list[Part]:
             named["ray-head"] = start_ray_head(state, config.ray_cpus or os.cpu_count() or 1, ray_token)
             started.append(named["ray-head"])
         env = replica_env(named, secrets.token_urlsafe(32), ray_token)
-        replicas = [start_replica(state, i, env) for i in range(1, config.replicas + 1)]
+        ports = free_ports(config.replicas)  # picked together: each replica binds its own only once it has started
+        replicas = [start_replica(state, i, env, port) for i, port in enumerate(ports, start=1)]
         started += replicas
         for part in replicas:
             wait_for_replica(part)

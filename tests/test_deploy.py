@@ -136,3 +136,11 @@ def test_the_dockerfile_installs_what_the_tests_install():
     assert all((ROOT / name).is_file() for name in installed)
     assert "-r requirements.txt" in (ROOT / "Makefile").read_text()  # what `make test` installs first
     assert {"ray", "psycopg"} <= set(pins(ROOT / "requirements-cluster.txt"))
+
+
+def test_ports_picked_together_are_all_different_and_free():
+    """Ray refused to start when two of its parts were given one port (picked one at a time, the
+    kernel handed the same free port out twice); the cluster tool picks a part's ports together."""
+    ports = cluster.free_ports(60)
+    assert len(set(ports)) == 60
+    assert all(cluster.port_is_free(port) for port in ports)

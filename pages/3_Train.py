@@ -53,15 +53,13 @@ TABS = ("training", "compare", "inside")  # the tabs' texts: train.tab_<name>
 
 
 if (requested := tr.take_start_request()) is not None:  # sent from another page with "start a run"
-    entry = room.job_of(page.student, "train")
-    if entry is not None and not entry.job.done:
+    if runkit.training(room, page.student, "train"):
         st.warning(t("train.already_running_sent"), icon="⏳")
     elif tr.start_run(room, page.student, requested) is not None:
         watch_training()
         st.toast(t("train.started_sent", lr=requested.lr, momentum=requested.momentum))
 
-entry = room.job_of(page.student, "train")
-busy = entry is not None and not entry.job.done
+busy = runkit.training(room, page.student, "train")
 
 # The live curve belongs on the first screen: the room's notes go under the controls (left), the
 # Train button sits beside its estimate, and on a phone (columns stacked) the run comes first.
@@ -93,8 +91,7 @@ with main_col, st.container(key="train-run"):
     # with the values the click sent; the button is then drawn once, disabled while the run trains.
     if runkit.pressed("train.start") and not busy and startable:
         start_clicked(settings)
-        entry = room.job_of(page.student, "train")
-        busy = entry is not None and not entry.job.done
+        busy = runkit.training(room, page.student, "train")
     with st.container(horizontal=True, vertical_alignment="center", key="train-start-row"):
         st.button(
             t("train.start"),

@@ -1,34 +1,45 @@
 """Draw a digit, watch the softmax: the canvas and the bars answer a stroke on their own; the
-preprocessing, the worked numbers and the look inside the network follow below."""
+preprocessing, the worked numbers and the look inside the network follow below.
+
+A new visitor gets the pad first, before the room: after a restart the room costs PyTorch's import,
+MNIST and the default model (about 1.5 s on a 2-core laptop), and the pad's own parts need none of
+it (``playground.draw_pad``). The imports that need PyTorch come after that first pad.
+"""
+
+from __future__ import annotations
 
 import time
 
 import numpy as np
 import streamlit as st
 
-from core import insight
-from core.softmax import walkthrough
-from playground import charts, draw, fmt, i18n, nav, push, runs, tables, uploads, widgets
+from playground import draw_pad, fmt, i18n, nav, push
 from playground.draw_tools import pad_tools
-from playground.figures import inside as inside_figs
-from playground.figures import softmax as figs
 from playground.i18n import plain, t
-from playground.room import get_room
 
-page = nav.setup("draw")
-room = get_room()
+page = nav.setup("draw", room=False)
 
 CANVAS_KEY = "draw_canvas"
 SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
+WAITING_KEY = "draw.input_waiting"  # the pad got a drawing before the model was there to answer it
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
 DETAILS_DUE = "draw.details_due"
 DEFAULT_LOAD_WAIT_S = 3.0  # the kept default model loads in well under a second after a restart
 
 st.title(t("draw.title"))
 st.caption(t("draw.caption"))
+with st.expander(plain("draw.which_model"), expanded=False):
+    st.markdown(t("draw.which_model_text"))
+    model_choice = st.container()
+model_box = st.container(key="draw-model")
+with model_box:  # holds the model's line while it loads, so the pad does not move under the pen
+    model_line_slot = st.empty()
+    model_line_slot.caption(t("draw.model_loading"))
+pad_slot = st.empty()  # the pad: first for a new visitor, after the model otherwise; gone without a model
 
-mnist = nav.mnist_or_stop(room)
+# Set once the room and the model are there (below); the pad's later reruns read them.
+room = mnist = model = model_history = None
 
 
 # ---- which model predicts ----------------------------------------------------------------
@@ -109,6 +120,7 @@ def the_model():
     if state.ready:
         accuracy = fmt.percent(state.history.final_accuracy, 1)
         return state.model, t("draw.predicting_default", accuracy=accuracy), state.history
+    pad_slot.empty()  # no model to answer a drawing: no pad until there is one
     default_model_progress()
     st.stop()
 
@@ -125,14 +137,6 @@ def default_model_progress() -> None:
     fraction = state.progress.fraction if state.progress is not None else 0.0
     st.info(t("draw.default_training"), icon="⏳")
     st.progress(fraction, text=plain("draw.default_progress", percent=fmt.percent(fraction, 0)))
-
-
-with st.expander(plain("draw.which_model"), expanded=False):
-    st.markdown(t("draw.which_model_text"))
-    choose_model()
-with st.container(key="draw-model"):
-    model, model_line, model_history = the_model()
-    st.caption(model_line)
 
 
 # ---- the input ------------------------------------------------------------------------------
@@ -165,8 +169,28 @@ def rerun_for_new_input() -> None:
 
 def send_details_later() -> None:
     """The details follow from the server: after the bars are drawn, one tab of the room at a time."""
-    if st.session_state.pop(DETAILS_DUE, False) and page.session_id is not None:
+    if st.session_state.pop(DETAILS_DUE, False) and page.session_id is not None and room is not None:
         room.later.request(page.session_id, "draw-details")
+
+
+def has_input() -> bool:
+    """Something for the model to answer already: a drawing or a test image from an earlier run, or
+    a drawing the pad got before the model was there."""
+    return (
+        st.session_state.get("draw.input") is not None
+        or isinstance(st.session_state.get(SOURCE_KEY), tuple)
+        or st.session_state.get(WAITING_KEY, False)
+    )
+
+
+def answerable_input(canvas) -> tuple[draw.DrawInput | None, str | None]:
+    """``current_input``, once the model is there. Before that (the pad drawn first, or the default
+    model still training) a drawing waits, and the page runs again for it once the model is ready."""
+    if model is None:
+        st.session_state[WAITING_KEY] = canvas is not None and canvas.image_bytes is not None
+        return None, None
+    st.session_state.pop(WAITING_KEY, None)
+    return current_input(canvas)
 
 
 def current_input(canvas) -> tuple[draw.DrawInput | None, str | None]:
@@ -209,14 +233,14 @@ def pad() -> None:
                 stroke_width=st.session_state.get("draw.pen", 18),
                 stroke_color="#FFFFFF",
                 background_color="#000000",
-                height=draw.CANVAS_SIZE,
-                width=draw.CANVAS_SIZE,
+                height=draw_pad.CANVAS_SIZE,
+                width=draw_pad.CANVAS_SIZE,
                 drawing_mode="freedraw",
                 return_image_data=True,
                 key=CANVAS_KEY,
                 on_change=stroked,
             )
-            drawn, problem = current_input(canvas)
+            drawn, problem = answerable_input(canvas)
             if drawn is not None and drawn.source == "test":
                 show_test_image_on_pad(drawn)
         pad_tools(CANVAS_KEY, undo=plain("draw.undo"), clear=plain("draw.clear"))
@@ -225,11 +249,13 @@ def pad() -> None:
         # The bars stay in one place, empty before the first stroke; the words go below them.
         result = prediction_for(drawn) if drawn is not None else None
         with st.container(key="draw-probs"):
-            probs = result.probs if result is not None else np.zeros(draw.NUM_CLASSES)
-            st.html(figs.probs_bars_html(probs, plain("draw.bars_title"), empty=result is None))
+            probs = result.probs if result is not None else np.zeros(draw_pad.NUM_CLASSES)
+            st.html(draw_pad.probs_bars_html(probs, plain("draw.bars_title"), empty=result is None))
         if problem is not None:
             st.error(t("draw.bad_drawing", reason=i18n.Markdown(problem)))
-        if result is None:
+        if st.session_state.get(WAITING_KEY):
+            st.info(t("draw.model_preparing"), icon="⏳")
+        elif result is None:
             st.info(t("draw.hint"), icon="✏️")
         else:
             st.caption(t("draw.confident_not_correct"))
@@ -262,7 +288,7 @@ def show_answer(drawn: draw.DrawInput | None, result: draw.DrawPrediction | None
             plain("draw.entropy"),
             entropy,
             width="content",
-            help=plain("draw.entropy_help", max=fmt.number(draw.max_entropy(), ".2f")),
+            help=plain("draw.entropy_help", max=fmt.number(draw_pad.max_entropy(), ".2f")),
         )
         if drawn is not None and drawn.source == "test":
             st.metric(plain("draw.true_digit"), str(drawn.test_label), width="content")
@@ -302,7 +328,31 @@ def test_image_buttons() -> None:
         st.button(t("draw.test_of_digit"), key="draw.test_digit_button", on_click=test_image_clicked, args=("digit",))
 
 
-pad()
+pad_first = not has_input()
+if pad_first:
+    with pad_slot.container():
+        pad()
+
+# ---- the room, MNIST and the model: PyTorch from here on ----------------------------------------
+
+from core import insight
+from core.softmax import walkthrough
+from playground import charts, draw, runs, tables, uploads, widgets
+from playground.figures import inside as inside_figs
+from playground.figures import softmax as figs
+
+room = nav.enter_room(page)
+mnist = nav.mnist_or_stop(room)
+with model_choice:
+    choose_model()
+with model_box:
+    model, model_line, model_history = the_model()
+    model_line_slot.caption(model_line)
+if not pad_first:
+    with pad_slot.container():
+        pad()
+elif st.session_state.get(WAITING_KEY):  # a drawing came with this run, before the model: answer it
+    st.rerun()
 pad_options()
 
 

@@ -239,8 +239,7 @@ if data is not None:
     with st.expander(plain("own.first_rows_of_table")):
         tables.show(df.head(20).astype(str), key="own-preview")
 
-entry = room.job_of(page.student, "own")
-busy = entry is not None and not entry.job.done
+busy = runkit.training(room, page.student, "own")
 st.header(t("own.train_title"))
 if data is None:
     st.caption(t("own.choose_table"))
@@ -259,8 +258,7 @@ with main_col:
         # The click is read before the button is drawn, with this run's settings (as on Train).
         if runkit.pressed(P + "train") and not busy and not errors:
             start_clicked(data, settings, source)
-            entry = room.job_of(page.student, "own")
-            busy = entry is not None and not entry.job.done
+            busy = runkit.training(room, page.student, "own")
         st.button(
             t("own.train"),
             key=P + "train",
@@ -271,5 +269,6 @@ with main_col:
     if error := st.session_state.pop(own.OWN.prefix + "start_error", None):
         st.error(error)
     runkit.live_panel(own.OWN, room, page.student, page.session_id, live_body, idle)
+entry = room.job_of(page.student, "own")
 if entry is not None and entry.job.done:
     show_results(entry, data)

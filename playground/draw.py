@@ -13,7 +13,6 @@ import hashlib
 import html
 import io
 import json
-import math
 import os
 import struct
 import time
@@ -28,9 +27,8 @@ from core.data import MNIST_MEAN, MNIST_STD
 from core.errors import CodedError
 from core.preprocess import PreprocessSteps, canvas_to_mnist_steps
 from core.softmax import entropy, softmax
+from playground.draw_pad import CANVAS_SIZE
 
-NUM_CLASSES = 10  # the digits 0…9
-CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 360 px phone with the page's margins
 MAX_PNG_BYTES = 2 * 2**20  # a 280×280 RGBA PNG is ~10 KB; anything near this is not our canvas
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -127,11 +125,6 @@ def model_logits(model: torch.nn.Module, image: torch.Tensor) -> np.ndarray:
     with torch.inference_mode():
         logits = model(image.unsqueeze(0))  # [1, 1, 28, 28] → [1, 10]
     return logits[0].double().numpy()  # [10]
-
-
-def max_entropy(num_classes: int = 10) -> float:
-    """log C: the entropy of a uniform softmax, the most unsure a model can be."""
-    return math.log(num_classes)
 
 
 def record_stroke_time(ms: float) -> None:

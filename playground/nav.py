@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from core.data import MnistLoadError
 from playground import i18n, identity, push, serve, store_errors, widgets
 from playground.i18n import plain, t
-from playground.room import MnistData, Room, get_room
+
+if TYPE_CHECKING:  # the room imports PyTorch: Draw draws its pad before it (``setup(room=False)``)
+    from playground.room import MnistData, Room
 
 # (key, script, icon) in the order the lecture meets them; texts under pages.<key> in the catalogues.
 PAGES = (
@@ -46,8 +47,12 @@ class Page:
     lang: str
 
 
-def setup(key: str) -> Page:
-    """Title, sidebar and student for page ``key``; the first call of every page script."""
+def setup(key: str, *, room: bool = True) -> Page:
+    """Title, sidebar and student for page ``key``; the first call of every page script.
+
+    ``room=False``: the page enters the room later itself (``enter_room``). After a restart the
+    room costs the first visitor PyTorch's import, MNIST and the default model (about 1.5 s on a
+    2-core laptop); Draw draws its pad first."""
     store_errors.install()  # a store away for a moment is said on the page, not as a traceback
     _finish_switch(key)
     lang = i18n.detect_language()
@@ -55,12 +60,23 @@ def setup(key: str) -> Page:
     student = identity.student_id()
     session_id = push.current_session_id()
     push.page_drawn(session_id, key)
-    if session_id is not None:  # a running server (not AppTest): plain `streamlit run` warms up now
-        serve.warm_in_background()
-    get_room().seen(student, session_id)  # every page: a tab on any page keeps its student's runs going
     st.html(PAGE_CSS)
     _sidebar(key)
-    return Page(key, student, session_id, lang)
+    page = Page(key, student, session_id, lang)
+    if room:
+        enter_room(page)
+    return page
+
+
+def enter_room(page: Page) -> Room:
+    """The room, with this tab counted in it: a tab on any page keeps its student's runs going."""
+    from playground.room import get_room
+
+    if page.session_id is not None:  # a running server (not AppTest): plain `streamlit run` warms up now
+        serve.warm_in_background()
+    room = get_room()
+    room.seen(page.student, page.session_id)
+    return room
 
 
 # Streamlit leaves 6rem above a page's title; its header needs 3.75rem. On a phone the rest is
@@ -107,6 +123,8 @@ def _language_chosen() -> None:
 
 def mnist_or_stop(room: Room) -> MnistData:
     """The room's MNIST; without it the page says which sources failed and stops there."""
+    from core.data import MnistLoadError
+
     try:
         return room.mnist()
     except MnistLoadError as error:

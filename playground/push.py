@@ -85,7 +85,7 @@ PAGE_CHANGE_GRACE_S = 2.0  # a tab that just changed page gets its pushes this l
 _PAGE_ATTR = "_softmax_playground_page"  # (page key, when it became the tab's page), kept on the AppSession
 
 
-def page_drawn(session_id: str | None, page_key: str, clock=time.monotonic) -> None:
+def page_drawn(session_id: str | None, page_key: str) -> None:
     """A full run of page ``page_key`` in that tab began (every page calls this first).
 
     The browser empties its page when a run names a page other than the one it shows, and it
@@ -98,7 +98,7 @@ def page_drawn(session_id: str | None, page_key: str, clock=time.monotonic) -> N
     runtime = _runtime()
     session = None if runtime is None or session_id is None else runtime.get_app_session(session_id)
     if session is not None:
-        note_page(session, page_key, clock)
+        note_page(session, page_key)
 
 
 def note_page(session, page_key: str, clock=time.monotonic) -> None:

@@ -333,6 +333,12 @@ def pressed(button_key: str) -> bool:
     return bool(st.session_state.get(button_key, False))
 
 
+def training(room: Room, student: str, page: str) -> bool:
+    """Whether ``student``'s run on ``page`` ("train", "own") is still training."""
+    entry = room.job_of(student, page)
+    return entry is not None and not entry.job.done
+
+
 def live_panel(
     page: RunPage,
     room: Room,
@@ -342,8 +348,7 @@ def live_panel(
     idle: Callable[[], None],
 ) -> None:
     """The run's live panel: refreshed by the room when the run gains a point or ends."""
-    entry = room.job_of(student, page.page)
-    running = entry is not None and not entry.job.done
+    running = training(room, student, page.page)
     key = page.prefix + "live"
 
     def panel() -> None:

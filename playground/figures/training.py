@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 LOSS_COLOR = palette.BLUE
 TEST_LOSS_COLOR = palette.ORANGE
 ACCURACY_COLOR = palette.GREEN
-LABELLED_EPOCHS = 10  # beyond this many epochs the per-epoch accuracy labels would run into each other
+ACCURACY_LABELS = 10  # at most this many accuracy labels across the epoch axis: closer, they run into each other
 COMPARE_BY = ("epoch", "step")  # the x axes runs are compared by (figures.<by> names them)
 ACCURACY_FLOOR_STEP = 5.0  # the accuracy axis starts at a multiple of 5 % below the lowest value
 # Above 100 % the axis keeps this share of its span free: a point at 100 % keeps its label inside
@@ -75,6 +75,18 @@ def accuracy_axis(values_percent: Sequence[float], **extra) -> dict:
 # ---- the live curve -----------------------------------------------------------------
 
 
+def spaced_labels(xs: list[float], texts: list[str], span: float, most: int = ACCURACY_LABELS) -> list[str]:
+    """The texts of the points at least ``span / most`` apart along x, from the last point back; ""
+    for the rest. A 50-epoch run paused at epoch 5 has its points a fiftieth of the axis apart: on a
+    phone their labels printed on top of each other, so only the newest is shown."""
+    gap = span / most
+    shown, last = [""] * len(xs), None
+    for i in range(len(xs) - 1, -1, -1):
+        if last is None or last - xs[i] >= gap - 1e-9:
+            shown[i], last = texts[i], xs[i]
+    return shown
+
+
 def loss_figure(
     history: History,
     epochs: int | None = None,
@@ -94,7 +106,6 @@ def loss_figure(
     x_max = max(epochs or 0, points[-1].epoch if points else 0, 1)
     test = "held_out" if held_out else "test"
     accuracy = [100 * s.test_accuracy for s in stats]
-    labelled = len(stats) <= LABELLED_EPOCHS
     epoch_word, step_word = plain("figures.epoch"), plain("figures.step")
     data = [
         go.Scatter(
@@ -120,8 +131,8 @@ def loss_figure(
             x=[s.epoch for s in stats],
             y=accuracy,
             yaxis="y2",
-            mode="lines+markers+text" if labelled else "lines+markers",
-            text=[f"{a:.1f}%" for a in accuracy] if labelled else None,
+            mode="lines+markers+text",
+            text=spaced_labels([s.epoch for s in stats], [f"{a:.1f}%" for a in accuracy], x_max),
             textposition="top center",
             cliponaxis=False,
             name=plain(f"figures.{test}_accuracy"),

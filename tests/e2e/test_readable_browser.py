@@ -306,6 +306,9 @@ def test_train_works_with_the_keyboard_alone(streamlit_server, page):
     page.keyboard.type("1")
     page.keyboard.press("ArrowUp")  # 2 epochs
     page.keyboard.press("Enter")
+    # The page's answer to the change (its URL then says 2 epochs), before walking on: `settled` alone
+    # can look before that run has begun, and the Tabs then ran while the page was being redrawn.
+    wait_until(page, lambda: "epochs=2" in page.url, "the page ran with 2 epochs")
     settled(page)
     assert page.locator(".st-key-train-w-epochs input").input_value() == "2"
 

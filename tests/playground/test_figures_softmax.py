@@ -16,10 +16,10 @@ from playground.draw import (
     DrawError,
     canvas_input,
     decode_canvas_png,
-    max_entropy,
     model_logits,
     predict,
 )
+from playground.draw_pad import max_entropy, probs_bars_html
 from playground.figures import softmax as figs
 
 
@@ -70,7 +70,7 @@ def html_bars(page: str) -> list[tuple[int, float, str, float, str]]:
 
 def test_the_pads_html_bars_are_as_tall_as_their_probabilities():
     probs = torch.softmax(torch.tensor([0.2, 3.1, -1.0, 0.0, 0.5, 1.5, -2.0, 0.1, 2.2, 0.3]), 0).double().numpy()
-    bars = html_bars(figs.probs_bars_html(probs, "softmax(logits)"))
+    bars = html_bars(probs_bars_html(probs, "softmax(logits)"))
     assert [c for c, *_ in bars] == list(range(10))
     np.testing.assert_array_equal([p for _, p, *_ in bars], probs)  # exact, for the tests that read them
     for c, p, label, height, color in bars:
@@ -79,14 +79,14 @@ def test_the_pads_html_bars_are_as_tall_as_their_probabilities():
 
 
 def test_empty_html_bars_have_no_labels_and_no_winner():
-    bars = html_bars(figs.probs_bars_html(np.zeros(10), "softmax(logits)", empty=True))
+    bars = html_bars(probs_bars_html(np.zeros(10), "softmax(logits)", empty=True))
     assert len(bars) == 10 and all(
         label == "" and height == 0 and color == figs.BAR_COLOR for _, _, label, height, color in bars
     )
 
 
 def test_html_bars_escape_the_title_and_speak_their_numbers():
-    page = figs.probs_bars_html([0.25, 0.75], "<b>p</b> & q")
+    page = probs_bars_html([0.25, 0.75], "<b>p</b> & q")
     assert "<b>p</b>" not in page and "&lt;b&gt;p&lt;/b&gt; &amp; q" in page
     assert 'aria-label="&lt;b&gt;p&lt;/b&gt; &amp; q — 0: 25.0%, 1: 75.0%"' in page
 

@@ -49,13 +49,26 @@ def test_loss_figure_of_an_empty_history_still_draws():
     assert list(fig.layout.yaxis2.range) == [0.0, 100.0]
 
 
-def test_accuracy_labels_per_epoch_only_while_they_fit():
-    few = figs.loss_figure(history(epochs=figs.LABELLED_EPOCHS), epochs=50).data[2]
-    assert "text" in few.mode
-    assert list(few.text) == [f"{100 * s:.1f}%" for s in (0.8 + 0.05 * e for e in range(1, 11))]
-    many = figs.loss_figure(history(epochs=figs.LABELLED_EPOCHS + 1, accuracies=[0.9] * 11), epochs=50).data[2]
-    assert "text" not in many.mode and many.text is None
-    assert len(many.y) == figs.LABELLED_EPOCHS + 1  # the points stay, only the labels go
+def test_every_epoch_is_labelled_when_the_labels_fit_the_axis():
+    run = figs.loss_figure(history(epochs=10), epochs=10).data[2]
+    assert "text" in run.mode
+    assert list(run.text) == [f"{100 * s:.1f}%" for s in (0.8 + 0.05 * e for e in range(1, 11))]
+
+
+def test_accuracy_labels_closer_than_a_tenth_of_the_axis_are_thinned_from_the_newest_back():
+    paused = figs.loss_figure(history(epochs=5, accuracies=[0.9] * 5), epochs=50).data[2]  # 50 epochs, at 5
+    assert list(paused.text) == ["", "", "", "", "90.0%"]  # one label, the newest: five would overlap
+    assert len(paused.y) == 5  # the points stay, only the labels go
+    longer = figs.loss_figure(history(epochs=12, accuracies=[0.9] * 12), epochs=50).data[2]
+    assert [e + 1 for e, text in enumerate(longer.text) if text] == [2, 7, 12]  # five epochs apart
+    done = figs.loss_figure(history(epochs=50, accuracies=[0.9] * 50), epochs=50).data[2]
+    assert sum(bool(text) for text in done.text) == figs.ACCURACY_LABELS
+
+
+def test_spaced_labels_keep_every_point_far_enough_apart():
+    xs = [0.5, 1.0, 1.2, 3.0, 3.1, 6.0]
+    shown = figs.spaced_labels(xs, [str(x) for x in xs], span=10, most=10)  # one unit apart at least
+    assert shown == ["", "", "1.2", "", "3.1", "6.0"]
 
 
 def test_the_accuracy_axis_zooms_to_the_data():

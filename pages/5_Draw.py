@@ -120,7 +120,7 @@ def the_model():
     if state.ready:
         accuracy = fmt.percent(state.history.final_accuracy, 1)
         return state.model, t("draw.predicting_default", accuracy=accuracy), state.history
-    pad_slot.empty()  # no model to answer a drawing: no pad until there is one
+    without_pad()
     default_model_progress()
     st.stop()
 
@@ -137,6 +137,12 @@ def default_model_progress() -> None:
     fraction = state.progress.fraction if state.progress is not None else 0.0
     st.info(t("draw.default_training"), icon="⏳")
     st.progress(fraction, text=plain("draw.default_progress", percent=fmt.percent(fraction, 0)))
+
+
+def without_pad() -> None:
+    """No model or no MNIST: nothing would answer a drawing, so no pad (and no "Loading" line)."""
+    pad_slot.empty()
+    model_line_slot.empty()
 
 
 # ---- the input ------------------------------------------------------------------------------
@@ -342,7 +348,8 @@ from playground.figures import inside as inside_figs
 from playground.figures import softmax as figs
 
 room = nav.enter_room(page)
-mnist = nav.mnist_or_stop(room)
+with model_box:  # without MNIST the page says why where the model's line is, and has no pad
+    mnist = nav.mnist_or_stop(room, before_stop=without_pad)
 with model_choice:
     choose_model()
 with model_box:

@@ -8,6 +8,7 @@ the pages with ``st.page_link`` in the lecture's order, in the user's language.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -121,13 +122,16 @@ def _language_chosen() -> None:
         st.session_state[LANGUAGE_WIDGET] = i18n.current_language()
 
 
-def mnist_or_stop(room: Room) -> MnistData:
-    """The room's MNIST; without it the page says which sources failed and stops there."""
+def mnist_or_stop(room: Room, before_stop: Callable[[], object] | None = None) -> MnistData:
+    """The room's MNIST; without it the page says which sources failed and stops there
+    (``before_stop`` first: Draw takes its pad away, drawn before MNIST was asked for)."""
     from core.data import MnistLoadError
 
     try:
         return room.mnist()
     except MnistLoadError as error:
+        if before_stop is not None:
+            before_stop()
         st.error(t("data.unavailable"), icon="🚫")
         st.code("\n".join(error.failures), language=None, wrap_lines=True)
         st.stop()

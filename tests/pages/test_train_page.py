@@ -515,6 +515,7 @@ def test_no_mnist_gives_a_clear_message_not_a_traceback(open_page, install_room,
     assert "MNIST could not be loaded from any source" in texts(at, "error")
     assert "cache: gone" in " ".join(c.value for c in at.code)
     assert not at.get("plotly_chart") and "train.start" not in widget_keys(at)
+    assert not at.metric and not [h for h in at.get("html") if "sp-bars" in h.proto.body]  # no pad to draw on
 
 
 # ---- the accuracy metric's change ------------------------------------------------------------------------

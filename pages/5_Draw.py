@@ -33,7 +33,7 @@ with st.expander(plain("draw.which_model"), expanded=False):
     st.markdown(t("draw.which_model_text"))
     model_choice = st.container()
 model_box = st.container(key="draw-model")
-with model_box:  # holds the model's line while it loads, so the pad does not move under the pen
+with model_box:  # a line in the model's place while it loads: the pad moves by less when it comes
     model_line_slot = st.empty()
     model_line_slot.caption(t("draw.model_loading"))
 pad_slot = st.empty()  # the pad: first for a new visitor, after the model otherwise; gone without a model

@@ -50,7 +50,8 @@ class LocalTrainer:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._jobs: dict[str, tuple[RunRequest, TrainingJob]] = {}
-        self._ended: set[str] = set()  # jobs whose final checkpoint was written
+        self._ended: set[str] = set()  # jobs that ended (their final checkpoint is being written)
+        self._in_store: set[str] = set()  # jobs whose end is in the store (final checkpoint written or failed)
         self._errors: dict[str, BaseException] = {}  # job id → why its last checkpoint failed
 
     # ----------------------------------------------------------------- the Trainer interface
@@ -63,6 +64,7 @@ class LocalTrainer:
                 raise RuntimeError(f"run {request.run_id} is already training")
             self._jobs[request.run_id] = (request, job)
             self._ended.discard(request.run_id)
+            self._in_store.discard(request.run_id)
             self._errors.pop(request.run_id, None)
         self.scheduler.submit(job, priority=priority)
         return job.id
@@ -108,6 +110,12 @@ class LocalTrainer:
             found = self._jobs.get(job_id)
         return found[0] if found is not None else None
 
+    def ended_in_store(self, job_id: str) -> bool:
+        """Whether the run ended and the store says so: its final checkpoint was written (or failed,
+        ``checkpoint_error``). Its snapshot says *done* a moment before."""
+        with self._lock:
+            return job_id in self._in_store
+
     def checkpoint_error(self, job_id: str) -> BaseException | None:
         with self._lock:
             return self._errors.get(job_id)
@@ -119,6 +127,7 @@ class LocalTrainer:
             if found is not None and found[1].done:
                 del self._jobs[job_id]
                 self._ended.discard(job_id)
+                self._in_store.discard(job_id)
                 self._errors.pop(job_id, None)
 
     def build(self, request: RunRequest) -> TrainingJob:
@@ -162,6 +171,8 @@ class LocalTrainer:
                 self._ended.add(job.id)
             if first and not (self._closing and snap.status == "stopped"):
                 self._checkpoint(job, snap, None)  # a run that ended needs no resume state
+            with self._lock:
+                self._in_store.add(job.id)
         if self._on_change is not None:
             self._on_change(job.id)
 

@@ -309,7 +309,7 @@ class TrainerWorker:
         """Take the run; returns its job id and first snapshot (a reader never meets it unknown)."""
         job_id = self._trainer.submit(request, priority)
         log.info("run %s of student %s started on %s", request.run_id, request.owner[:8], self.name)
-        return job_id, self.snapshots([job_id])[job_id]
+        return job_id, self._travelling_snapshot(job_id, self._trainer.snapshots([job_id])[job_id])
 
     def snapshots(self, job_ids: list[str], newer_than: dict[str, int] | None = None) -> dict[str, JobSnapshot | dict]:
         """What the app process does not know yet of those of ``job_ids`` this worker holds: the whole
@@ -319,12 +319,21 @@ class TrainerWorker:
         self._forget_old()
         found: dict[str, JobSnapshot | dict] = {}
         for job_id, snap in self._trainer.snapshots(job_ids).items():
-            version = self._version_base.get(job_id, 0) + snap.version
-            if version > newer_than.get(job_id, -1):
-                found[job_id] = dataclasses.replace(snap, version=version, error=_travelling(snap.error))
+            if snap.done and not self._trainer.ended_in_store(job_id):
+                # Not yet: an app process would file the run while the store still had it running
+                # (its status, and the weights Draw reads, those of the last epoch's checkpoint).
+                continue
+            travelling = self._travelling_snapshot(job_id, snap)
+            if travelling.version > newer_than.get(job_id, -1):
+                found[job_id] = travelling
             elif not snap.done:
                 found[job_id] = {field: getattr(snap, field) for field in PROGRESS}
         return found
+
+    def _travelling_snapshot(self, job_id: str, snap: JobSnapshot) -> JobSnapshot:
+        """The snapshot as the app process gets it: versions grow on across a resume, the error pickles."""
+        version = self._version_base.get(job_id, 0) + snap.version
+        return dataclasses.replace(snap, version=version, error=_travelling(snap.error))
 
     def control(self, job_id: str, message: dict) -> bool:
         """A message for the run ``job_id``: ``{"action": "stop"}``, or a run control with its arguments

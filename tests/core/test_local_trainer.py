@@ -2,6 +2,7 @@
 the end, and a run carried on from its checkpoint trains the numbers of an uninterrupted one."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -183,3 +184,42 @@ def test_a_table_request_needs_its_table():
         RunRequest("r1", "ada", "x", SPEC.to_dict(), TrainConfig().to_dict(), data="csv")
     assert RunRequest("r1", "ada", "x", {}, {"epochs": 3}, data="mnist").epochs == 3
     assert np.asarray(table()[0]).shape == (90, 6)
+
+
+class HeldStore:
+    """The store, with the run's final checkpoint (the row that says it ended) held until released."""
+
+    def __init__(self, store):
+        self._store = store
+        self.writing_end = threading.Event()
+        self.release = threading.Event()
+
+    def save_checkpoint(self, owner, **row):
+        if row["status"] != "running":
+            self.writing_end.set()
+            assert self.release.wait(60)
+        return self._store.save_checkpoint(owner, **row)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_run_is_ended_in_store_only_once_its_final_checkpoint_is_written(store):
+    held = HeldStore(store)
+    trainer = LocalTrainer(held, no_mnist, workers=1)
+    try:
+        request = new_run(store, TrainConfig(epochs=1, batch_size=16))
+        trainer.submit(request)
+        assert held.writing_end.wait(60)
+        snap = trainer.snapshots([request.run_id])[request.run_id]
+        assert snap.done and store.get_run(request.run_id).status == "running"
+        assert not trainer.ended_in_store(request.run_id)  # done, but the store does not say so yet
+        held.release.set()
+        deadline = time.monotonic() + 60
+        while not trainer.ended_in_store(request.run_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert trainer.ended_in_store(request.run_id)
+        assert store.get_run(request.run_id).status == "finished"
+    finally:
+        held.release.set()
+        trainer.close()

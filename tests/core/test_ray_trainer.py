@@ -478,3 +478,34 @@ def _paused_and_still(trainer, run_id):
 def _at_step(trainer, run_id, step):
     snap = snapshot_of(trainer, run_id)
     return snap if snap is not None and snap.step == step else None
+
+
+def test_a_worker_tells_of_a_runs_end_only_once_the_store_has_it(tmp_path):
+    """The app process files a run as soon as a worker says it ended (Draw's model, the student's list):
+    said a moment before the final checkpoint was written, the stored run still read *running*."""
+    import threading
+
+    from core.store import open_store
+    from core.trainers.local import LocalTrainer
+    from core.trainers.ray_trainer import TrainerWorker
+    from tests.core.test_local_trainer import HeldStore, new_run, no_mnist
+
+    store = open_store(tmp_path / "runs.db")
+    held = HeldStore(store)
+    worker = TrainerWorker.__new__(TrainerWorker)  # the worker's own state, without an actor around it
+    worker.name, worker._lock, worker._version_base, worker._ended_at = "w0", threading.Lock(), {}, {}
+    worker._trainer = LocalTrainer(held, no_mnist, workers=1)
+    try:
+        request = new_run(store, TrainConfig(epochs=1, batch_size=16))
+        _, first = worker.submit(request)
+        assert not first.done
+        assert held.writing_end.wait(60)
+        news = worker.snapshots([request.run_id], {request.run_id: first.version})
+        assert request.run_id not in news  # ended, not yet in the store: no news of it
+        held.release.set()
+        done = wait_for(lambda: worker.snapshots([request.run_id]).get(request.run_id), "the end in the store")
+        assert done.status == "finished" and store.get_run(request.run_id).status == "finished"
+    finally:
+        held.release.set()
+        worker._trainer.close()
+        store.close()

@@ -23,6 +23,8 @@ CANVAS_KEY = "draw_canvas"
 SOURCE_KEY = "draw.source"  # "canvas" or ("test", index): what the model reads now
 TRUE_KEY = "draw.true_label"  # the class the student says it is (None: the prediction)
 WAITING_KEY = "draw.input_waiting"  # the pad got a drawing before the model was there to answer it
+NO_MODEL_KEY = "draw.no_model"  # the last run found no model (or no MNIST): no pad until there is one
+MODEL_LINE_KEY = "draw.model_line"  # the last run's line about the model
 STEP_BOX = 150  # px: every preprocessing image is drawn in a box of this size, its shape kept
 DETAILS_DUE = "draw.details_due"
 DEFAULT_LOAD_WAIT_S = 3.0  # the kept default model loads in well under a second after a restart
@@ -33,10 +35,13 @@ with st.expander(plain("draw.which_model"), expanded=False):
     st.markdown(t("draw.which_model_text"))
     model_choice = st.container()
 model_box = st.container(key="draw-model")
-with model_box:  # a line in the model's place while it loads: the pad moves by less when it comes
+with model_box:  # a line in the model's place while it loads (the last run's, if any): the pad moves less
     model_line_slot = st.empty()
-    model_line_slot.caption(t("draw.model_loading"))
-pad_slot = st.empty()  # the pad: first for a new visitor, after the model otherwise; gone without a model
+    model_line_slot.caption(st.session_state.get(MODEL_LINE_KEY) or t("draw.model_loading"))
+# The pad's place: first for a new visitor, after the model otherwise. A container in both orders
+# (an `st.empty` here was replaced by the pad's block in every run, and Streamlit kept a hidden copy of
+# the pad it replaced: two answer lines after a test-image click).
+pad_slot = st.container()
 
 # Set once the room and the model are there (below); the pad's later reruns read them.
 room = mnist = model = model_history = None
@@ -140,8 +145,12 @@ def default_model_progress() -> None:
 
 
 def without_pad() -> None:
-    """No model or no MNIST: nothing would answer a drawing, so no pad (and no "Loading" line)."""
-    pad_slot.empty()
+    """No model or no MNIST: nothing would answer a drawing, so no pad (and no "Loading" line). A pad
+    drawn first goes with a run that puts the model first and stops before the pad."""
+    st.session_state[NO_MODEL_KEY] = True
+    st.session_state.pop(MODEL_LINE_KEY, None)
+    if pad_first:
+        st.rerun()
     model_line_slot.empty()
 
 
@@ -179,13 +188,14 @@ def send_details_later() -> None:
         room.later.request(page.session_id, "draw-details")
 
 
-def has_input() -> bool:
-    """Something for the model to answer already: a drawing or a test image from an earlier run, or
-    a drawing the pad got before the model was there."""
+def model_first() -> bool:
+    """Something for the model to answer already (a drawing or a test image from an earlier run, a
+    drawing the pad got before the model was there), or no model at the last run."""
     return (
         st.session_state.get("draw.input") is not None
         or isinstance(st.session_state.get(SOURCE_KEY), tuple)
         or st.session_state.get(WAITING_KEY, False)
+        or st.session_state.get(NO_MODEL_KEY, False)
     )
 
 
@@ -334,9 +344,9 @@ def test_image_buttons() -> None:
         st.button(t("draw.test_of_digit"), key="draw.test_digit_button", on_click=test_image_clicked, args=("digit",))
 
 
-pad_first = not has_input()
+pad_first = not model_first()
 if pad_first:
-    with pad_slot.container():
+    with pad_slot:
         pad()
 
 # ---- the room, MNIST and the model: PyTorch from here on ----------------------------------------
@@ -355,8 +365,10 @@ with model_choice:
 with model_box:
     model, model_line, model_history = the_model()
     model_line_slot.caption(model_line)
+st.session_state[MODEL_LINE_KEY] = model_line
+st.session_state.pop(NO_MODEL_KEY, None)
 if not pad_first:
-    with pad_slot.container():
+    with pad_slot:
         pad()
 elif st.session_state.get(WAITING_KEY):  # a drawing came with this run, before the model: answer it
     st.rerun()

@@ -218,4 +218,9 @@ def test_a_test_image_is_predicted_without_drawing(streamlit_server, page):
     assert true_digit.locator("[data-testid=stMetricValue]").inner_text() in [str(d) for d in range(10)]
     assert hint(page).count() == 0 or not hint(page).is_visible()
     expect(page.locator(BAR_LABELS).first).to_have_text(re.compile(r"^\d+\.\d%$"), timeout=30_000)
+    settled(page)
+    # One pad: where a run replaced the pad's block with another element, Streamlit kept the old pad
+    # as a hidden copy, and the page held two answer lines (one still "—").
+    assert page.locator(".st-key-draw-prediction").count() == 1
+    assert page.locator(".st-key-draw_canvas").count() == 1
     assert exceptions(page).count() == 0

@@ -201,6 +201,7 @@ COVERED_JS = """(canvasSelector) => {
     const covered = [];
     for (const metric of document.querySelectorAll('.st-key-draw-prediction [data-testid=stMetric]')) {
         const r = metric.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) continue;  // a hidden copy Streamlit keeps is not on screen
         for (const [fx, fy] of [[0.25, 0.3], [0.5, 0.5], [0.75, 0.7]]) {
             const x = r.left + fx * r.width, y = r.top + fy * r.height;
             const hit = document.elementFromPoint(x, y);

@@ -38,9 +38,8 @@ model_box = st.container(key="draw-model")
 with model_box:  # a line in the model's place while it loads (the last run's, if any): the pad moves less
     model_line_slot = st.empty()
     model_line_slot.caption(st.session_state.get(MODEL_LINE_KEY) or t("draw.model_loading"))
-# The pad's place: first for a new visitor, after the model otherwise. A container in both orders
-# (an `st.empty` here was replaced by the pad's block in every run, and Streamlit kept a hidden copy of
-# the pad it replaced: two answer lines after a test-image click).
+# The pad's place: first for a new visitor, after the model otherwise; a container in both orders
+# (an `st.empty` here would be replaced by the pad's block in every run).
 pad_slot = st.container()
 
 # Set once the room and the model are there (below); the pad's later reruns read them.

@@ -323,17 +323,19 @@ class TrainerWorker:
                 # Not yet: an app process would file the run while the store still had it running
                 # (its status, and the weights Draw reads, those of the last epoch's checkpoint).
                 continue
-            travelling = self._travelling_snapshot(job_id, snap)
-            if travelling.version > newer_than.get(job_id, -1):
-                found[job_id] = travelling
+            if self._version(job_id, snap) > newer_than.get(job_id, -1):
+                found[job_id] = self._travelling_snapshot(job_id, snap)
             elif not snap.done:
                 found[job_id] = {field: getattr(snap, field) for field in PROGRESS}
         return found
 
+    def _version(self, job_id: str, snap: JobSnapshot) -> int:
+        """The run's version as the app process counts it: it grows on across a resume."""
+        return self._version_base.get(job_id, 0) + snap.version
+
     def _travelling_snapshot(self, job_id: str, snap: JobSnapshot) -> JobSnapshot:
-        """The snapshot as the app process gets it: versions grow on across a resume, the error pickles."""
-        version = self._version_base.get(job_id, 0) + snap.version
-        return dataclasses.replace(snap, version=version, error=_travelling(snap.error))
+        """The snapshot as the app process gets it: its version grown on, its error one that pickles."""
+        return dataclasses.replace(snap, version=self._version(job_id, snap), error=_travelling(snap.error))
 
     def control(self, job_id: str, message: dict) -> bool:
         """A message for the run ``job_id``: ``{"action": "stop"}``, or a run control with its arguments
